@@ -1,0 +1,192 @@
+"""``acct-pipeline``: the command line.
+
+    acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YYYY-MM-DD]
+    acct-pipeline demo            generate the sample if needed, score every day, print a summary
+    acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
+    acct-pipeline summary [--date D]      what the warehouse holds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from acct_pipeline import warehouse
+from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _progress(msg: str) -> None:
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+@command("generate-sample")
+def cmd_generate_sample(args: argparse.Namespace) -> int:
+    from acct_pipeline.sample.generator import generate_sample
+
+    t0 = time.perf_counter()
+    manifest = generate_sample(
+        args.out, accounts=args.accounts, days=args.days, seed=args.seed, end_date=args.end, progress=_progress
+    )
+    counts = manifest["counts"]
+    _say(
+        f"sample written to {args.out}: {args.accounts:,} accounts, {args.days} days "
+        f"({manifest['period']['start']} .. {manifest['period']['end']}), "
+        f"{counts.get('product_events', 0):,} events in {time.perf_counter() - t0:.1f}s"
+    )
+    return 0
+
+
+def _manifest(root: Path) -> dict | None:
+    path = root / "_manifest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from acct_pipeline.run import run_days
+    from acct_pipeline.sample.generator import generate_sample
+
+    root = landing_dir()
+    manifest = _manifest(root)
+    wanted = {"accounts": args.accounts, "days": args.days, "seed": args.seed}
+    if manifest is None or any(manifest["params"].get(k) != v for k, v in wanted.items()):
+        _say(f"generating the sample company in {root} ({args.accounts:,} accounts, {args.days} days) ...")
+        manifest = generate_sample(root, progress=_progress, **wanted)
+    else:
+        _say(f"using the sample in {root} (delete it to regenerate)")
+    start = date.fromisoformat(manifest["period"]["start"])
+    end = date.fromisoformat(manifest["period"]["end"])
+    _say(f"running the pipeline for {start} .. {end} in one Dagster run ...")
+    t0 = time.perf_counter()
+    outcome = run_days(start, end)
+    _say(f"run {outcome.run_id} finished in {time.perf_counter() - t0:.0f}s: {'success' if outcome.success else 'FAILED'}")
+    if outcome.failed_checks:
+        _say(f"failed checks ({len(outcome.failed_checks)}): " + ", ".join(outcome.failed_checks[:10]))
+    print_summary()
+    return 0 if outcome.success else 1
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from acct_pipeline.run import run_days
+
+    outcome = run_days(args.date_from, args.date_to or args.date_from)
+    _say(f"run {outcome.run_id}: {'success' if outcome.success else 'FAILED'}, {outcome.partitions} day(s)")
+    for check in outcome.failed_checks:
+        _say(f"  failed check: {check}")
+    return 0 if outcome.success else 1
+
+
+@command("summary")
+def cmd_summary(args: argparse.Namespace) -> int:
+    print_summary(args.date)
+    return 0
+
+
+def print_summary(as_of: date | None = None) -> None:
+    """Accounts, partitions scored, tier counts for the latest day, and where things are."""
+    path = warehouse.warehouse_path()
+    with warehouse.connect(path) as con:
+        if not warehouse.table_exists(con, warehouse.ACCOUNT_SCORES):
+            _say(f"no scores yet in {path}")
+            return
+        accounts = con.execute(f"SELECT count(*) FROM {warehouse.ACCOUNTS}").fetchone()[0]
+        days, first, last = con.execute(
+            f"SELECT count(DISTINCT as_of_date), min(as_of_date), max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}"
+        ).fetchone()
+        day = as_of or last
+        tiers = con.execute(
+            f"SELECT tier, count(*) FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
+            "GROUP BY tier ORDER BY min(health_score) DESC",
+            [day],
+        ).fetchall()
+        quarantined = con.execute(f"SELECT count(*) FROM {warehouse.QUARANTINE}").fetchone()[0]
+        unmatched = (
+            con.execute(f"SELECT count(*) FROM {warehouse.UNMATCHED_RECORDS}").fetchone()[0]
+            if warehouse.table_exists(con, warehouse.UNMATCHED_RECORDS)
+            else 0
+        )
+    _say("")
+    _say("== acct_pipeline summary ==")
+    _say(f"accounts:          {accounts:,}")
+    _say(f"partitions scored: {days} ({first} .. {last})")
+    _say(f"tiers on {day}:")
+    for tier, n in tiers:
+        _say(f"  {tier:<12} {n:>7,}")
+    _say(f"quarantined rows:  {quarantined:,}    unmatched records: {unmatched:,}")
+    _say(f"warehouse:         {path.resolve()}")
+    _say("open the UI:       make dev   (then http://127.0.0.1:3000)")
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="acct-pipeline", description="Account scoring pipeline on Dagster.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate-sample", help="write a deterministic synthetic SaaS company as landing files")
+    gen.add_argument("--accounts", type=int, default=2000)
+    gen.add_argument("--days", type=int, default=180)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--end", type=_date, default=date(2026, 10, 31), help="last day of the sample (UTC)")
+    gen.add_argument("--out", default=DEFAULT_LANDING_DIR)
+
+    demo = sub.add_parser("demo", help=f"sample data (in ${LANDING_DIR_ENV}) + the whole pipeline + summary")
+    demo.add_argument("--accounts", type=int, default=2000)
+    demo.add_argument("--days", type=int, default=180)
+    demo.add_argument("--seed", type=int, default=7)
+
+    run = sub.add_parser("run", help="run the daily job for one day or a range (one Dagster run)")
+    run.add_argument("--from", dest="date_from", type=_date, required=True)
+    run.add_argument("--to", dest="date_to", type=_date)
+
+    summary = sub.add_parser("summary", help="what the warehouse holds")
+    summary.add_argument("--date", type=_date)
+
+    for extra in EXTRA_PARSERS:
+        extra(sub)
+    return parser
+
+
+# Subcommands contributed by the other layers (explain, sync, backtest) register here.
+EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv(override=False)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dagster wiring only: each asset calls one function of the layers below."""

@@ -1,0 +1,67 @@
+"""Raw copies of the source systems (``ingest.*``), one asset per raw table."""
+
+from datetime import date
+
+import dagster as dg
+
+from acct_pipeline.connectors.ingest import ingest_days, ingest_snapshot
+from acct_pipeline.connectors.registry import DOMAIN_OF_TABLE, source_name_for
+from acct_pipeline.defs.partitions import daily_partitions, single_run
+from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.warehouse import PRODUCT_EVENTS, SNAPSHOT_TABLES, LoadResult, TableSpec
+
+
+def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
+    return {
+        "source": dg.MetadataValue.text(result.source),
+        "rows_in": dg.MetadataValue.int(result.rows_in),
+        "rows_kept": dg.MetadataValue.int(result.rows_kept),
+        "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
+        "quarantine_rules": dg.MetadataValue.json(result.rules),
+    }
+
+
+def _snapshot_asset(spec: TableSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name,
+        key_prefix="ingest",
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=(
+            f"{spec.description} A full snapshot from the configured {DOMAIN_OF_TABLE[spec.name]} "
+            "source, refreshed every run. Rows that break a row rule go to staging.quarantine."
+        ),
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            result = ingest_snapshot(con, spec)
+        context.log.info(
+            f"{spec.name}: {result.rows_kept} rows kept, {result.rows_quarantined} quarantined "
+            f"from {result.source}"
+        )
+        return dg.MaterializeResult(metadata=load_metadata(result))
+
+    return _asset
+
+
+snapshot_assets = [_snapshot_asset(spec) for spec in SNAPSHOT_TABLES]
+
+
+@dg.asset(
+    name=PRODUCT_EVENTS.name,
+    key_prefix="ingest",
+    group_name="ingest",
+    kinds={"duckdb"},
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    description=(
+        "Product usage events, one UTC day per partition, from the configured product analytics "
+        "source. A rerun replaces exactly its day."
+    ),
+)
+def product_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    days = [date.fromisoformat(k) for k in context.partition_keys]
+    context.log.info(f"loading {len(days)} day(s) of events from {source_name_for(PRODUCT_EVENTS.name)}")
+    with warehouse.connect() as con:
+        result = ingest_days(con, PRODUCT_EVENTS, days, progress=context.log.debug)
+    return dg.MaterializeResult(metadata={**load_metadata(result), "days": dg.MetadataValue.int(len(days))})

@@ -1,0 +1,422 @@
+"""The DuckDB warehouse: the one module that knows table names, columns and how to open the file.
+
+Layers above this one (connectors, quality, scoring, sync, defs) refer to tables through the
+constants and ``TableSpec`` objects defined here, never through string literals of their own.
+
+Schemas mirror the Dagster asset key prefixes: ``ingest`` (raw copies), ``staging`` (cleaned,
+matched), ``features``, ``scores``, ``sync`` and ``alerts``. Daily partitioned tables store their
+partition column as DATE (a VARCHAR partition column makes re-runs double rows: REFERENCE.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+WAREHOUSE_ENV = "ACCT_WAREHOUSE"
+
+SCHEMAS = ("ingest", "staging", "features", "scores", "sync", "alerts")
+
+
+def warehouse_path() -> Path:
+    """The warehouse file: ``$ACCT_WAREHOUSE`` or ``data/warehouse.duckdb``."""
+    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+
+
+@contextmanager
+def connect(path: str | Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse, create the schemas, and close the connection when done.
+
+    DuckDB allows one writing process per file: keep the connection for the SQL only, never
+    across long Python work.
+    """
+    target = Path(path) if path is not None else warehouse_path()
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(target), read_only=read_only)
+    try:
+        # Timestamps are stored as naive UTC; offsets in the sources are converted on load.
+        con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        yield con
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw (ingest) tables: the landing contract. docs/landing-format.md documents the same thing for
+# people; every source (files, HubSpot, Salesforce, Stripe, Mixpanel, ...) fills these columns.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a raw table.
+
+    ``required``: a file without the column is rejected; a row with a NULL here is quarantined.
+    ``nonnegative``: a row with a negative value is quarantined (``negative_amount``).
+    Malformed values of typed columns (a timestamp that does not parse) are quarantined as
+    ``malformed_<type>``.
+    """
+
+    name: str
+    type: str  # DuckDB type: VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP, DATE
+    required: bool = False
+    nonnegative: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A raw table: where it comes from in the landing zone and what it holds."""
+
+    name: str  # table name inside the ``ingest`` schema, equal to the asset name
+    landing_path: str  # path relative to the landing folder; ``{date}`` for daily files
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    partitioned: bool = False
+    description: str = ""
+    partition_column: str | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"ingest.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+# Columns added by the loader to every raw table.
+LOADED_AT = "_loaded_at"
+SOURCE = "_source"
+EVENT_DATE = "event_date"
+
+C = Column
+
+CRM_COMPANIES = TableSpec(
+    name="crm_companies",
+    landing_path="crm/companies.csv",
+    key=("company_id",),
+    description="CRM companies (accounts): one row per company record.",
+    columns=(
+        C("company_id", "VARCHAR", required=True, description="CRM record id (HubSpot id, Salesforce Account Id)"),
+        C("name", "VARCHAR"),
+        C("domain", "VARCHAR", description="website domain; may be missing or malformed"),
+        C("industry", "VARCHAR"),
+        C("region", "VARCHAR"),
+        C("employees", "BIGINT", nonnegative=True),
+        C("lifecycle_stage", "VARCHAR", description="customer, onboarding, ..."),
+        C("owner_id", "VARCHAR", description="CRM user id of the account owner"),
+        C("owner_email", "VARCHAR"),
+        C("created_at", "TIMESTAMP", required=True),
+        C("updated_at", "TIMESTAMP"),
+    ),
+)
+
+CRM_CONTACTS = TableSpec(
+    name="crm_contacts",
+    landing_path="crm/contacts.csv",
+    key=("contact_id",),
+    description="CRM contacts, with the company they belong to.",
+    columns=(
+        C("contact_id", "VARCHAR", required=True),
+        C("company_id", "VARCHAR"),
+        C("email", "VARCHAR"),
+        C("first_name", "VARCHAR"),
+        C("last_name", "VARCHAR"),
+        C("job_title", "VARCHAR"),
+        C("is_champion", "BOOLEAN", description="the account's main sponsor"),
+        C("created_at", "TIMESTAMP", required=True),
+        C("left_company_at", "TIMESTAMP", description="when the contact left the company"),
+        C("updated_at", "TIMESTAMP"),
+    ),
+)
+
+CRM_ACTIVITIES = TableSpec(
+    name="crm_activities",
+    landing_path="crm/activities.csv",
+    key=("activity_id",),
+    description="CRM engagements: emails sent and replied, meetings, calls, NPS responses.",
+    columns=(
+        C("activity_id", "VARCHAR", required=True),
+        C("company_id", "VARCHAR", required=True),
+        C("contact_id", "VARCHAR"),
+        C("activity_type", "VARCHAR", required=True, description="email_sent, email_reply, meeting, call, nps_response"),
+        C("occurred_at", "TIMESTAMP", required=True),
+        C("value", "DOUBLE", description="NPS score 0-10 for nps_response, else empty"),
+    ),
+)
+
+CRM_TICKETS = TableSpec(
+    name="crm_tickets",
+    landing_path="crm/tickets.csv",
+    key=("ticket_id",),
+    description="Support tickets with severity, escalation and CSAT.",
+    columns=(
+        C("ticket_id", "VARCHAR", required=True),
+        C("company_id", "VARCHAR", required=True),
+        C("created_at", "TIMESTAMP", required=True),
+        C("closed_at", "TIMESTAMP"),
+        C("severity", "VARCHAR", description="low, medium, high, urgent"),
+        C("status", "VARCHAR", description="open, pending, closed"),
+        C("escalated", "BOOLEAN"),
+        C("csat_score", "DOUBLE", description="1-5 after close, else empty"),
+    ),
+)
+
+BILLING_CUSTOMERS = TableSpec(
+    name="billing_customers",
+    landing_path="billing/customers.csv",
+    key=("customer_id",),
+    description="Billing customers (Stripe customers).",
+    columns=(
+        C("customer_id", "VARCHAR", required=True),
+        C("crm_company_id", "VARCHAR", description="explicit link to the CRM company (metadata), often empty"),
+        C("email", "VARCHAR", description="billing email; its domain is used for matching"),
+        C("name", "VARCHAR"),
+        C("currency", "VARCHAR"),
+        C("delinquent", "BOOLEAN"),
+        C("created_at", "TIMESTAMP", required=True),
+    ),
+)
+
+BILLING_SUBSCRIPTIONS = TableSpec(
+    name="billing_subscriptions",
+    landing_path="billing/subscriptions.csv",
+    key=("subscription_id",),
+    description="Subscriptions (current state) with contract term and cancellation.",
+    columns=(
+        C("subscription_id", "VARCHAR", required=True),
+        C("customer_id", "VARCHAR", required=True),
+        C("plan", "VARCHAR", required=True, description="starter, growth, enterprise"),
+        C("status", "VARCHAR", required=True, description="active, past_due, unpaid, canceled, trialing"),
+        C("seats", "BIGINT", nonnegative=True),
+        C("mrr", "DOUBLE", nonnegative=True, description="monthly recurring revenue, major currency units"),
+        C("currency", "VARCHAR"),
+        C("started_at", "TIMESTAMP", required=True),
+        C("term_start", "TIMESTAMP", description="start of the current contract term (a renewal starts a new term)"),
+        C("term_end", "TIMESTAMP", description="end of the current contract term (renewal date)"),
+        C("canceled_at", "TIMESTAMP", description="when the customer gave notice"),
+        C("ended_at", "TIMESTAMP", description="when the subscription ended (churn)"),
+    ),
+)
+
+BILLING_INVOICES = TableSpec(
+    name="billing_invoices",
+    landing_path="billing/invoices.csv",
+    key=("invoice_id",),
+    description="Invoices: the history of amounts, seats, plan and payment health.",
+    columns=(
+        C("invoice_id", "VARCHAR", required=True),
+        C("customer_id", "VARCHAR", required=True),
+        C("subscription_id", "VARCHAR"),
+        C("created_at", "TIMESTAMP", required=True),
+        C("period_start", "TIMESTAMP"),
+        C("period_end", "TIMESTAMP"),
+        C("due_date", "TIMESTAMP"),
+        C("amount_due", "DOUBLE", nonnegative=True),
+        C("amount_paid", "DOUBLE", nonnegative=True),
+        C("status", "VARCHAR", description="draft, open, paid, uncollectible, void"),
+        C("attempt_count", "BIGINT", nonnegative=True, description="payment attempts; > 1 means a failed payment"),
+        C("paid_at", "TIMESTAMP"),
+        C("plan", "VARCHAR"),
+        C("seats", "BIGINT", nonnegative=True),
+        C("mrr", "DOUBLE", nonnegative=True, description="the subscription's MRR for this period"),
+    ),
+)
+
+PRODUCT_GROUPS = TableSpec(
+    name="product_groups",
+    landing_path="product/groups.csv",
+    key=("group_id",),
+    description="Product workspaces / groups (the account as the product analytics tool knows it).",
+    columns=(
+        C("group_id", "VARCHAR", required=True),
+        C("name", "VARCHAR"),
+        C("domain", "VARCHAR"),
+        C("crm_company_id", "VARCHAR", description="explicit link to the CRM company, often empty"),
+        C("created_at", "TIMESTAMP", required=True),
+    ),
+)
+
+PRODUCT_EVENTS = TableSpec(
+    name="product_events",
+    landing_path="events/events_{date}.csv",
+    key=("event_id",),
+    description="Product usage events, one file per day (UTC).",
+    partitioned=True,
+    partition_column=EVENT_DATE,
+    columns=(
+        C("event_id", "VARCHAR", required=True),
+        C("event_name", "VARCHAR", required=True),
+        C("occurred_at", "TIMESTAMP", required=True),
+        C("user_id", "VARCHAR", required=True),
+        C("group_id", "VARCHAR", required=True, description="product group / workspace id"),
+        C("properties", "VARCHAR", description="JSON object, optional"),
+    ),
+)
+
+del C
+
+RAW_TABLES: tuple[TableSpec, ...] = (
+    CRM_COMPANIES,
+    CRM_CONTACTS,
+    CRM_ACTIVITIES,
+    CRM_TICKETS,
+    BILLING_CUSTOMERS,
+    BILLING_SUBSCRIPTIONS,
+    BILLING_INVOICES,
+    PRODUCT_GROUPS,
+    PRODUCT_EVENTS,
+)
+RAW_BY_NAME: dict[str, TableSpec] = {t.name: t for t in RAW_TABLES}
+SNAPSHOT_TABLES: tuple[TableSpec, ...] = tuple(t for t in RAW_TABLES if not t.partitioned)
+
+# ---------------------------------------------------------------------------------------------
+# Derived tables (fully qualified names).
+# ---------------------------------------------------------------------------------------------
+
+QUARANTINE = "staging.quarantine"
+LOAD_AUDIT = "staging.load_audit"
+ACCOUNTS = "staging.accounts"
+IDENTITY_MAP = "staging.identity_map"
+UNMATCHED_RECORDS = "staging.unmatched_records"
+ACCOUNT_SIGNALS = "features.account_signals"
+ACCOUNT_SCORES = "scores.account_scores"
+SCORE_VALIDATION = "scores.score_validation"
+CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
+SCORE_DROP_ALERTS = "alerts.score_drop_alerts"
+
+AS_OF_DATE = "as_of_date"
+
+QUARANTINE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {QUARANTINE} (
+    source_table   VARCHAR NOT NULL,   -- raw table the row was meant for
+    partition_date DATE,               -- the day for partitioned tables, else NULL
+    source         VARCHAR NOT NULL,   -- files, hubspot, stripe, ...
+    source_file    VARCHAR,            -- landing file or API endpoint
+    row_number     BIGINT,             -- 1-based position in the file / stream
+    rule           VARCHAR NOT NULL,   -- e.g. malformed_timestamp:occurred_at
+    record         VARCHAR NOT NULL,   -- the raw record as JSON
+    loaded_at      TIMESTAMP NOT NULL
+)
+"""
+
+LOAD_AUDIT_DDL = f"""
+CREATE TABLE IF NOT EXISTS {LOAD_AUDIT} (
+    source_table     VARCHAR NOT NULL,
+    partition_date   DATE,
+    source           VARCHAR NOT NULL,
+    rows_in          BIGINT NOT NULL,
+    rows_kept        BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    loaded_at        TIMESTAMP NOT NULL
+)
+"""
+
+
+def raw_table_ddl(spec: TableSpec) -> str:
+    """CREATE TABLE for a raw table: the contract's columns, then the loader's own."""
+    cols = [f"{c.name} {c.type}" for c in spec.columns]
+    if spec.partitioned:
+        cols.append(f"{EVENT_DATE} DATE NOT NULL")
+    cols += [f"{SOURCE} VARCHAR NOT NULL", f"{LOADED_AT} TIMESTAMP NOT NULL"]
+    return f"CREATE TABLE IF NOT EXISTS {spec.qualified} (\n    " + ",\n    ".join(cols) + "\n)"
+
+
+def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw tables, quarantine and load audit if they do not exist yet."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for spec in RAW_TABLES:
+        con.execute(raw_table_ddl(spec))
+    con.execute(QUARANTINE_DDL)
+    con.execute(LOAD_AUDIT_DDL)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".", 1)
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    select_sql: str,
+    partition_column: str,
+    partition_values: list,
+    params: list | None = None,
+) -> int:
+    """Replace the rows of ``table`` for the given partition values with ``select_sql``'s rows.
+
+    Idempotent: a rerun deletes exactly its partitions and inserts them again, in one
+    transaction, so a failure leaves the previous rows in place. The table is created from the
+    query's shape on first use. Returns the number of rows inserted.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if not table_exists(con, table):
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) LIMIT 0", params or [])
+        con.execute(
+            f"DELETE FROM {table} WHERE {partition_column} IN (SELECT unnest(?::DATE[]))",
+            [partition_values],
+        )
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params or [])
+        after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(after - before)
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | None = None) -> int:
+    """Replace a whole (unpartitioned) table with ``select_sql``'s rows, atomically."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", params or [])
+        n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(n)
+
+
+@dataclass
+class LoadResult:
+    """What a load did, for asset metadata and the rows-in = kept + quarantined check."""
+
+    table: str
+    source: str
+    rows_in: int = 0
+    rows_kept: int = 0
+    rows_quarantined: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+    partitions: list[str] = field(default_factory=list)
+
+    def add(self, other: LoadResult) -> None:
+        self.rows_in += other.rows_in
+        self.rows_kept += other.rows_kept
+        self.rows_quarantined += other.rows_quarantined
+        for rule, n in other.rules.items():
+            self.rules[rule] = self.rules.get(rule, 0) + n
+        self.partitions += other.partitions

@@ -1,0 +1,118 @@
+"""Landing-file ingestion: good rows load, bad rows are quarantined, bad files fail clearly."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from acct_pipeline.connectors.base import MissingColumnError, SourceError
+from acct_pipeline.connectors.files import FilesSource
+from acct_pipeline.connectors.loader import load_batches
+from acct_pipeline.warehouse import CRM_COMPANIES, LOAD_AUDIT, PRODUCT_EVENTS, QUARANTINE, connect
+
+DAY = date(2026, 6, 1)
+HEADER = "event_id,event_name,occurred_at,user_id,group_id,properties\n"
+
+
+def write_events(root: Path, body: str, header: str = HEADER, day: date = DAY) -> Path:
+    path = root / "events" / f"events_{day.isoformat()}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + body)
+    return path
+
+
+def load_events(root: Path, db: Path, day: date = DAY):
+    src = FilesSource(root)
+    with connect(db) as con:
+        return load_batches(con, PRODUCT_EVENTS, src.read_events(PRODUCT_EVENTS, day), "files", partition=day)
+
+
+def test_good_and_bad_rows_are_split_with_the_rule_and_row_number(tmp_path: Path) -> None:
+    write_events(
+        tmp_path,
+        "e1,login,2026-06-01T10:00:00Z,u1,g1,\n"
+        "e2,login,yesterday,u1,g1,\n"  # row 2: malformed timestamp
+        "e1,login,2026-06-01T10:00:00Z,u1,g1,\n"  # row 3: duplicate of row 1
+        ",login,2026-06-01T10:00:00Z,u1,g1,\n"  # row 4: missing key
+        'e4,login,2026-06-01T12:00:00+02:00,u2,g1,"{""plan"": ""pro""}"\n',
+    )
+    db = tmp_path / "w.duckdb"
+    result = load_events(tmp_path, db)
+    assert (result.rows_in, result.rows_kept, result.rows_quarantined) == (5, 2, 3)
+    with connect(db) as con:
+        kept = con.execute("SELECT event_id, occurred_at, event_date FROM ingest.product_events ORDER BY 1").fetchall()
+        bad = con.execute(f"SELECT row_number, rule FROM {QUARANTINE} ORDER BY row_number").fetchall()
+    assert [k[0] for k in kept] == ["e1", "e4"]
+    # the +02:00 offset is converted to UTC; the partition column is a DATE
+    assert kept[1][1].isoformat() == "2026-06-01T10:00:00"
+    assert kept[0][2] == DAY
+    assert bad == [
+        (2, "malformed_timestamp:occurred_at"),
+        (3, "duplicate_key:event_id"),
+        (4, "missing_required:event_id"),
+    ]
+
+
+def test_rerun_replaces_the_partition_instead_of_doubling(tmp_path: Path) -> None:
+    write_events(tmp_path, "e1,login,2026-06-01T10:00:00Z,u1,g1,\ne2,login,bad,u1,g1,\n")
+    db = tmp_path / "w.duckdb"
+    load_events(tmp_path, db)
+    load_events(tmp_path, db)
+    with connect(db) as con:
+        assert con.execute("SELECT count(*) FROM ingest.product_events").fetchone()[0] == 1
+        assert con.execute(f"SELECT count(*) FROM {QUARANTINE}").fetchone()[0] == 1
+        assert con.execute(f"SELECT rows_in, rows_kept, rows_quarantined FROM {LOAD_AUDIT}").fetchall() == [(2, 1, 1)]
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    path = write_events(tmp_path, "e1,login,u1,g1\n", header="event_id,event_name,user_id,group_id\n")
+    with pytest.raises(MissingColumnError) as err:
+        load_events(tmp_path, tmp_path / "w.duckdb")
+    assert str(path) in str(err.value)
+    assert "'occurred_at'" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "empty"), ("event_id,event_id,event_name,occurred_at,user_id,group_id\n", "more than once")],
+)
+def test_empty_file_and_duplicated_header_fail_clearly(tmp_path: Path, content: str, message: str) -> None:
+    path = write_events(tmp_path, "", header=content)
+    with pytest.raises(SourceError, match=message) as err:
+        load_events(tmp_path, tmp_path / "w.duckdb")
+    assert str(path) in str(err.value)
+
+
+def test_a_failed_load_leaves_the_previous_partition_intact(tmp_path: Path) -> None:
+    write_events(tmp_path, "e1,login,2026-06-01T10:00:00Z,u1,g1,\n")
+    db = tmp_path / "w.duckdb"
+    load_events(tmp_path, db)
+    # the same day arrives again, broken: it must not wipe the good rows
+    write_events(tmp_path, "e1,login,u1,g1\n", header="event_id,event_name,user_id,group_id\n")
+    with pytest.raises(MissingColumnError):
+        load_events(tmp_path, db)
+    with connect(db) as con:
+        assert con.execute("SELECT event_id FROM ingest.product_events").fetchall() == [("e1",)]
+
+
+def test_wrong_type_is_quarantined_not_coerced(tmp_path: Path) -> None:
+    path = tmp_path / "crm" / "companies.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "company_id,name,employees,created_at\n"
+        "c1,Acme,120,2025-01-01T00:00:00Z\n"
+        "c2,Beta,twelve,2025-01-01T00:00:00Z\n"
+        "c3,Gamma,12.5,2025-01-01T00:00:00Z\n"
+        "c4,Delta,-3,2025-01-01T00:00:00Z\n"
+    )
+    db = tmp_path / "w.duckdb"
+    with connect(db) as con:
+        result = load_batches(con, CRM_COMPANIES, FilesSource(tmp_path).read_table(CRM_COMPANIES), "files")
+        rows = con.execute("SELECT company_id, employees, domain FROM ingest.crm_companies").fetchall()
+    assert rows == [("c1", 120, None)]  # optional columns absent from the file load as NULL
+    assert result.rules == {
+        "malformed_integer:employees": 2,
+        "negative_amount:employees": 1,
+    }
