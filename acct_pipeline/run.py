@@ -51,6 +51,7 @@ def run_days(
     end: date,
     instance: dg.DagsterInstance | None = None,
     job_name: str | None = None,
+    log_level: str = "INFO",
 ) -> RunOutcome:
     """Materialize the daily job for every day from ``start`` to ``end`` (inclusive) in one run."""
     from acct_pipeline.defs.jobs import DAILY_JOB_NAME
@@ -65,10 +66,13 @@ def run_days(
         "dagster/asset_partition_range_end": end.isoformat(),
         "dagster/backfill": "acct-pipeline-cli",
     }
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if start == end:
-        result = job.execute_in_process(instance=instance, partition_key=start.isoformat(), raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, partition_key=start.isoformat(), raise_on_error=False
+        )
     else:
-        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        result = job.execute_in_process(run_config=run_config, instance=instance, tags=tags, raise_on_error=False)
     failed = [
         f"{ev.asset_key.to_user_string()}:{ev.check_name}"
         for ev in result.get_asset_check_evaluations()

@@ -66,7 +66,9 @@ def rule_expr(spec: TableSpec) -> str:
             )
     for col in spec.columns:
         if col.nonnegative:
-            whens.append(f"WHEN TRY_CAST({col.name} AS DOUBLE) < 0 THEN '{RULE_NEGATIVE}:{col.name}'")
+            whens.append(
+                f"WHEN TRY_CAST({col.name} AS DOUBLE) < 0 THEN '{RULE_NEGATIVE}:{col.name}'"
+            )
     if not whens:
         return "CAST(NULL AS VARCHAR)"
     return "CASE\n    " + "\n    ".join(whens) + "\nEND"

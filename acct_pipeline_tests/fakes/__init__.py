@@ -1,0 +1,87 @@
+"""Fake servers that speak the real APIs, on loopback, for tests (issue #3).
+
+Each fake is a real HTTP server (``127.0.0.1``, port 0, a daemon thread) that follows the contract
+in ``../shared/REFERENCE.md`` — cursors and page-size limits, the real error bodies and headers —
+and is no kinder than the real service. Each is a context manager and has a pytest fixture in
+``acct_pipeline_tests.fakes.fixtures`` (import the fixture names into your test module or
+conftest: ``from acct_pipeline_tests.fakes.fixtures import fake_hubspot  # noqa: F401``).
+
+Use::
+
+    from acct_pipeline_tests.fakes.hubspot import FakeHubSpot, TOKEN
+    with FakeHubSpot(rate_limit=(100, 10.0)).load_landing(sample_dir) as hs:
+        client = hubspot_client(env={"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_BASE_URL": hs.url}, sleep=no_sleep)
+        ...
+        assert hs.writes_to("companies", "123")[0].properties == {"acct_health_score": "87"}
+
+Common knobs (``FakeServer``, ``base.py``)
+------------------------------------------
+``url``                          base URL (``http://127.0.0.1:<port>``), after ``start()`` / ``with``.
+``inject(kind, count, ...)``     the next ``count`` matching requests fail:
+                                 ``inject("status", 3, status=429)`` (the service's own 429 body/headers),
+                                 ``inject("status", 2, status=503)``, ``inject("slow", 1, delay=2.0)``
+                                 (real seconds, then a normal answer: lets a client timeout fire),
+                                 ``inject("drop", 1)`` (connection closed without an answer).
+                                 Filters: ``path=<regex>``, ``method="POST"``. ``clear_faults()``.
+``calls`` / ``calls_to(regex, method)``  every request seen: method, path, query, status, fault.
+``max_url_length``               longer request lines get 414 (HubSpot: 4096).
+``clock``                        a ``FakeClock`` shared with the client (``sleep=clock.sleep``) makes
+                                 rate-limit windows pass instantly; default real ``time.time``.
+``load_landing(dir)``            fill the store from a sample-generator landing folder (one record
+                                 per id: rows without an id or with a repeated id are not stored —
+                                 the loader would quarantine them anyway).
+
+``FakeHubSpot`` (``hubspot.py``; token ``hubspot.TOKEN``; Bearer, 401 otherwise)
+--------------------------------------------------------------------------------
+Paths under ``/crm/v3/objects`` and the alias ``/crm/objects/2026-03``; properties under
+``/crm/v3/properties`` and ``/crm/properties/2026-03``; owners ``/crm/v3/owners``.
+Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, feedback_submissions.
+- list ``GET /{type}?limit<=100&after=&properties=a,b&associations=companies`` (400 on limit > 100);
+  ``GET /{type}/{id}``; ``POST /{type}/batch/read``; ``POST /{type}/search`` (filterGroups with
+  EQ/NEQ/GT/GTE/LT/LTE/HAS_PROPERTY, sorts, limit <= 200, 400 past 10,000, 5 req/s -> 429 SECONDLY).
+- ``POST /{type}/batch/update``: <= 100 inputs (else 400), duplicate ids 400, unknown property 400
+  for the whole batch (``PROPERTY_DOESNT_EXIST``); 200 when all succeed, 207 with
+  ``errors[{status, category, message, context:{ids}}]`` for rejected / missing records; a number
+  property given a non-number or an enumeration given an unknown option is rejected per record.
+  Success sets ``hs_lastmodifieddate`` (contacts: ``lastmodifieddate``) to the fake's clock.
+- ``POST /{type}`` create (e.g. tasks with ``associations:[{to:{id}, types:[...]}]``) -> 201.
+- properties: ``GET /properties/{type}``, ``GET /properties/{type}/{name}`` (404),
+  ``POST /properties/{type}`` (201, 409 ``OBJECT_ALREADY_EXISTS``; group must exist),
+  ``GET|POST /properties/{type}/groups`` (409 when it exists).
+- limits: ``rate_limit=(100, 10.0)`` rolling window -> 429 ``TEN_SECONDLY_ROLLING`` with
+  ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` (+ ``-Daily``, ``-Daily-Remaining``
+  on every answer), no ``Retry-After``; ``daily_limit=250_000`` -> 429 ``DAILY``;
+  ``exhaust_daily_quota()`` makes the next request hit it. ``rate_limit=None`` / ``daily_limit=None``
+  switch them off.
+- writes: ``writes`` (``Write(object_type, record_id, properties, at, endpoint, request_no)``),
+  ``writes_to(type, id)``, ``written_property_names(type)``; ``reject(type, ids, message, category)``
+  / ``accept(type, ids)`` configure per-record 207 errors; ``objects[type][id]`` is the store
+  (``HubSpotRecord.properties``); ``owners``; ``properties[type]`` the property definitions.
+- landing mapping: companies (name, domain, industry, region, numberofemployees, lifecyclestage,
+  hubspot_owner_id, createdate, hs_lastmodifieddate; owners from owner_id/owner_email), contacts
+  (email, firstname, lastname, jobtitle, hs_buying_role=CHAMPION, left_company_date; company
+  association), emails (hs_email_direction EMAIL / INCOMING_EMAIL), meetings, calls,
+  feedback_submissions (NPS: hs_response_value), all with hs_timestamp and company/contact
+  associations; tickets (hs_ticket_priority LOW..URGENT, hs_pipeline_stage 1/2/4, escalated,
+  csat_score, closed_date).
+
+``FakeSalesforce`` (``salesforce.py``; token ``salesforce.TOKEN``; API ``/services/data/vNN.0``)
+------------------------------------------------------------------------------------------------
+- ``GET /query?q=<SOQL>`` and ``nextRecordsUrl`` paging (``done``, ``totalSize``); page size
+  ``page_size=`` knob, else ``Sforce-Query-Options: batchSize=`` (200..2000), else 2000.
+  Objects Account (+ ``Owner.Email``), Contact, Task, Event, Case, User; unknown field / object ->
+  400 ``INVALID_FIELD`` / ``INVALID_TYPE``.
+- ``PATCH /composite/sobjects`` (<= 200 records else 400 ``EXCEEDED_ID_LIMIT``; ``allOrNone``;
+  per-record ``{id, success, errors[{statusCode, message, fields}]}`` in request order);
+  ``fail_record(id, message, status_code)`` configures a per-record error. Unknown field -> 400.
+- ``GET /sobjects/{obj}/describe`` (fields, ``add_field(obj, name, type)`` adds one);
+  ``POST /sobjects/Task`` (201 ``{id, success, errors}``); ``PATCH /sobjects/{obj}/{id}`` (204).
+- auth: 401 ``[{"errorCode": "INVALID_SESSION_ID"}]`` on a wrong token. Limits: every call counts,
+  ``Sforce-Limit-Info: api-usage=N/LIMIT`` on each answer, ``api_limit=`` / ``limit_after(n)`` ->
+  403 ``REQUEST_LIMIT_EXCEEDED``.
+- ``writes`` / ``writes_to(obj, id)`` (``Write(object_type, record_id, fields, at, endpoint)``),
+  ``records[obj][id]`` the store.
+
+``FakeStripe`` (``stripe.py``), ``FakeMixpanel`` (``mixpanel.py``), ``FakeAmplitude``
+(``amplitude.py``): see their module docstrings.
+"""

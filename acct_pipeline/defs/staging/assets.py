@@ -47,6 +47,15 @@ def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
                 "(no domain, free-mail domain, domain shared by several accounts, unknown domain)."
             ),
         ),
+        dg.AssetSpec(
+            ["staging", "duplicate_domains"],
+            group_name="staging",
+            kinds={"duckdb"},
+            description=(
+                "Web domains shared by several CRM accounts (likely duplicates in the CRM), with "
+                "the account ids: reported for a person to merge, never merged automatically."
+            ),
+        ),
     ]
 )
 def identity_map(warehouse: WarehouseResource):
@@ -64,4 +73,8 @@ def identity_map(warehouse: WarehouseResource):
     yield dg.MaterializeResult(
         asset_key=["staging", "unmatched_records"],
         metadata={"unmatched": dg.MetadataValue.int(stats["unmatched"])},
+    )
+    yield dg.MaterializeResult(
+        asset_key=["staging", "duplicate_domains"],
+        metadata={"shared_domains": dg.MetadataValue.int(stats["duplicate_domains"])},
     )

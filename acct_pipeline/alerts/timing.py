@@ -1,0 +1,85 @@
+"""Calendar rules of the automation, as plain functions the schedule, sensors and tests share.
+
+Partitions are UTC days (``defs/partitions.py``). The schedule fires at a local hour in
+``ACCT_SCHEDULE_TZ``; whatever that zone, the day it runs is the newest UTC day that has fully
+ended at the tick, so no day is ever scored before its events are complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SCHEDULE_TZ_ENV = "ACCT_SCHEDULE_TZ"
+SCHEDULE_HOUR_ENV = "ACCT_SCHEDULE_HOUR"
+FRESHNESS_HOUR_ENV = "ACCT_FRESHNESS_HOUR"
+DEFAULT_SCHEDULE_TZ = "UTC"
+DEFAULT_SCHEDULE_HOUR = 6
+DEFAULT_FRESHNESS_HOUR = 9
+
+
+class TimingConfigError(ValueError):
+    """A schedule setting is wrong; the message names the variable."""
+
+
+def _hour(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 23:
+        raise TimingConfigError(f"{name}={raw!r} must be an hour from 0 to 23")
+    return int(raw)
+
+
+def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
+    """``ACCT_SCHEDULE_TZ`` (an IANA name such as Europe/Berlin), default UTC."""
+    env = os.environ if env is None else env
+    tz = env.get(SCHEDULE_TZ_ENV) or DEFAULT_SCHEDULE_TZ
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimingConfigError(f"{SCHEDULE_TZ_ENV}={tz!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return tz
+
+
+def schedule_hour(env: Mapping[str, str] | None = None) -> int:
+    return _hour(os.environ if env is None else env, SCHEDULE_HOUR_ENV, DEFAULT_SCHEDULE_HOUR)
+
+
+def freshness_hour(env: Mapping[str, str] | None = None) -> int:
+    return _hour(os.environ if env is None else env, FRESHNESS_HOUR_ENV, DEFAULT_FRESHNESS_HOUR)
+
+
+def last_complete_day(moment: datetime) -> date:
+    """The newest UTC day that has fully ended at ``moment`` (an aware datetime)."""
+    if moment.tzinfo is None:
+        raise ValueError("moment must be timezone-aware")
+    return moment.astimezone(UTC).date() - timedelta(days=1)
+
+
+def last_deadline(now: datetime, hour: int, tz: str) -> datetime:
+    """The most recent ``hour``:00 in ``tz`` at or before ``now``."""
+    local = now.astimezone(ZoneInfo(tz))
+    today = datetime.combine(local.date(), time(hour), ZoneInfo(tz))
+    return today if local >= today else datetime.combine(local.date() - timedelta(days=1), time(hour), ZoneInfo(tz))
+
+
+def expected_partition(now: datetime, hour: int, tz: str) -> date:
+    """The scores partition that must exist at ``now``: the day completed before the last deadline.
+
+    With the defaults (09:00 UTC): from 09:00 on D+1 partition D must be there; before 09:00 only
+    D-1 is expected.
+    """
+    return last_complete_day(last_deadline(now, hour, tz))
+
+
+def in_alert_window(partition: date, newest: date, window_days: int) -> bool:
+    """Whether a scores partition is recent enough to alert: one of the ``window_days`` newest days.
+
+    ``newest`` is the newest scores partition materialized so far, so a backfill of old history
+    never pages owners, while the day the schedule just scored (and the few before it, for a late
+    run or a rerun) does.
+    """
+    return newest - timedelta(days=window_days - 1) <= partition <= newest

@@ -1,0 +1,208 @@
+"""Salesforce source: Account, Contact, Task + Event (activities), Case (tickets) via SOQL.
+
+Configuration (environment variables):
+
+``SALESFORCE_INSTANCE_URL``   e.g. ``https://yourorg.my.salesforce.com`` (required).
+``SALESFORCE_ACCESS_TOKEN``   an OAuth access token (connected app; JWT bearer or client
+                              credentials flow), sent as ``Bearer`` (required). The integration
+                              user needs "API Enabled" and read access to Account, Contact, Task,
+                              Event, Case, User and the custom fields below; the score write-back
+                              needs edit access to the score fields on Account and Create on Task.
+``SALESFORCE_API_VERSION``    default ``v62.0``.
+``SALESFORCE_RATE_LIMIT``     client-side pacing, ``calls/seconds`` (default ``25/1``).
+
+Queries page with ``nextRecordsUrl`` until ``done``. An org over its 24-hour API allowance
+answers 403 ``REQUEST_LIMIT_EXCEEDED``: that raises ``QuotaExhausted`` and stops the run; an
+expired token (401 ``INVALID_SESSION_ID``) raises ``AuthFailed`` naming the variable.
+
+Field mapping (custom fields end in ``__c``; adjust the constants for your org):
+Account: Id, Name, Website, Industry, Region__c, NumberOfEmployees, Lifecycle_Stage__c, OwnerId,
+Owner.Email, CreatedDate, LastModifiedDate. Contact: Id, AccountId, Email, FirstName, LastName,
+Title, Is_Champion__c, Left_Company_At__c, CreatedDate, LastModifiedDate. Task: Type ``Email`` ->
+email_sent, ``Email Reply`` -> email_reply, ``Call`` -> call, ``NPS`` -> nps_response (NPS_Score__c),
+CompletedDateTime; Event -> meeting (StartDateTime). Case: Priority, Status (New -> open, Working /
+Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+from acct_pipeline.connectors.base import RawBatch, SourceError
+from acct_pipeline.connectors.http import (
+    RateLimiter,
+    ServiceClient,
+    batches_of,
+    rate_windows,
+    require_env,
+    salesforce_classifier,
+    text,
+)
+from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS, TableSpec
+
+TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
+INSTANCE_ENV = "SALESFORCE_INSTANCE_URL"
+VERSION_ENV = "SALESFORCE_API_VERSION"
+RATE_ENV = "SALESFORCE_RATE_LIMIT"
+DEFAULT_VERSION = "v62.0"
+
+ACCOUNT_FIELDS = {
+    "company_id": "Id",
+    "name": "Name",
+    "domain": "Website",
+    "industry": "Industry",
+    "region": "Region__c",
+    "employees": "NumberOfEmployees",
+    "lifecycle_stage": "Lifecycle_Stage__c",
+    "owner_id": "OwnerId",
+    "owner_email": "Owner.Email",
+    "created_at": "CreatedDate",
+    "updated_at": "LastModifiedDate",
+}
+CONTACT_FIELDS = {
+    "contact_id": "Id",
+    "company_id": "AccountId",
+    "email": "Email",
+    "first_name": "FirstName",
+    "last_name": "LastName",
+    "job_title": "Title",
+    "is_champion": "Is_Champion__c",
+    "created_at": "CreatedDate",
+    "left_company_at": "Left_Company_At__c",
+    "updated_at": "LastModifiedDate",
+}
+CASE_FIELDS = {
+    "ticket_id": "Id",
+    "company_id": "AccountId",
+    "created_at": "CreatedDate",
+    "closed_at": "ClosedDate",
+    "severity": "Priority",
+    "status": "Status",
+    "escalated": "IsEscalated",
+    "csat_score": "CSAT__c",
+}
+TASK_TYPES = {"Email": "email_sent", "Email Reply": "email_reply", "Call": "call", "NPS": "nps_response"}
+CASE_STATUSES = {"New": "open", "Working": "pending", "Escalated": "pending", "Closed": "closed"}
+
+
+def salesforce_client(
+    env: Mapping[str, str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ServiceClient:
+    """A ``ServiceClient`` for the org's REST API (also used by the sync)."""
+    token = require_env(env, TOKEN_ENV, "salesforce")
+    instance = require_env(env, INSTANCE_ENV, "salesforce")
+    return ServiceClient(
+        "salesforce",
+        instance,
+        auth_env=TOKEN_ENV,
+        headers={"Authorization": f"Bearer {token}"},
+        secrets=[token],
+        rate_limiter=RateLimiter(rate_windows(env, RATE_ENV, "25/1"), sleep=sleep, clock=clock),
+        classify=salesforce_classifier(TOKEN_ENV),
+        sleep=sleep,
+    )
+
+
+def _get(rec: Mapping[str, Any], path: str) -> Any:
+    value: Any = rec
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+class SalesforceSource:
+    """Reads the CRM raw tables from Salesforce (``ACCT_CRM_SOURCE=salesforce``)."""
+
+    name = "salesforce"
+
+    def __init__(
+        self, client: ServiceClient, *, api_version: str = DEFAULT_VERSION, batch_rows: int = 5000
+    ) -> None:
+        self.client = client
+        self.api_version = api_version if api_version.startswith("v") else f"v{api_version}"
+        self.batch_rows = batch_rows
+        self.records_read: dict[str, int] = {}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kw: Any) -> SalesforceSource:
+        client = salesforce_client(env, **{k: kw.pop(k) for k in ("sleep", "clock") if k in kw})
+        return cls(client, api_version=env.get(VERSION_ENV) or DEFAULT_VERSION, **kw)
+
+    def tables(self) -> tuple[str, ...]:
+        return tuple(t.name for t in (CRM_COMPANIES, CRM_CONTACTS, CRM_ACTIVITIES, CRM_TICKETS))
+
+    def read_events(self, spec: TableSpec, day: date) -> Iterator[RawBatch]:
+        raise SourceError(f"salesforce does not provide {spec.name}; choose a product source")
+
+    def query(self, soql: str) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query, following ``nextRecordsUrl`` until ``done``."""
+        page = self.client.get_json(f"/services/data/{self.api_version}/query", params={"q": soql})
+        obj = soql.split(" FROM ", 1)[1].split()[0] if " FROM " in soql else "?"
+        n = 0
+        while True:
+            for rec in page.get("records") or []:
+                n += 1
+                yield rec
+            nxt = page.get("nextRecordsUrl")
+            if page.get("done", True) or not nxt:
+                break
+            page = self.client.get_json(nxt)
+        self.records_read[obj] = self.records_read.get(obj, 0) + n
+
+    def read_table(self, spec: TableSpec) -> Iterator[RawBatch]:
+        origin = f"salesforce:{spec.name}"
+        if spec.name == CRM_COMPANIES.name:
+            rows = self._mapped("Account", ACCOUNT_FIELDS)
+        elif spec.name == CRM_CONTACTS.name:
+            rows = self._mapped("Contact", CONTACT_FIELDS)
+        elif spec.name == CRM_TICKETS.name:
+            rows = self._cases()
+        elif spec.name == CRM_ACTIVITIES.name:
+            rows = self._activities()
+        else:
+            raise SourceError(f"salesforce does not provide {spec.name}")
+        return batches_of(rows, spec.column_names, origin, self.batch_rows)
+
+    def _mapped(self, obj: str, fields: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        soql = f"SELECT {', '.join(fields.values())} FROM {obj} ORDER BY Id"
+        for rec in self.query(soql):
+            yield {col: text(_get(rec, f)) for col, f in fields.items()}
+
+    def _cases(self) -> Iterator[dict[str, Any]]:
+        for row in self._mapped("Case", CASE_FIELDS):
+            if row["severity"]:
+                row["severity"] = row["severity"].lower()
+            if row["status"]:
+                row["status"] = CASE_STATUSES.get(row["status"], row["status"])
+            yield row
+
+    def _activities(self) -> Iterator[dict[str, Any]]:
+        task = "SELECT Id, AccountId, WhoId, Type, CompletedDateTime, NPS_Score__c FROM Task ORDER BY Id"
+        for rec in self.query(task):
+            kind = rec.get("Type")
+            yield {
+                "activity_id": text(rec.get("Id")),
+                "company_id": text(rec.get("AccountId")),
+                "contact_id": text(rec.get("WhoId")),
+                "activity_type": TASK_TYPES.get(kind, text(kind)),
+                "occurred_at": text(rec.get("CompletedDateTime")),
+                "value": text(rec.get("NPS_Score__c")),
+            }
+        event = "SELECT Id, AccountId, WhoId, StartDateTime FROM Event ORDER BY Id"
+        for rec in self.query(event):
+            yield {
+                "activity_id": text(rec.get("Id")),
+                "company_id": text(rec.get("AccountId")),
+                "contact_id": text(rec.get("WhoId")),
+                "activity_type": "meeting",
+                "occurred_at": text(rec.get("StartDateTime")),
+                "value": None,
+            }

@@ -1,0 +1,447 @@
+"""Run an expectation suite (``expectations.py``) against the warehouse with Great Expectations.
+
+GX is imported inside ``_run_gx`` only: importing it costs seconds, and every code-location load
+(UI, sensors, tests) would pay it if this module imported it at the top (REFERENCE.md).
+
+``validate_suite`` reads the table (only the partitions asked for, only the columns the suite
+needs), builds the ``rows`` / ``days`` / ``schema`` frames, validates them in an ephemeral GX
+context and returns one ``CheckOutcome`` per expectation, keyed by check name.
+``acct_pipeline.quality.guard`` runs the blocking score rules for callers outside Dagster.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from acct_pipeline.quality.expectations import (
+    Context,
+    Expectation,
+    Suite,
+    volume_band,
+)
+from acct_pipeline.warehouse import EVENT_DATE, PRODUCT_EVENTS, table_exists
+
+# Derived columns of the ``rows`` frame: name -> (SQL over the table, the column it needs).
+DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
+    "_occurred_day": ("CAST(occurred_at AS DATE)", "occurred_at")
+}
+
+# Above this many rows a partitioned table is validated in chunks of whole days, so a long
+# backfill never holds every event in memory at once (uniqueness is then checked per chunk).
+ROW_BUDGET = 1_000_000
+_SAMPLE = 10  # unexpected values / days kept in check metadata
+
+
+@dataclass
+class CheckOutcome:
+    """The result of one expectation, ready to become a Dagster ``AssetCheckResult``."""
+
+    check: str
+    passed: bool
+    severity: str
+    message: str
+    skipped: str | None = None  # why the expectation did not apply (it then counts as passed)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, name = table.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return {str(c): str(t) for c, t in rows}
+
+
+def type_family(duckdb_type: str) -> str:
+    """text, integer, number, boolean, timestamp, date, list or other."""
+    t = duckdb_type.upper()
+    if t.endswith("[]") or t.startswith(("LIST", "STRUCT", "MAP")):
+        return "list"
+    if t in ("VARCHAR", "TEXT", "STRING") or t.startswith("VARCHAR"):
+        return "text"
+    if t in (
+        "BIGINT",
+        "INTEGER",
+        "SMALLINT",
+        "TINYINT",
+        "HUGEINT",
+        "UBIGINT",
+        "UINTEGER",
+        "USMALLINT",
+        "UTINYINT",
+    ):
+        return "integer"
+    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
+        return "number"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    if t == "DATE":
+        return "date"
+    return "other"
+
+
+def _schema_frame(suite: Suite, actual: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for column, expected in suite.schema.items():
+        if column not in actual:
+            if column in suite.optional_columns:
+                continue
+            family = "missing"
+        else:
+            family = type_family(actual[column])
+            if expected == "number" and family == "integer":
+                family = "number"  # integers are numbers; the reverse is not true
+        rows.append({"column_name": column, "expected_family": expected, "actual_family": family})
+    return pd.DataFrame(rows, columns=["column_name", "expected_family", "actual_family"])
+
+
+def _day_counts(
+    con: duckdb.DuckDBPyConnection, suite: Suite, days: Sequence[date]
+) -> tuple[pd.DataFrame, dict[date, int]]:
+    """The ``days`` frame (row count per day, the comparable earlier day's, the ratio) and the
+    counts by day."""
+    col = suite.partition_column
+    lag = timedelta(days=suite.volume_lag_days)
+    days = sorted(set(days))
+    wanted = sorted(set(days) | {d - lag for d in days})
+    rows = con.execute(
+        f"SELECT {col}, count(*) FROM {suite.table} "
+        f"WHERE {col} IN (SELECT unnest(?::DATE[])) GROUP BY 1",
+        [wanted],
+    ).fetchall()
+    counts = {(d.date() if isinstance(d, datetime) else d): int(n) for d, n in rows}
+    records = []
+    for d in days:
+        n = counts.get(d, 0)
+        prev = counts.get(d - lag)
+        records.append(
+            {
+                "day": pd.Timestamp(d),
+                "row_count": n,
+                "previous_row_count": prev,
+                # nothing to compare with (the first partitions, or an empty one): not judged
+                "volume_ratio": (n / prev) if prev else None,
+            }
+        )
+    columns = ["day", "row_count", "previous_row_count", "volume_ratio"]
+    frame = pd.DataFrame(records, columns=columns)
+    frame["volume_ratio"] = frame["volume_ratio"].astype("float64")
+    return frame, counts
+
+
+def _chunks(days: Sequence[date], counts: dict[date, int]) -> list[list[date]]:
+    chunks: list[list[date]] = []
+    current: list[date] = []
+    size = 0
+    for d in sorted(days):
+        n = counts.get(d, 0)
+        if current and size + n > ROW_BUDGET:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(d)
+        size += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _rows_frame(
+    con: duckdb.DuckDBPyConnection, suite: Suite, columns: list[str], days: list[date] | None
+) -> pd.DataFrame:
+    select = ", ".join(
+        f'{DERIVED_COLUMNS[c][0]} AS "{c}"' if c in DERIVED_COLUMNS else f'"{c}"' for c in columns
+    )
+    if not select:
+        select = "1 AS _row"
+    sql = f"SELECT {select} FROM {suite.table}"
+    if days is not None and suite.partition_column:
+        sql += f" WHERE {suite.partition_column} IN (SELECT unnest(?::DATE[]))"
+        return con.execute(sql, [days]).df()
+    return con.execute(sql).df()
+
+
+def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
+    if not table_exists(con, PRODUCT_EVENTS.qualified):
+        return None
+    value = con.execute(f"SELECT max({EVENT_DATE}) FROM {PRODUCT_EVENTS.qualified}").fetchone()[0]
+    return value
+
+
+@dataclass
+class PreparedValidation:
+    """A suite with its frames read from the warehouse: ``run()`` needs no connection."""
+
+    suite: Suite
+    runnable: list[tuple[Expectation, dict[str, Any]]]
+    frames: dict[str, list[pd.DataFrame]]
+    outcomes: dict[str, CheckOutcome]  # decided without GX (skipped, missing table)
+    order: list[str]
+    checked_days: list[date]
+
+    def run(self) -> dict[str, CheckOutcome]:
+        """Validate with GX and return an outcome per check name, in suite order."""
+        outcomes = dict(self.outcomes)
+        results = _run_gx(self.suite, self.runnable, self.frames)
+        for e, kwargs in self.runnable:
+            outcomes[e.check] = _outcome(
+                e, kwargs, results.get(e.check, []), self.suite, self.checked_days
+            )
+        return {check: outcomes[check] for check in self.order}
+
+
+def prepare_suite(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    days: Sequence[date] | None = None,
+    *,
+    only: Collection[str] | None = None,
+    previous_row_count: int | None = None,
+    now: datetime | None = None,
+) -> PreparedValidation:
+    """Read what ``suite`` needs from the warehouse (see ``validate_suite``)."""
+    selected = [e for e in suite.expectations if only is None or e.check in only]
+    order = [e.check for e in selected]
+    if suite.partition_column and days is None:
+        raise ValueError(f"{suite.name} is partitioned by {suite.partition_column}: pass days=")
+    if not table_exists(con, suite.table):
+        missing_table = {
+            e.check: CheckOutcome(
+                e.check,
+                passed=False,
+                severity=e.severity,
+                message=f"{e.check}: table {suite.table} does not exist (materialize it first)",
+            )
+            for e in selected
+        }
+        return PreparedValidation(suite, [], {}, missing_table, order, [])
+    actual = _columns(con, suite.table)
+    available = set(actual) | {c for c, (_, needs) in DERIVED_COLUMNS.items() if needs in actual}
+    ctx = Context(
+        now=now or _now(),
+        horizon=_horizon(con),
+        previous_row_count=previous_row_count,
+        band=volume_band(),
+    )
+
+    outcomes: dict[str, CheckOutcome] = {}
+    runnable: list[tuple[Expectation, dict[str, Any]]] = []
+    for e in selected:
+        missing = [c for c in e.columns if c not in available]
+        kwargs = e.resolve_kwargs(ctx)
+        if missing:
+            reason = f"column(s) {', '.join(missing)} not in {suite.table}"
+        elif kwargs is None:
+            reason = "nothing to compare with yet (no previous load recorded)"
+        else:
+            runnable.append((e, kwargs))
+            continue
+        outcomes[e.check] = CheckOutcome(
+            e.check,
+            passed=True,
+            severity=e.severity,
+            message=f"{e.check}: skipped ({reason})",
+            skipped=reason,
+            metadata={"skipped": reason},
+        )
+
+    frames: dict[str, list[pd.DataFrame]] = {"schema": [_schema_frame(suite, actual)]}
+    checked_days: list[date] = []
+    chunks: list[list[date] | None] = [None]
+    if suite.partition_column:
+        checked_days = sorted(set(days or []))
+        day_frame, counts = _day_counts(con, suite, checked_days)
+        frames["days"] = [day_frame]
+        chunks = list(_chunks(checked_days, counts)) or [[]]
+    needed = [c for c in suite.rows_columns() if c in available]
+    if any(e.target == "rows" for e, _ in runnable):
+        frames["rows"] = [_rows_frame(con, suite, needed, chunk) for chunk in chunks]
+    return PreparedValidation(suite, runnable, frames, outcomes, order, checked_days)
+
+
+def validate_suite(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    days: Sequence[date] | None = None,
+    *,
+    only: Collection[str] | None = None,
+    previous_row_count: int | None = None,
+    now: datetime | None = None,
+) -> dict[str, CheckOutcome]:
+    """Validate ``suite`` on its table and return an outcome per check name.
+
+    ``days``: the partitions to check (required for a daily table; ignored for a snapshot).
+    ``only``: restrict to these check names. ``previous_row_count``: the previous load of a
+    snapshot table (for the volume check; unknown -> that check is skipped). Expectations on
+    columns the table does not have (a scoring engine that does not produce them yet) are
+    skipped and say so. Keeps ``con`` open while GX runs: use ``prepare_suite`` + ``run()``
+    to release the warehouse first.
+    """
+    prepared = prepare_suite(
+        con, suite, days, only=only, previous_row_count=previous_row_count, now=now
+    )
+    return prepared.run()
+
+
+def _run_gx(
+    suite: Suite,
+    runnable: list[tuple[Expectation, dict[str, Any]]],
+    frames: dict[str, list[pd.DataFrame]],
+) -> dict[str, list[Any]]:
+    """Validate each frame with the expectations that target it; results keyed by check name."""
+    if not runnable:
+        return {}
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    # Ephemeral: nothing written to disk (no docs site), no progress bars on stderr, no analytics.
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
+    context = gx.get_context(project_config=config, mode="ephemeral")
+    source = context.data_sources.add_pandas(f"{suite.name}_warehouse")
+    results: dict[str, list[Any]] = {}
+    for target in ("schema", "days", "rows"):
+        mine = [(e, kw) for e, kw in runnable if e.target == target]
+        if not mine:
+            continue
+        gx_suite = gx.ExpectationSuite(name=f"{suite.name}.{target}")
+        for e, kwargs in mine:
+            cls = getattr(gx.expectations, e.gx_type)
+            gx_suite.add_expectation(
+                cls(**kwargs, meta={"check_name": e.check, "description": e.description})
+            )
+        batch_def = source.add_dataframe_asset(target).add_batch_definition_whole_dataframe(target)
+        result_format: dict[str, Any] = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": _SAMPLE,
+        }
+        if target == "days":
+            result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ["day"]}
+        elif target == "schema":
+            result_format = {
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["column_name"],
+            }
+        for frame in frames[target]:
+            validation = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
+                gx_suite, result_format=result_format
+            )
+            for r in validation.results:
+                results.setdefault(r.expectation_config.meta["check_name"], []).append(r)
+    return results
+
+
+def _describe_bounds(kwargs: dict[str, Any]) -> str:
+    parts = []
+    if "min_value" in kwargs:
+        parts.append(f">= {_json_safe(kwargs['min_value'])}")
+    if "max_value" in kwargs:
+        parts.append(f"<= {_json_safe(kwargs['max_value'])}")
+    return " and ".join(parts)
+
+
+def _outcome(
+    e: Expectation,
+    kwargs: dict[str, Any],
+    results: list[Any],
+    suite: Suite,
+    checked_days: list[date],
+) -> CheckOutcome:
+    passed = bool(results) and all(r.success for r in results)
+    meta: dict[str, Any] = {
+        "expectation": e.gx_type,
+        "kwargs": _json_safe(kwargs),
+        "suite": suite.name,
+    }
+    if checked_days:
+        meta["partitions"] = (
+            f"{checked_days[0]}..{checked_days[-1]}"
+            if len(checked_days) > 1
+            else str(checked_days[0])
+        )
+    errors = []
+    element_count = unexpected_count = 0
+    sample: list[Any] = []
+    failing: list[Any] = []
+    observed = None
+    for r in results:
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            errors.append(str(info.get("exception_message")))
+        res = r.result or {}
+        element_count += int(res.get("element_count") or 0)
+        unexpected_count += int(res.get("unexpected_count") or 0)
+        sample += list(res.get("partial_unexpected_list") or [])
+        for item in res.get("unexpected_index_list") or []:
+            failing.append({k: _json_safe(v) for k, v in item.items()})
+        if "observed_value" in res:
+            observed = res["observed_value"]
+    if not results:
+        errors.append("GX returned no result for this expectation")
+    if e.target == "rows" and results and "element_count" in (results[0].result or {}):
+        meta["rows_checked"] = element_count
+        meta["unexpected_rows"] = unexpected_count
+        if element_count:
+            meta["unexpected_percent"] = round(100.0 * unexpected_count / element_count, 4)
+    if sample:
+        meta["unexpected_sample"] = _json_safe(sample[:_SAMPLE])
+    if failing:
+        meta["failing"] = failing[: 3 * _SAMPLE]
+    if observed is not None:
+        meta["observed_value"] = _json_safe(observed)
+    if errors:
+        meta["errors"] = errors
+
+    column = kwargs.get("column")
+    if passed:
+        message = f"{e.check}: passed"
+    elif errors:
+        message = f"{e.check}: could not be evaluated on {suite.table}: {'; '.join(errors)[:300]}"
+    elif failing:
+        message = f"{e.check}: {len(failing)} failing: {_json_safe(failing[:5])}"
+    elif e.target == "rows" and "element_count" in (results[0].result or {}):
+        message = (
+            f"{e.check}: {unexpected_count} of {element_count} rows of {suite.table} break it"
+            f"{f' ({column} {_describe_bounds(kwargs)})' if _describe_bounds(kwargs) else ''}, "
+            f"e.g. {_json_safe(sample[:5])}"
+        )
+    else:
+        message = f"{e.check}: observed {_json_safe(observed)}, expected {_describe_bounds(kwargs)}"
+    return CheckOutcome(e.check, passed=passed, severity=e.severity, message=message, metadata=meta)

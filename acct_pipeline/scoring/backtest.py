@@ -1,0 +1,499 @@
+"""Backtest / what-if: re-score the stored history under a candidate model, side by side.
+
+``acct-pipeline backtest --model candidate.yaml [--from D1 --to D2] [--out FILE]``
+
+The production warehouse is never written: a temporary DuckDB file ATTACHes it READ_ONLY, copies
+the inputs the scoring engine reads (ingest snapshots, staging, features, the product events of
+the window and the stored scores before the window so hysteresis and deltas have their past),
+DETACHes it, and then calls the engine's ``score_day`` for each day in order inside the copy.
+The current model's side is the scores already stored for the same days. Both sides go through
+the same validation code (``validation.compute_validation``), so the numbers are comparable with
+the ``scores.score_validation`` table.
+
+Because features are point-in-time correct (DESIGN.md §3), re-scoring day D from the stored
+signals of D is what the candidate would have said on that day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from acct_pipeline.scoring.validation import (
+    TIER_ORDER,
+    compute_validation,
+    ordered_tiers,
+    tier_rank_sql,
+)
+from acct_pipeline.warehouse import (
+    ACCOUNT_SCORES,
+    ACCOUNT_SIGNALS,
+    ACCOUNTS,
+    EVENT_DATE,
+    PRODUCT_EVENTS,
+    table_exists,
+    warehouse_path,
+)
+
+# Schemas holding outputs (never inputs of scoring): not copied, except the scores before the window.
+OUTPUT_SCHEMAS = ("scores", "sync", "alerts")
+# Product events are the one large table: only the window plus this much look-back is copied.
+EVENTS_LOOKBACK_DAYS = 120
+CURRENT_SCORES = "backtest.current_scores"
+TOP_MOVERS = 20
+
+LoadModel = Callable[[str | Path], Any]
+ScoreDay = Callable[[duckdb.DuckDBPyConnection, date, Any], Any]
+
+
+class BacktestError(RuntimeError):
+    """A backtest that cannot run, with what to do about it."""
+
+
+def scoring_engine() -> tuple[LoadModel, ScoreDay]:
+    """The scoring engine's ``load_model(path)`` and ``score_day(con, as_of, model)``."""
+    from acct_pipeline.scoring.model import load_model
+    from acct_pipeline.scoring.scores import score_day
+
+    return load_model, score_day
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+    return [
+        (s, t)
+        for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+            [catalog],
+        ).fetchall()
+    ]
+
+
+def _copy_inputs(con: duckdb.DuckDBPyConnection, date_from: date, date_to: date) -> dict[str, int]:
+    """Copy what scoring reads from ``prod`` into the temporary database. Returns rows per table."""
+    copied: dict[str, int] = {}
+    events_schema, events_name = PRODUCT_EVENTS.qualified.split(".")
+    for schema, name in _tables(con, "prod"):
+        qualified = f"{schema}.{name}"
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        if schema in OUTPUT_SCHEMAS and qualified != ACCOUNT_SCORES:
+            continue
+        if qualified == ACCOUNT_SCORES:
+            # The current model's answer for the window, and the past the candidate builds on.
+            con.execute("CREATE SCHEMA IF NOT EXISTS backtest")
+            con.execute(
+                f"CREATE TABLE {CURRENT_SCORES} AS SELECT * FROM prod.{qualified} "
+                "WHERE as_of_date BETWEEN ? AND ?",
+                [date_from, date_to],
+            )
+            before = con.execute(
+                f"SELECT count(*) FROM prod.{qualified} WHERE as_of_date < ?", [date_from]
+            ).fetchone()[0]
+            if before:
+                con.execute(
+                    f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} WHERE as_of_date < ?",
+                    [date_from],
+                )
+            copied[CURRENT_SCORES] = con.execute(
+                f"SELECT count(*) FROM {CURRENT_SCORES}"
+            ).fetchone()[0]
+            continue
+        if (schema, name) == (events_schema, events_name):
+            con.execute(
+                f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} WHERE {EVENT_DATE} BETWEEN ? AND ?",
+                [date_from - timedelta(days=EVENTS_LOOKBACK_DAYS), date_to],
+            )
+        elif qualified == ACCOUNT_SIGNALS:
+            con.execute(
+                f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} WHERE as_of_date <= ?",
+                [date_to],
+            )
+        else:
+            con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified}")
+        copied[qualified] = con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
+    return copied
+
+
+def _model_signals(model: Any) -> set[str]:
+    """The signals a scoring model's measures and knock-outs read (empty if it is not one)."""
+    scores = getattr(model, "scores", None)
+    if not isinstance(scores, dict):
+        return set()
+    found: set[str] = set()
+    for score in scores.values():
+        for comp in getattr(score, "components", {}).values():
+            found |= {m.signal for m in getattr(comp, "measures", [])}
+        found |= {k.signal for k in getattr(score, "knockouts", [])}
+    return found
+
+
+def _side(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "auc_health_score",
+        "auc_churn_probability",
+        "lift_health_score",
+        "lift_churn_probability",
+        "brier",
+        "churn_rate_by_tier",
+        "account_days_by_tier",
+        "churn_monotonic",
+        "tier_share_latest",
+        "tier_change_share_mean",
+        "tier_flap_share",
+        "psi_max",
+        "model_versions",
+        "account_days",
+        "accounts",
+    )
+    return {k: summary.get(k) for k in keys}
+
+
+def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date) -> dict[str, Any]:
+    cur_rank, cand_rank = tier_rank_sql("c.tier"), tier_rank_sql("n.tier")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _bt_pairs AS
+        SELECT c.account_id, c.as_of_date,
+               CAST(c.health_score AS DOUBLE) AS current_score, c.tier AS current_tier,
+               CAST(n.health_score AS DOUBLE) AS candidate_score, n.tier AS candidate_tier,
+               {cand_rank} - {cur_rank} AS tier_steps
+        FROM {CURRENT_SCORES} c JOIN {candidate} n USING (account_id, as_of_date)
+        """
+    )
+    days_total, days_changed = con.execute(
+        "SELECT count(*), coalesce(sum(CAST(tier_steps <> 0 AS INTEGER)), 0) FROM _bt_pairs"
+    ).fetchone()
+    n, worse, better, same = con.execute(
+        """
+        SELECT count(*), coalesce(sum(CAST(tier_steps > 0 AS INTEGER)), 0),
+               coalesce(sum(CAST(tier_steps < 0 AS INTEGER)), 0), coalesce(sum(CAST(tier_steps = 0 AS INTEGER)), 0)
+        FROM _bt_pairs WHERE as_of_date = ?
+        """,
+        [last_day],
+    ).fetchone()
+    matrix_rows = con.execute(
+        "SELECT current_tier, candidate_tier, count(*) FROM _bt_pairs WHERE as_of_date = ? GROUP BY 1, 2",
+        [last_day],
+    ).fetchall()
+    tiers = ordered_tiers(
+        list({r[0] for r in matrix_rows} | {r[1] for r in matrix_rows} | set(TIER_ORDER))
+    )
+    matrix = {a: {b: 0 for b in tiers} for a in tiers}
+    for a, b, k in matrix_rows:
+        matrix[a][b] = int(k)
+    names = f"LEFT JOIN {ACCOUNTS} a USING (account_id)" if table_exists(con, ACCOUNTS) else ""
+    name_col = "a.name" if names else "NULL"
+    movers = con.execute(
+        f"""
+        WITH days AS (SELECT account_id, sum(CAST(tier_steps <> 0 AS INTEGER)) AS days_changed
+                      FROM _bt_pairs GROUP BY 1)
+        SELECT p.account_id, {name_col} AS name, p.current_score, p.current_tier, p.candidate_score,
+               p.candidate_tier, p.tier_steps, p.candidate_score - p.current_score AS score_change, d.days_changed
+        FROM _bt_pairs p JOIN days d USING (account_id) {names}
+        WHERE p.as_of_date = ? AND p.tier_steps <> 0
+        ORDER BY abs(p.tier_steps) DESC, abs(p.candidate_score - p.current_score) DESC, p.account_id
+        LIMIT {TOP_MOVERS}
+        """,
+        [last_day],
+    ).fetchall()
+    cols = (
+        "account_id",
+        "name",
+        "current_score",
+        "current_tier",
+        "candidate_score",
+        "candidate_tier",
+        "tier_steps",
+        "score_change",
+        "days_changed",
+    )
+    return {
+        "compared_on": str(last_day),
+        "accounts_compared": int(n),
+        "accounts_changing_tier": int(worse + better),
+        "share_changing_tier": round((worse + better) / n, 4) if n else None,
+        "to_worse_tier": int(worse),
+        "to_better_tier": int(better),
+        "unchanged": int(same),
+        "account_days_compared": int(days_total),
+        "account_days_changing_tier": int(days_changed),
+        "share_account_days_changing_tier": round(days_changed / days_total, 4)
+        if days_total
+        else None,
+        "migration_matrix": matrix,
+        "top_movers": [
+            {
+                c: (round(v, 2) if isinstance(v, float) else v)
+                for c, v in zip(cols, row, strict=True)
+            }
+            for row in movers
+        ],
+    }
+
+
+def run_backtest(
+    warehouse_path: str | Path,
+    candidate_path: str | Path,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    load_model: LoadModel | None = None,
+    score_day: ScoreDay | None = None,
+) -> dict[str, Any]:
+    """Re-score the warehouse's history under ``candidate_path`` and compare with what is stored.
+
+    The warehouse file is opened READ_ONLY (through ATTACH) and left byte-for-byte unchanged. The
+    days scored are the stored score days in ``date_from``..``date_to`` (default: all). Returns a
+    JSON-ready dict: ``current`` and ``candidate`` metrics, ``tier_changes``, ``window``.
+    ``load_model`` / ``score_day`` default to the scoring engine's.
+    """
+    prod = Path(warehouse_path).resolve()
+    if not prod.exists():
+        raise BacktestError(
+            f"backtest: no warehouse at {prod} (run `acct-pipeline demo` or set ACCT_WAREHOUSE)"
+        )
+    candidate_path = Path(candidate_path)
+    if not candidate_path.exists():
+        raise BacktestError(f"backtest: candidate model file {candidate_path} does not exist")
+    if load_model is None or score_day is None:
+        engine_load, engine_score = scoring_engine()
+        load_model, score_day = load_model or engine_load, score_day or engine_score
+    model = load_model(candidate_path)
+
+    workdir = Path(tempfile.mkdtemp(prefix="acct_backtest_"))
+    t0 = datetime.now()
+    try:
+        con = duckdb.connect(str(workdir / "candidate_scoring.duckdb"))
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            try:
+                con.execute(f"ATTACH '{prod}' AS prod (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise BacktestError(
+                    f"backtest: cannot open {prod} read-only ({exc}); is a pipeline run writing to it?"
+                ) from exc
+            if not table_exists(con, ACCOUNT_SCORES):
+                raise BacktestError(
+                    f"backtest: {prod} holds no {ACCOUNT_SCORES}; score the history first"
+                )
+            days = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT as_of_date FROM prod.{ACCOUNT_SCORES} "
+                    "WHERE as_of_date BETWEEN coalesce(CAST(? AS DATE), DATE '0001-01-01') "
+                    "AND coalesce(CAST(? AS DATE), DATE '9999-12-31') ORDER BY 1",
+                    [date_from, date_to],
+                ).fetchall()
+            ]
+            if not days:
+                raise BacktestError(
+                    f"backtest: no stored scores between {date_from or 'the start'} and {date_to or 'the end'}"
+                )
+            first, last = days[0], days[-1]
+            copied = _copy_inputs(con, first, last)
+            stored_signals = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+                    "AND table_schema || '.' || table_name = ?",
+                    [ACCOUNT_SIGNALS],
+                ).fetchall()
+            }
+            missing_signals = (
+                sorted(_model_signals(model) - stored_signals) if stored_signals else []
+            )
+            con.execute("DETACH prod")
+            for day in days:
+                score_day(con, day, model)
+            current = compute_validation(con, CURRENT_SCORES, date_from=first, date_to=last)
+            candidate = compute_validation(con, ACCOUNT_SCORES, date_from=first, date_to=last)
+            changes = _tier_changes(con, ACCOUNT_SCORES, last)
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "kind": "acct_pipeline.backtest",
+        "created_at": t0.replace(microsecond=0).isoformat(),
+        "warehouse": str(prod),
+        "candidate_model": str(candidate_path.resolve()),
+        "window": {"from": str(first), "to": str(last), "days": len(days)},
+        "rows_copied": copied,
+        # signals the candidate reads that the stored history does not have (scored as missing)
+        "signals_missing_from_history": missing_signals,
+        "seconds": round((datetime.now() - t0).total_seconds(), 1),
+        "current": _side(current.summary),
+        "candidate": _side(candidate.summary),
+        "tier_changes": changes,
+    }
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def format_backtest(result: dict[str, Any]) -> str:
+    """The backtest as text: current vs candidate, tier changes, top movers."""
+    cur, cand, ch = result["current"], result["candidate"], result["tier_changes"]
+    w = result["window"]
+    cur_v = ", ".join(cur.get("model_versions") or ["?"])
+    cand_v = ", ".join(cand.get("model_versions") or ["?"])
+    lines = [
+        f"Backtest {w['from']} .. {w['to']} ({w['days']} days, {cur.get('accounts') or 0:,} accounts) "
+        f"in {result.get('seconds', 0)}s",
+        f"candidate model file: {result['candidate_model']}",
+    ]
+    if result.get("signals_missing_from_history"):
+        lines.append(
+            "WARNING: the stored signals lack "
+            + ", ".join(result["signals_missing_from_history"])
+            + ": the candidate scores them as missing (recompute the signals history first)"
+        )
+    lines += [
+        "",
+        f"{'':32}{'current':>18}{'candidate':>18}{'change':>12}",
+        f"{'model version':32}{cur_v[:17]:>18}{cand_v[:17]:>18}",
+    ]
+
+    def row(label: str, a: Any, b: Any, digits: int = 3) -> str:
+        diff = "" if a is None or b is None else f"{b - a:+.{digits}f}"
+        return f"{label:32}{_f(a, digits):>18}{_f(b, digits):>18}{diff:>12}"
+
+    lines += [
+        row("ROC-AUC, health score", cur.get("auc_health_score"), cand.get("auc_health_score")),
+        row(
+            "ROC-AUC, churn probability",
+            cur.get("auc_churn_probability"),
+            cand.get("auc_churn_probability"),
+        ),
+        row(
+            "top-decile lift, health score",
+            cur.get("lift_health_score"),
+            cand.get("lift_health_score"),
+            2,
+        ),
+        row(
+            "top-decile lift, churn prob.",
+            cur.get("lift_churn_probability"),
+            cand.get("lift_churn_probability"),
+            2,
+        ),
+        row("Brier (churn probability)", cur.get("brier"), cand.get("brier"), 4),
+        row(
+            "tier changes per day (share)",
+            cur.get("tier_change_share_mean"),
+            cand.get("tier_change_share_mean"),
+        ),
+        "",
+        "90-day churn rate by tier (account-days):",
+    ]
+    tiers = ordered_tiers(
+        list((cur.get("churn_rate_by_tier") or {}) | (cand.get("churn_rate_by_tier") or {}))
+    )
+    for t in tiers:
+        a = (cur.get("churn_rate_by_tier") or {}).get(t)
+        b = (cand.get("churn_rate_by_tier") or {}).get(t)
+        na = (cur.get("account_days_by_tier") or {}).get(t, 0)
+        nb = (cand.get("account_days_by_tier") or {}).get(t, 0)
+        lines.append(f"  {t:30}{_pct(a) + f' n={na:,}':>18}{_pct(b) + f' n={nb:,}':>18}")
+    mono = {True: "monotonic", False: "NOT monotonic", None: "n/a"}
+    lines.append(
+        f"  {'':30}{mono[cur.get('churn_monotonic')]:>18}{mono[cand.get('churn_monotonic')]:>18}"
+    )
+    lines += [
+        "",
+        f"tier changes on {ch['compared_on']}: {ch['accounts_changing_tier']:,} of {ch['accounts_compared']:,} "
+        f"accounts ({_pct(ch['share_changing_tier'])}): {ch['to_worse_tier']:,} to a worse tier, "
+        f"{ch['to_better_tier']:,} to a better one; over the window {_pct(ch['share_account_days_changing_tier'])} "
+        "of account-days differ",
+        "",
+        "  current \\ candidate" + "".join(f"{t:>12}" for t in ch["migration_matrix"]),
+    ]
+    for a, row_ in ch["migration_matrix"].items():
+        lines.append(f"  {a:19}" + "".join(f"{v:>12,}" for v in row_.values()))
+    if ch["top_movers"]:
+        lines += ["", "accounts whose tier changes most:"]
+        lines.append(
+            f"  {'account':14}{'name':24}{'current':>18}{'candidate':>18}{'days differing':>16}"
+        )
+        for m in ch["top_movers"]:
+            lines.append(
+                f"  {str(m['account_id'])[:13]:14}{str(m['name'] or '')[:23]:24}"
+                f"{_f(m['current_score'], 1) + ' ' + str(m['current_tier']):>18}"
+                f"{_f(m['candidate_score'], 1) + ' ' + str(m['candidate_tier']):>18}{m['days_changed']:>16}"
+            )
+    return "\n".join(lines)
+
+
+def default_output_path(now: datetime | None = None) -> Path:
+    """``<reports dir>/backtest_<UTC timestamp>.json``."""
+    from acct_pipeline.scoring.report import reports_dir
+
+    stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
+    return reports_dir() / f"backtest_{stamp}.json"
+
+
+def write_backtest(result: dict[str, Any], out: str | Path | None = None) -> Path:
+    """Write the result as JSON (``default_output_path()`` unless ``out``)."""
+    path = Path(out) if out else default_output_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+    return path
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def add_backtest_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``backtest`` subcommand (for ``acct_pipeline.cli.EXTRA_PARSERS``)."""
+    p = sub.add_parser(
+        "backtest",
+        help="re-score the stored history under a candidate model and compare with the current one",
+    )
+    p.add_argument("--model", dest="model", required=True, help="candidate scoring model YAML")
+    p.add_argument(
+        "--from", dest="date_from", type=_date, help="first as-of day (default: first stored)"
+    )
+    p.add_argument("--to", dest="date_to", type=_date, help="last as-of day (default: last stored)")
+    p.add_argument(
+        "--out",
+        dest="out",
+        help="JSON output file (default: data/reports/backtest_<timestamp>.json)",
+    )
+    p.add_argument(
+        "--warehouse", dest="warehouse", help="warehouse file (default: $ACCT_WAREHOUSE)"
+    )
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """``acct-pipeline backtest``: print the comparison, write the JSON (for ``cli.COMMANDS``)."""
+    try:
+        result = run_backtest(
+            getattr(args, "warehouse", None) or warehouse_path(),
+            args.model,
+            args.date_from,
+            args.date_to,
+        )
+    except BacktestError as exc:
+        print(str(exc))
+        return 2
+    print(format_backtest(result))
+    path = write_backtest(result, args.out)
+    print(f"\nwritten to {path}")
+    return 0

@@ -1,0 +1,265 @@
+-- features.account_signals for one as-of day D: one row per CRM account that existed on D.
+--
+-- Point-in-time: every source row is filtered to timestamps before the end of D ($as_of + 1 day),
+-- and snapshot rows are read "as they were" on D where the source keeps the history (ticket
+-- open/closed, subscription active/ended, invoice paid or not, contact left or not).
+-- Windows first: product events are read only from the partitions (event_date) of the last
+-- 35 days, CRM activities only from the decay window, so a day costs the same with a year of
+-- history as with a month.
+-- NULL means "we cannot know" (no product workspace / billing customer linked, no CSAT ever);
+-- 0 means "we know it is none".
+--
+-- Parameters: $as_of DATE, $key_features VARCHAR[] (empty = every event name counts),
+-- $activity_types VARCHAR[], $activity_weights DOUBLE[], $half_life_days DOUBLE (NULL = no decay),
+-- $lookback_days INTEGER (CRM activity / ticket window), $touch_types VARCHAR[].
+WITH
+params AS (
+    SELECT CAST($as_of AS DATE) AS d,
+           CAST(CAST($as_of AS DATE) + INTERVAL 1 DAY AS TIMESTAMP) AS d_end
+),
+accounts AS (
+    SELECT a.account_id, a.lifecycle_stage, a.employees, a.created_at
+    FROM staging.accounts a, params p
+    WHERE a.created_at < p.d_end
+),
+product_links AS (
+    SELECT DISTINCT source_id AS group_id, account_id
+    FROM staging.identity_map WHERE source_system = 'product'
+),
+billing_links AS (
+    SELECT DISTINCT source_id AS customer_id, account_id
+    FROM staging.identity_map WHERE source_system = 'billing'
+),
+
+-- ---------------------------------------------------------------- usage (product events)
+events AS (
+    SELECT l.account_id, e.user_id, e.event_name, e.event_date
+    FROM ingest.product_events e
+    JOIN product_links l ON l.group_id = e.group_id, params p
+    WHERE e.event_date BETWEEN p.d - 34 AND p.d      -- partition pruning: the window's days only
+      AND e.occurred_at < p.d_end
+),
+user_days AS (
+    SELECT account_id, user_id, event_date, count(*) AS n
+    FROM events GROUP BY ALL
+),
+usage AS (
+    SELECT u.account_id,
+           count(DISTINCT u.user_id) FILTER (WHERE u.event_date > p.d - 7)   AS active_users_7d,
+           count(DISTINCT u.user_id) FILTER (WHERE u.event_date > p.d - 30)  AS active_users_30d,
+           count(DISTINCT u.event_date) FILTER (WHERE u.event_date > p.d - 30) AS active_days_30d,
+           sum(u.n) FILTER (WHERE u.event_date > p.d - 30)                    AS events_30d,
+           count(*) FILTER (WHERE u.event_date > p.d - 7)                      AS user_days_7d,
+           count(*) FILTER (WHERE u.event_date <= p.d - 7)                     AS user_days_prior_28d
+    FROM user_days u, params p
+    GROUP BY u.account_id
+),
+features AS (
+    SELECT e.account_id, count(DISTINCT e.event_name) AS key_features_used_30d
+    FROM events e, params p
+    WHERE e.event_date > p.d - 30
+      AND (len($key_features) = 0 OR list_contains($key_features, e.event_name))
+    GROUP BY e.account_id
+),
+product_accounts AS (SELECT DISTINCT account_id FROM product_links),
+
+-- ---------------------------------------------------------------- billing
+subs AS (
+    SELECT b.account_id, s.*,
+           -- the renewal date as it stood on D: if the current term began after D, the term
+           -- running on D ended when this one started
+           CASE WHEN s.term_start IS NOT NULL AND s.term_start >= p.d_end THEN s.term_start
+                ELSE s.term_end END AS term_end_on_d
+    FROM ingest.billing_subscriptions s
+    JOIN billing_links b ON b.customer_id = s.customer_id, params p
+),
+invoices AS (
+    SELECT b.account_id, i.*, coalesce(i.period_start, i.created_at) AS period_on
+    FROM ingest.billing_invoices i
+    JOIN billing_links b ON b.customer_id = i.customer_id, params p
+    WHERE i.created_at < p.d_end AND coalesce(i.status, 'open') NOT IN ('void', 'draft')
+),
+-- subscriptions live on D and on D - 90, each with its latest invoice on or before that day
+-- (the invoice history is the point-in-time record of plan, seats and MRR)
+sub_state AS (
+    SELECT s.account_id, s.subscription_id, k.k,
+           coalesce(arg_max(i.mrr, i.period_on), any_value(s.mrr))     AS mrr,
+           coalesce(arg_max(i.seats, i.period_on), any_value(s.seats)) AS seats,
+           coalesce(arg_max(i.plan, i.period_on), any_value(s.plan))   AS plan,
+           any_value(s.term_end_on_d) AS term_end_on_d,
+           bool_or(s.canceled_at IS NOT NULL AND s.canceled_at < p.d_end) AS notice_given
+    FROM subs s
+    CROSS JOIN (VALUES (0), (90)) k(k)
+    CROSS JOIN params p
+    LEFT JOIN invoices i
+           ON i.subscription_id = s.subscription_id
+          AND i.period_on < p.d_end - to_days(k.k)
+    WHERE s.started_at < p.d_end - to_days(k.k)
+      AND (s.ended_at IS NULL OR s.ended_at >= p.d_end - to_days(k.k))
+    GROUP BY s.account_id, s.subscription_id, k.k
+),
+billing AS (
+    SELECT b.account_id,
+           coalesce(sum(st.mrr) FILTER (WHERE st.k = 0), 0)          AS mrr,
+           sum(st.mrr) FILTER (WHERE st.k = 90)                        AS mrr_90d_ago,
+           sum(st.seats) FILTER (WHERE st.k = 0)                       AS seats,
+           sum(st.seats) FILTER (WHERE st.k = 90)                      AS seats_90d_ago,
+           arg_max(st.plan, st.mrr) FILTER (WHERE st.k = 0)            AS plan,
+           count(*) FILTER (WHERE st.k = 0) > 0                        AS has_active_subscription,
+           min(st.term_end_on_d) FILTER (WHERE st.k = 0)               AS renewal_at,
+           coalesce(bool_or(st.notice_given) FILTER (WHERE st.k = 0), false) AS cancellation_notice
+    FROM (SELECT DISTINCT account_id FROM billing_links) b
+    LEFT JOIN sub_state st USING (account_id)
+    GROUP BY b.account_id
+),
+payments AS (
+    SELECT i.account_id,
+           count(*) FILTER (WHERE i.created_at >= p.d_end - INTERVAL 30 DAY
+                              AND coalesce(i.attempt_count, 1) > 1)     AS failed_payments_30d,
+           count(*) FILTER (WHERE i.due_date < p.d
+                              AND (i.paid_at IS NULL OR i.paid_at >= p.d_end)
+                              AND coalesce(i.amount_due, 0) > 0)        AS overdue_invoices,
+           sum(i.amount_due - coalesce(CASE WHEN i.paid_at < p.d_end THEN i.amount_paid END, 0))
+               FILTER (WHERE i.due_date < p.d
+                         AND (i.paid_at IS NULL OR i.paid_at >= p.d_end)
+                         AND coalesce(i.amount_due, 0) > 0)             AS overdue_amount,
+           max(date_diff('day', CAST(i.due_date AS DATE), p.d))
+               FILTER (WHERE i.due_date < p.d
+                         AND (i.paid_at IS NULL OR i.paid_at >= p.d_end)
+                         AND coalesce(i.amount_due, 0) > 0)             AS max_days_overdue
+    FROM invoices i, params p
+    GROUP BY i.account_id
+),
+
+-- ---------------------------------------------------------------- CRM engagement
+activities AS (
+    SELECT a.company_id AS account_id, a.contact_id, a.activity_type, a.occurred_at, a.value,
+           date_diff('day', CAST(a.occurred_at AS DATE), p.d) AS age_days
+    FROM ingest.crm_activities a, params p
+    WHERE a.occurred_at < p.d_end
+      AND a.occurred_at >= p.d_end - to_days(CAST($lookback_days AS INTEGER))
+),
+engagement AS (
+    SELECT a.account_id,
+           count(*) FILTER (WHERE a.activity_type = 'email_reply' AND a.age_days < 30) AS emails_replied_30d,
+           count(*) FILTER (WHERE a.activity_type = 'meeting' AND a.age_days < 30)     AS meetings_30d,
+           count(*) FILTER (WHERE a.activity_type = 'call' AND a.age_days < 30)        AS calls_30d,
+           count(DISTINCT a.contact_id) FILTER (
+               WHERE a.age_days < 30 AND list_contains($touch_types, a.activity_type)) AS engaged_contacts_30d,
+           min(a.age_days) FILTER (WHERE list_contains($touch_types, a.activity_type)) AS days_since_last_touch,
+           sum(coalesce(list_extract($activity_weights, list_position($activity_types, a.activity_type)), 0)
+               * CASE WHEN $half_life_days IS NULL THEN 1.0
+                      ELSE pow(0.5, a.age_days / CAST($half_life_days AS DOUBLE)) END) AS engagement_decayed,
+           arg_max(a.value, a.occurred_at) FILTER (
+               WHERE a.activity_type = 'nps_response' AND a.value IS NOT NULL)      AS nps_latest
+    FROM activities a
+    GROUP BY a.account_id
+),
+
+-- ---------------------------------------------------------------- support
+tickets AS (
+    SELECT t.*, t.company_id AS account_id
+    FROM ingest.crm_tickets t, params p
+    WHERE t.created_at < p.d_end
+      AND (t.closed_at IS NULL OR t.closed_at >= p.d_end - to_days(CAST($lookback_days AS INTEGER)))
+),
+support AS (
+    SELECT t.account_id,
+           count(*) FILTER (WHERE t.closed_at IS NULL OR t.closed_at >= p.d_end) AS open_tickets,
+           count(*) FILTER (WHERE (t.closed_at IS NULL OR t.closed_at >= p.d_end)
+                              AND t.severity IN ('high', 'urgent'))             AS open_high_severity_tickets,
+           count(*) FILTER (WHERE t.created_at >= p.d_end - INTERVAL 30 DAY)   AS tickets_30d,
+           count(*) FILTER (WHERE coalesce(t.escalated, false)
+                              AND t.created_at >= p.d_end - INTERVAL 90 DAY)   AS escalations_90d,
+           median(epoch(t.closed_at - t.created_at) / 3600.0) FILTER (
+               WHERE t.closed_at < p.d_end
+                 AND t.closed_at >= p.d_end - INTERVAL 90 DAY)                 AS median_resolution_hours_90d,
+           arg_max(t.csat_score, t.closed_at) FILTER (
+               WHERE t.closed_at < p.d_end AND t.csat_score IS NOT NULL)       AS csat_latest
+    FROM tickets t, params p
+    GROUP BY t.account_id
+),
+
+-- ---------------------------------------------------------------- relationship
+relationship AS (
+    SELECT c.company_id AS account_id,
+           count(*) FILTER (WHERE c.left_company_at IS NULL OR c.left_company_at >= p.d_end) AS contacts,
+           count(*) FILTER (WHERE coalesce(c.is_champion, false)
+                              AND (c.left_company_at IS NULL OR c.left_company_at >= p.d_end)) AS champions,
+           bool_or(coalesce(c.is_champion, false)
+                   AND c.left_company_at < p.d_end
+                   AND c.left_company_at >= p.d_end - INTERVAL 90 DAY)                        AS champion_left_90d,
+           count(*) FILTER (WHERE c.created_at >= p.d_end - INTERVAL 90 DAY)                  AS new_contacts_90d
+    FROM ingest.crm_contacts c, params p
+    WHERE c.created_at < p.d_end AND c.company_id IS NOT NULL
+    GROUP BY c.company_id
+)
+
+SELECT
+    a.account_id,
+    p.d                                                        AS as_of_date,
+    -- firmographics
+    b.plan                                                     AS plan,
+    a.lifecycle_stage                                          AS lifecycle_stage,
+    CAST(a.employees AS DOUBLE)                                AS employees,
+    CAST(date_diff('day', CAST(a.created_at AS DATE), p.d) AS DOUBLE) AS account_age_days,
+    -- usage
+    CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(u.active_users_7d, 0) END AS DOUBLE)  AS active_users_7d,
+    CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(u.active_users_30d, 0) END AS DOUBLE) AS active_users_30d,
+    CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(u.active_days_30d, 0) END AS DOUBLE)  AS active_days_30d,
+    CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(u.events_30d, 0) END AS DOUBLE)       AS events_30d,
+    CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(f.key_features_used_30d, 0) END AS DOUBLE)
+                                                               AS key_features_used_30d,
+    CAST(b.seats AS DOUBLE)                                    AS seats,
+    CASE WHEN pa.account_id IS NOT NULL AND b.seats > 0
+         THEN coalesce(u.active_users_30d, 0) / CAST(b.seats AS DOUBLE) END AS seat_utilisation,
+    CASE WHEN u.user_days_prior_28d > 0
+         THEN (coalesce(u.user_days_7d, 0) / 7.0) / (u.user_days_prior_28d / 28.0) - 1 END
+                                                               AS usage_trend_pct,
+    -- engagement (CRM activities are the CRM's own: zero is a real zero)
+    CAST(coalesce(e.emails_replied_30d, 0) AS DOUBLE)          AS emails_replied_30d,
+    CAST(coalesce(e.meetings_30d, 0) AS DOUBLE)                AS meetings_30d,
+    CAST(coalesce(e.calls_30d, 0) AS DOUBLE)                   AS calls_30d,
+    CAST(coalesce(e.engaged_contacts_30d, 0) AS DOUBLE)        AS engaged_contacts_30d,
+    CAST(e.days_since_last_touch AS DOUBLE)                    AS days_since_last_touch,
+    CAST(coalesce(e.engagement_decayed, 0) AS DOUBLE)          AS engagement_decayed,
+    CAST(e.nps_latest AS DOUBLE)                               AS nps_latest,
+    -- support
+    CAST(coalesce(s.open_tickets, 0) AS DOUBLE)                AS open_tickets,
+    CAST(coalesce(s.open_high_severity_tickets, 0) AS DOUBLE)  AS open_high_severity_tickets,
+    CAST(coalesce(s.tickets_30d, 0) AS DOUBLE)                 AS tickets_30d,
+    CAST(coalesce(s.escalations_90d, 0) AS DOUBLE)             AS escalations_90d,
+    CAST(s.median_resolution_hours_90d AS DOUBLE)              AS median_resolution_hours_90d,
+    CAST(s.csat_latest AS DOUBLE)                              AS csat_latest,
+    -- billing (NULL when no billing customer is linked to the account)
+    CAST(b.mrr AS DOUBLE)                                      AS mrr,
+    CASE WHEN b.mrr_90d_ago > 0 THEN b.mrr / b.mrr_90d_ago - 1 END AS mrr_change_90d_pct,
+    CASE WHEN b.seats_90d_ago > 0 THEN b.seats / CAST(b.seats_90d_ago AS DOUBLE) - 1 END
+                                                               AS seats_change_90d_pct,
+    CAST(CASE WHEN b.account_id IS NOT NULL THEN coalesce(pm.failed_payments_30d, 0) END AS DOUBLE)
+                                                               AS failed_payments_30d,
+    CAST(CASE WHEN b.account_id IS NOT NULL THEN coalesce(pm.overdue_invoices, 0) END AS DOUBLE)
+                                                               AS overdue_invoices,
+    CAST(CASE WHEN b.account_id IS NOT NULL THEN coalesce(pm.overdue_amount, 0) END AS DOUBLE)
+                                                               AS overdue_amount,
+    CAST(CASE WHEN b.account_id IS NOT NULL THEN coalesce(pm.max_days_overdue, 0) END AS DOUBLE)
+                                                               AS max_days_overdue,
+    CAST(date_diff('day', p.d, CAST(b.renewal_at AS DATE)) AS DOUBLE) AS days_to_renewal,
+    CAST(b.cancellation_notice AS DOUBLE)                      AS cancellation_notice,
+    CAST(b.has_active_subscription AS DOUBLE)                  AS has_active_subscription,
+    -- relationship
+    CAST(coalesce(r.contacts, 0) AS DOUBLE)                    AS contacts,
+    CAST(coalesce(r.champions, 0) AS DOUBLE)                   AS champions,
+    CAST(coalesce(r.champion_left_90d, false) AS DOUBLE)       AS champion_left_90d,
+    CAST(coalesce(r.new_contacts_90d, 0) AS DOUBLE)            AS new_contacts_90d
+FROM accounts a
+CROSS JOIN params p
+LEFT JOIN product_accounts pa USING (account_id)
+LEFT JOIN usage u USING (account_id)
+LEFT JOIN features f USING (account_id)
+LEFT JOIN billing b USING (account_id)
+LEFT JOIN payments pm USING (account_id)
+LEFT JOIN engagement e USING (account_id)
+LEFT JOIN support s USING (account_id)
+LEFT JOIN relationship r USING (account_id)
+ORDER BY a.account_id

@@ -1,0 +1,109 @@
+"""Tiers with hysteresis, and the score trend.
+
+A tier changes only when the score clears the boundary by ``margin_points`` or has stayed past
+it for ``dwell_days`` days in a row (today included), so a score wobbling two points around 70
+does not flip an account between At-Risk and Concerning every morning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from acct_pipeline.scoring.model import Tiers, Trend
+
+NO_TIER = -1
+MIN_TREND_POINTS = 7  # a slope from fewer days is noise: the trend stays "stable"
+
+
+def band_index(scores: np.ndarray, tiers: Tiers) -> np.ndarray:
+    """Index of the band each score falls in (0 = best), ``NO_TIER`` for NaN."""
+    s = np.asarray(scores, dtype=float)
+    mins = np.array([b.min for b in tiers.bands])  # descending, last is 0
+    # count of band minimums above the score = index of its band
+    idx = (np.nan_to_num(s, nan=-1.0)[:, None] < mins[None, :]).sum(axis=1)
+    idx = np.clip(idx, 0, len(mins) - 1)
+    return np.where(np.isnan(s), NO_TIER, idx)
+
+
+def tier_index(names: pd.Series | np.ndarray, tiers: Tiers) -> np.ndarray:
+    lookup = {n: i for i, n in enumerate(tiers.names)}
+    return np.array([lookup.get(x, NO_TIER) if isinstance(x, str) else NO_TIER for x in names])
+
+
+def apply_hysteresis(
+    scores: np.ndarray,
+    previous: np.ndarray,
+    recent_min: np.ndarray,
+    recent_max: np.ndarray,
+    recent_n: np.ndarray,
+    tiers: Tiers,
+) -> np.ndarray:
+    """Today's tier index from today's score and yesterday's tier (``previous``, index).
+
+    ``recent_*`` describe the health scores of the ``dwell_days - 1`` days before today (min,
+    max and how many of those days were scored).
+    """
+    s = np.asarray(scores, dtype=float)
+    prev = np.asarray(previous, dtype=int)
+    raw = band_index(s, tiers)
+    h = tiers.hysteresis
+    mins = np.array([b.min for b in tiers.bands] + [0.0])
+    n_bands = len(tiers.bands)
+    need = h.dwell_days - 1
+    rmin = np.nan_to_num(np.asarray(recent_min, dtype=float), nan=np.inf)
+    rmax = np.nan_to_num(np.asarray(recent_max, dtype=float), nan=-np.inf)
+    full = np.asarray(recent_n) >= need
+
+    p = np.clip(prev, 0, n_bands - 1)
+    # moving down: below the previous tier's minimum
+    down_boundary = mins[p]
+    down_clear = (down_boundary - s) >= h.margin_points
+    down_dwell = full & (rmax < down_boundary) if need > 0 else np.ones_like(full)
+    # moving up: at or above the minimum of the tier above the previous one
+    up_boundary = mins[np.clip(p - 1, 0, n_bands - 1)]
+    up_clear = (s - up_boundary) >= h.margin_points
+    up_dwell = full & (rmin >= up_boundary) if need > 0 else np.ones_like(full)
+
+    worse = raw > p
+    better = raw < p
+    change = (worse & (down_clear | down_dwell)) | (better & (up_clear | up_dwell))
+    tier = np.where(change, raw, p)
+    tier = np.where(prev == NO_TIER, raw, tier)
+    return np.where(np.isnan(s), NO_TIER, tier)
+
+
+def trend_points(
+    score: np.ndarray,
+    n: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    sxy: np.ndarray,
+    sxx: np.ndarray,
+    window_days: int,
+) -> np.ndarray:
+    """Least-squares slope of the score over the trend window, in points per window.
+
+    The sums describe the history before today (x = days relative to today, negative); today's
+    point (x = 0, y = score) is added here. NaN with fewer than ``MIN_TREND_POINTS`` points.
+    """
+    y0 = np.asarray(score, dtype=float)
+    today = ~np.isnan(y0)
+    n_ = np.nan_to_num(n) + today
+    sx_ = np.nan_to_num(sx)
+    sy_ = np.nan_to_num(sy) + np.where(today, y0, 0.0)
+    sxy_ = np.nan_to_num(sxy)
+    sxx_ = np.nan_to_num(sxx)
+    den = n_ * sxx_ - sx_**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (n_ * sxy_ - sx_ * sy_) / den
+    return np.where((n_ >= MIN_TREND_POINTS) & (den > 0), slope * window_days, np.nan)
+
+
+def trend_label(points: np.ndarray, trend: Trend) -> np.ndarray:
+    """improving / stable / declining from the trend in points per window."""
+    p = np.asarray(points, dtype=float)
+    out = np.full(len(p), "stable", dtype=object)
+    out[np.nan_to_num(p, nan=0.0) >= trend.improving_points] = "improving"
+    out[np.nan_to_num(p, nan=0.0) <= trend.declining_points] = "declining"
+    return out

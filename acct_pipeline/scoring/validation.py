@@ -1,0 +1,887 @@
+"""Does the score predict what happens next? Validation of the stored score history vs outcomes.
+
+For the history in the warehouse (every as-of day D of ``scores.account_scores``) and the outcomes
+from billing (``outcomes.py``), this computes:
+
+- churn rate by tier (label: churned within 90 days after D) and churn / renewal rate by tier at
+  30 / 60 / 90 days before contract end;
+- ROC-AUC and top-decile lift of the health score (as risk = 100 - score) and of the churn
+  probability, plus the churn rate per risk decile (the lift chart);
+- calibration of the churn probability: Brier score and a reliability table (10 bins);
+- score distribution per tier (are most accounts stuck in one band?);
+- stability: PSI of the health-score distribution between consecutive days, share of accounts
+  changing tier per day, and tier flapping (a change reverted within a week);
+- coverage by segment (plan, region, industry): share of accounts with missing inputs and the
+  score distribution per segment, so a segment scored on missing data stands out.
+
+All of it is DuckDB SQL over the whole history; pandas only sees the (small) results. The results
+are one tidy long table (``scores.score_validation``, ``VALIDATION_COLUMNS``) plus a summary dict
+of headline numbers used for asset metadata and checks (``evaluate_checks``).
+
+A note on censoring: days whose 90-day horizon runs past the last scored day can only say "not
+churned yet". They are kept (otherwise a short history has nothing to validate) and their share
+is reported as ``censored_share``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from acct_pipeline.scoring.outcomes import (
+    CHURN_HORIZON_DAYS,
+    CONTRACT_ENDS,
+    churn_label_sql,
+    create_outcome_tables,
+)
+from acct_pipeline.warehouse import (
+    ACCOUNT_SCORES,
+    ACCOUNT_SIGNALS,
+    ACCOUNTS,
+    BILLING_SUBSCRIPTIONS,
+    IDENTITY_MAP,
+    SCORE_VALIDATION,
+    replace_table,
+    table_exists,
+)
+
+TIER_ORDER: tuple[str, ...] = ("Healthy", "At-Risk", "Concerning", "Critical")
+CONTRACT_END_WINDOWS: tuple[int, ...] = (30, 60, 90)
+SEGMENT_TYPES: tuple[str, ...] = ("plan", "region", "industry")
+PSI_BINS = 10
+FLAP_WINDOW_DAYS = 7
+
+# Check thresholds (REFERENCE.md, "Scoring practice worth knowing").
+AUC_LOW = 0.60  # below: close to random
+AUC_HIGH = 0.95  # above: usually leakage
+PSI_SHIFTED = 0.25  # above: the distribution shifted between two days
+FLAP_SHARE_MAX = 0.05  # share of accounts whose tier changed and changed back within a week
+TIER_CHANGE_SHARE_MAX = 0.10  # mean share of accounts changing tier per day
+MIN_TIER_ROWS = 30  # tiers with fewer account-days are too small to judge monotonicity
+
+# Check names (asset checks on scores.score_validation; all WARN, never blocking).
+CHECK_AUC = "auc_in_sane_band"
+CHECK_MONOTONIC = "churn_rate_monotonic_across_tiers"
+CHECK_PSI = "score_distribution_stable"
+CHECK_FLAPPING = "no_tier_flapping"
+CHECK_DESCRIPTIONS = {
+    CHECK_AUC: f"Health-score ROC-AUC for 90-day churn is between {AUC_LOW} (near random below) and "
+    f"{AUC_HIGH} (likely leakage above).",
+    CHECK_MONOTONIC: "The 90-day churn rate rises from Healthy to At-Risk to Concerning to Critical.",
+    CHECK_PSI: f"No day-over-day PSI of the health-score distribution above {PSI_SHIFTED}.",
+    CHECK_FLAPPING: f"At most {FLAP_SHARE_MAX:.0%} of accounts change tier and back within {FLAP_WINDOW_DAYS} days, "
+    f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
+}
+
+# Signal columns that identify a row or a segment rather than being a scoring input.
+NON_INPUT_COLUMNS = frozenset({"account_id", "as_of_date", "plan", "model_version", "computed_at"})
+
+VALIDATION_COLUMNS: tuple[str, ...] = (
+    "metric",  # auc, top_decile_lift, churn_rate, renewal_rate, brier, psi, ...
+    "score",  # health_score | churn_probability | NULL (not about one score)
+    "segment_type",  # all | tier | decile | bin | plan | region | industry | day
+    "segment",  # the tier, decile, bin or segment value
+    "window",  # 90d_after | 30d_before_end | consecutive_days | latest_day | ...
+    "as_of_date",  # for per-day metrics, else NULL
+    "value",
+    "n",  # rows (account-days or accounts) behind the value
+)
+
+_SCORE_COLUMNS = {
+    "health_score": "health_score",
+    "churn_probability": "churn_probability",
+}
+
+
+@dataclass
+class CheckOutcome:
+    """One check's verdict, independent of Dagster (``defs/validation`` maps it to a check)."""
+
+    name: str
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ValidationResult:
+    """The tidy rows (``VALIDATION_COLUMNS``) and the headline numbers."""
+
+    rows: pd.DataFrame
+    summary: dict[str, Any]
+
+    def metric(
+        self,
+        metric: str,
+        score: str | None = None,
+        segment_type: str | None = None,
+        segment: str | None = None,
+        window: str | None = None,
+    ) -> pd.DataFrame:
+        """The rows of one metric, optionally narrowed down."""
+        df = self.rows[self.rows["metric"] == metric]
+        for col, val in (
+            ("score", score),
+            ("segment_type", segment_type),
+            ("segment", segment),
+            ("window", window),
+        ):
+            if val is not None:
+                df = df[df[col] == val]
+        return df
+
+
+def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    schema, name = qualified.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def tier_rank_sql(expr: str) -> str:
+    """SQL ranking a tier from best (0, Healthy) to worst (3, Critical); unknown tiers rank 4."""
+    whens = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TIER_ORDER))
+    return f"(CASE {expr} {whens} ELSE {len(TIER_ORDER)} END)"
+
+
+def ordered_tiers(tiers: list[str]) -> list[str]:
+    """Tiers from best to worst; unknown names after the known ones, alphabetically."""
+    known = [t for t in TIER_ORDER if t in tiers]
+    return known + sorted(t for t in set(tiers) if t not in TIER_ORDER)
+
+
+def _prepare_scores(
+    con: duckdb.DuckDBPyConnection,
+    scores_table: str,
+    date_from: date | None,
+    date_to: date | None,
+    horizon_days: int,
+) -> dict[str, Any]:
+    """TEMP tables ``_v_scores`` (scores in range, standard columns) and ``_v_labeled`` (with the
+    churn label). Returns what is available."""
+    cols = _columns(con, scores_table)
+    has_prob = "churn_probability" in cols
+    prob = "CAST(churn_probability AS DOUBLE)" if has_prob else "NULL::DOUBLE"
+    version = "CAST(model_version AS VARCHAR)" if "model_version" in cols else "'unknown'"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _v_all AS
+        SELECT account_id, CAST(as_of_date AS DATE) AS as_of_date,
+               CAST(health_score AS DOUBLE) AS health_score, CAST(tier AS VARCHAR) AS tier,
+               {prob} AS churn_probability, {version} AS model_version
+        FROM {scores_table}
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _v_scores AS
+        SELECT * FROM _v_all
+        WHERE as_of_date BETWEEN coalesce(CAST(? AS DATE), DATE '0001-01-01')
+                             AND coalesce(CAST(? AS DATE), DATE '9999-12-31')
+        """,
+        [date_from, date_to],
+    )
+    # The censoring horizon is the end of the whole stored history, not of the window.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _v_labeled AS
+        SELECT l.* FROM ({churn_label_sql("_v_all", horizon_days)}) l
+        SEMI JOIN _v_scores v USING (account_id, as_of_date)
+        """
+    )
+    return {"has_churn_probability": has_prob}
+
+
+def _auc_sql(score_expr: str) -> str:
+    """ROC-AUC by the Mann-Whitney rank sum (ties get their average rank) over ``_v_labeled``."""
+    return f"""
+    WITH s AS (SELECT {score_expr} AS risk, churned FROM _v_labeled WHERE {score_expr} IS NOT NULL),
+    r AS (
+        SELECT churned,
+               rank() OVER (ORDER BY risk) + (count(*) OVER (PARTITION BY risk) - 1) / 2.0 AS avg_rank
+        FROM s
+    ),
+    t AS (SELECT sum(churned) AS n1, count(*) - sum(churned) AS n0,
+                 sum(CASE WHEN churned = 1 THEN avg_rank ELSE 0 END) AS pos_ranks FROM r)
+    SELECT CASE WHEN n1 > 0 AND n0 > 0 THEN (pos_ranks - n1 * (n1 + 1) / 2.0) / (n1 * n0) END AS auc,
+           n1 + n0 AS n, n1
+    FROM t
+    """
+
+
+def _decile_sql(score_expr: str) -> str:
+    """Churn rate per risk decile, deciles drawn within each day (the daily top-10% list)."""
+    return f"""
+    WITH d AS (
+        SELECT churned,
+               ntile(10) OVER (PARTITION BY as_of_date ORDER BY {score_expr} DESC, hash(account_id)) AS decile
+        FROM _v_labeled WHERE {score_expr} IS NOT NULL
+    ),
+    base AS (SELECT avg(churned) AS rate FROM d)
+    SELECT decile, count(*) AS n, avg(churned) AS churn_rate,
+           CASE WHEN (SELECT rate FROM base) > 0 THEN avg(churned) / (SELECT rate FROM base) END AS lift
+    FROM d GROUP BY decile ORDER BY decile
+    """
+
+
+def _rows(records: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(records, columns=list(VALIDATION_COLUMNS))
+    df["as_of_date"] = pd.to_datetime(df["as_of_date"]).dt.date
+    df["value"] = df["value"].astype("float64")
+    df["n"] = df["n"].astype("Int64")
+    return df
+
+
+def _rec(metric: str, value: Any, n: Any = None, **kw: Any) -> dict[str, Any]:
+    out = {c: None for c in VALIDATION_COLUMNS}
+    out.update(
+        metric=metric, value=None if value is None or _isnan(value) else float(value), n=n, **kw
+    )
+    return out
+
+
+def _isnan(x: Any) -> bool:
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _discrimination(
+    con: duckdb.DuckDBPyConnection, has_prob: bool, recs: list, summary: dict
+) -> None:
+    scores = {"health_score": "(100 - health_score)"}
+    if has_prob:
+        scores["churn_probability"] = "churn_probability"
+    for name, expr in scores.items():
+        auc, n, n1 = con.execute(_auc_sql(expr)).fetchone()
+        recs.append(
+            _rec("auc", auc, n, score=name, segment_type="all", segment="all", window="90d_after")
+        )
+        summary[f"auc_{name}"] = None if auc is None else round(float(auc), 4)
+        for decile, dn, rate, lift in con.execute(_decile_sql(expr)).fetchall():
+            seg = dict(score=name, segment_type="decile", segment=str(decile), window="90d_after")
+            recs.append(_rec("decile_churn_rate", rate, dn, **seg))
+            recs.append(_rec("decile_lift", lift, dn, **seg))
+            if decile == 1:
+                recs.append(
+                    _rec(
+                        "top_decile_lift",
+                        lift,
+                        dn,
+                        score=name,
+                        segment_type="all",
+                        segment="all",
+                        window="90d_after",
+                    )
+                )
+                summary[f"lift_{name}"] = None if lift is None else round(float(lift), 3)
+    if not has_prob:
+        summary["auc_churn_probability"] = None
+        summary["lift_churn_probability"] = None
+
+
+def _churn_by_tier(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> None:
+    rows = con.execute(
+        "SELECT tier, count(*) AS n, sum(churned) AS churned, avg(churned) AS rate FROM _v_labeled GROUP BY tier"
+    ).fetchall()
+    by_tier = {t: (int(n), int(c), float(r)) for t, n, c, r in rows}
+    for tier in ordered_tiers(list(by_tier)):
+        n, _, rate = by_tier[tier]
+        recs.append(
+            _rec("churn_rate", rate, n, segment_type="tier", segment=tier, window="90d_after")
+        )
+    summary["churn_rate_by_tier"] = {
+        t: round(by_tier[t][2], 4) for t in ordered_tiers(list(by_tier))
+    }
+    summary["account_days_by_tier"] = {t: by_tier[t][0] for t in ordered_tiers(list(by_tier))}
+    judged = [
+        t
+        for t in ordered_tiers(list(by_tier))
+        if t in TIER_ORDER and by_tier[t][0] >= MIN_TIER_ROWS
+    ]
+    rates = [by_tier[t][2] for t in judged]
+    summary["tiers_judged_for_monotonicity"] = judged
+    summary["churn_monotonic"] = bool(
+        len(rates) >= 2 and all(a <= b for a, b in zip(rates, rates[1:], strict=False))
+    )
+
+    # At N days before a contract end, what tier was the account in, and did it renew or churn?
+    for window in CONTRACT_END_WINDOWS:
+        res = con.execute(
+            f"""
+            SELECT s.tier, count(*) AS n,
+                   avg(CAST(e.outcome = 'churned' AS INTEGER)) AS churn_rate,
+                   avg(CAST(e.outcome = 'renewed' AS INTEGER)) AS renewal_rate
+            FROM {CONTRACT_ENDS} e
+            JOIN _v_scores s ON s.account_id = e.account_id AND s.as_of_date = e.end_date - {window}
+            GROUP BY s.tier
+            """
+        ).fetchall()
+        got = {t: (n, c, r) for t, n, c, r in res}
+        for tier in ordered_tiers(list(got)):
+            n, c, r = got[tier]
+            seg = dict(segment_type="tier", segment=tier, window=f"{window}d_before_end")
+            recs.append(_rec("churn_rate", c, n, **seg))
+            recs.append(_rec("renewal_rate", r, n, **seg))
+        summary[f"contract_ends_scored_{window}d_before"] = int(sum(v[0] for v in got.values()))
+
+
+def _calibration(con: duckdb.DuckDBPyConnection, has_prob: bool, recs: list, summary: dict) -> None:
+    if not has_prob:
+        summary["brier"] = None
+        return
+    brier, n = con.execute(
+        "SELECT avg(power(churn_probability - churned, 2)), count(*) FROM _v_labeled "
+        "WHERE churn_probability IS NOT NULL"
+    ).fetchone()
+    summary["brier"] = None if brier is None else round(float(brier), 5)
+    recs.append(
+        _rec(
+            "brier",
+            brier,
+            n,
+            score="churn_probability",
+            segment_type="all",
+            segment="all",
+            window="90d_after",
+        )
+    )
+    for b, bn, pred, obs in con.execute(
+        """
+        SELECT least(CAST(floor(churn_probability * 10) AS INTEGER), 9) AS bin, count(*),
+               avg(churn_probability), avg(churned)
+        FROM _v_labeled WHERE churn_probability IS NOT NULL GROUP BY bin ORDER BY bin
+        """
+    ).fetchall():
+        seg = dict(
+            score="churn_probability",
+            segment_type="bin",
+            segment=f"{b / 10:.1f}-{(b + 1) / 10:.1f}",
+            window="90d_after",
+        )
+        recs.append(_rec("reliability_predicted", pred, bn, **seg))
+        recs.append(_rec("reliability_observed", obs, bn, **seg))
+
+
+def _distribution(
+    con: duckdb.DuckDBPyConnection, recs: list, summary: dict, last_day: date
+) -> None:
+    for window, where in (
+        ("latest_day", "as_of_date = CAST(? AS DATE)"),
+        ("all_days", "? IS NOT NULL"),
+    ):
+        res = con.execute(
+            f"""
+            SELECT tier, count(*) AS n, count(*) / sum(count(*)) OVER () AS share,
+                   avg(health_score), min(health_score), quantile_cont(health_score, 0.1),
+                   median(health_score), quantile_cont(health_score, 0.9), max(health_score)
+            FROM _v_scores WHERE {where} GROUP BY tier
+            """,
+            [last_day],
+        ).fetchall()
+        got = {r[0]: r[1:] for r in res}
+        for tier in ordered_tiers(list(got)):
+            n, share, mean, lo, p10, p50, p90, hi = got[tier]
+            seg = dict(
+                segment_type="tier",
+                segment=tier,
+                window=window,
+                as_of_date=last_day if window == "latest_day" else None,
+            )
+            for metric, value in (
+                ("tier_share", share),
+                ("score_mean", mean),
+                ("score_min", lo),
+                ("score_p10", p10),
+                ("score_p50", p50),
+                ("score_p90", p90),
+                ("score_max", hi),
+            ):
+                recs.append(
+                    _rec(
+                        metric,
+                        value,
+                        n,
+                        score="health_score" if metric != "tier_share" else None,
+                        **seg,
+                    )
+                )
+        if window == "latest_day":
+            summary["tier_share_latest"] = {
+                t: round(float(got[t][1]), 4) for t in ordered_tiers(list(got))
+            }
+            summary["largest_tier_share_latest"] = round(
+                max((float(v[1]) for v in got.values()), default=0.0), 4
+            )
+
+
+def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> None:
+    psi = con.execute(
+        f"""
+        WITH days AS (SELECT as_of_date, dense_rank() OVER (ORDER BY as_of_date) AS idx
+                      FROM (SELECT DISTINCT as_of_date FROM _v_scores)),
+        h AS (SELECT as_of_date,
+                     least(greatest(CAST(floor(health_score / (100.0 / {PSI_BINS})) AS INTEGER), 0),
+                           {PSI_BINS - 1}) AS bin,
+                     count(*) AS n
+              FROM _v_scores WHERE health_score IS NOT NULL GROUP BY ALL),
+        grid AS (SELECT d.as_of_date, d.idx, b.range AS bin FROM days d CROSS JOIN range({PSI_BINS}) b),
+        dist AS (SELECT g.as_of_date, g.idx, g.bin,
+                        greatest(coalesce(h.n, 0) / sum(coalesce(h.n, 0)) OVER (PARTITION BY g.as_of_date),
+                                 1e-4) AS p
+                 FROM grid g LEFT JOIN h ON h.as_of_date = g.as_of_date AND h.bin = g.bin)
+        SELECT cur.as_of_date, sum((cur.p - prev.p) * ln(cur.p / prev.p)) AS psi
+        FROM dist cur JOIN dist prev ON prev.idx = cur.idx - 1 AND prev.bin = cur.bin
+        GROUP BY cur.as_of_date ORDER BY cur.as_of_date
+        """
+    ).fetchall()
+    for day, value in psi:
+        recs.append(
+            _rec(
+                "psi",
+                value,
+                None,
+                score="health_score",
+                segment_type="day",
+                segment="all",
+                window="consecutive_days",
+                as_of_date=day,
+            )
+        )
+    values = [float(v) for _, v in psi if v is not None]
+    summary["psi_max"] = round(max(values), 4) if values else None
+    summary["psi_mean"] = round(sum(values) / len(values), 4) if values else None
+    summary["psi_max_day"] = str(max(psi, key=lambda r: r[1])[0]) if values else None
+
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _v_tier_changes AS
+        WITH days AS (SELECT as_of_date, dense_rank() OVER (ORDER BY as_of_date) AS idx
+                      FROM (SELECT DISTINCT as_of_date FROM _v_scores)),
+        seq AS (SELECT s.account_id, s.as_of_date, d.idx, s.tier,
+                       lag(s.tier) OVER w AS prev_tier, lag(d.idx) OVER w AS prev_idx
+                FROM _v_scores s JOIN days d USING (as_of_date)
+                WINDOW w AS (PARTITION BY s.account_id ORDER BY s.as_of_date))
+        SELECT account_id, as_of_date, prev_tier, tier, tier IS DISTINCT FROM prev_tier AS changed
+        FROM seq WHERE prev_idx = idx - 1
+        """
+    )
+    per_day = con.execute(
+        "SELECT as_of_date, count(*), avg(CAST(changed AS INTEGER)) FROM _v_tier_changes GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    for day, n, share in per_day:
+        recs.append(
+            _rec(
+                "tier_change_share",
+                share,
+                n,
+                segment_type="day",
+                segment="all",
+                window="consecutive_days",
+                as_of_date=day,
+            )
+        )
+    shares = [float(s) for _, _, s in per_day]
+    summary["tier_change_share_mean"] = round(sum(shares) / len(shares), 4) if shares else None
+    summary["tier_change_share_max"] = round(max(shares), 4) if shares else None
+
+    flapped, accounts = con.execute(
+        f"""
+        WITH c AS (SELECT * FROM _v_tier_changes WHERE changed),
+        flaps AS (
+            SELECT DISTINCT a.account_id FROM c a JOIN c b
+              ON b.account_id = a.account_id AND b.tier = a.prev_tier AND b.prev_tier = a.tier
+             AND b.as_of_date > a.as_of_date AND b.as_of_date <= a.as_of_date + {FLAP_WINDOW_DAYS}
+        )
+        SELECT (SELECT count(*) FROM flaps), (SELECT count(DISTINCT account_id) FROM _v_scores)
+        """
+    ).fetchone()
+    share = flapped / accounts if accounts else None
+    recs.append(
+        _rec(
+            "tier_flap_share",
+            share,
+            accounts,
+            segment_type="all",
+            segment="all",
+            window=f"reverted_within_{FLAP_WINDOW_DAYS}d",
+        )
+    )
+    summary["tier_flap_share"] = None if share is None else round(float(share), 4)
+    summary["tier_flap_accounts"] = int(flapped)
+
+
+def _segment_sql(con: duckdb.DuckDBPyConnection, signals_table: str) -> tuple[str, list[str]]:
+    """SQL with account_id, plan, region, industry, n_inputs, n_missing on the latest day."""
+    sig_cols = _columns(con, signals_table) if table_exists(con, signals_table) else []
+    inputs = [c for c in sig_cols if c not in NON_INPUT_COLUMNS]
+    if inputs:
+        missing = " + ".join(f'CAST("{c}" IS NULL AS INTEGER)' for c in inputs)
+        sig = f"""SELECT account_id, {len(inputs)} AS n_inputs, {missing} AS n_missing
+                  {", CAST(plan AS VARCHAR) AS signal_plan" if "plan" in sig_cols else ", NULL::VARCHAR AS signal_plan"}
+                  FROM {signals_table} WHERE as_of_date = CAST($day AS DATE)"""
+    else:
+        sig = "SELECT NULL::VARCHAR AS account_id, 0 AS n_inputs, 0 AS n_missing, NULL::VARCHAR AS signal_plan WHERE false"
+    acc_cols = _columns(con, ACCOUNTS) if table_exists(con, ACCOUNTS) else []
+    region = "CAST(a.region AS VARCHAR)" if "region" in acc_cols else "NULL::VARCHAR"
+    industry = "CAST(a.industry AS VARCHAR)" if "industry" in acc_cols else "NULL::VARCHAR"
+    acc_join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = s.account_id" if acc_cols else ""
+    if table_exists(con, BILLING_SUBSCRIPTIONS.qualified) and table_exists(con, IDENTITY_MAP):
+        billing_plan = f"""
+            SELECT m.account_id, arg_max(b.plan, b.started_at) AS billing_plan
+            FROM {BILLING_SUBSCRIPTIONS.qualified} b
+            JOIN {IDENTITY_MAP} m ON m.source_system = 'billing' AND m.source_id = b.customer_id
+            WHERE CAST(b.started_at AS DATE) <= CAST($day AS DATE)
+            GROUP BY m.account_id"""
+    else:
+        billing_plan = (
+            "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS billing_plan WHERE false"
+        )
+    sql = f"""
+    WITH sig AS ({sig}), bp AS ({billing_plan})
+    SELECT s.account_id, s.health_score, s.tier,
+           coalesce(sig.signal_plan, bp.billing_plan, '(none)') AS plan,
+           coalesce({region}, '(none)') AS region,
+           coalesce({industry}, '(none)') AS industry,
+           sig.n_inputs, sig.n_missing
+    FROM _v_scores s
+    {acc_join}
+    LEFT JOIN sig ON sig.account_id = s.account_id
+    LEFT JOIN bp ON bp.account_id = s.account_id
+    WHERE s.as_of_date = CAST($day AS DATE)
+    """
+    return sql, inputs
+
+
+def _coverage(
+    con: duckdb.DuckDBPyConnection, signals_table: str, recs: list, summary: dict, last_day: date
+) -> None:
+    sql, inputs = _segment_sql(con, signals_table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _v_segments AS {sql}", {"day": last_day})
+    summary["signal_inputs"] = len(inputs)
+    worst: tuple[float, str] | None = None
+    for seg_type in SEGMENT_TYPES:
+        res = con.execute(
+            f"""
+            SELECT {seg_type} AS seg, count(*) AS n,
+                   avg(CASE WHEN n_inputs IS NULL THEN 1.0 ELSE CAST(n_missing > 0 AS DOUBLE) END) AS missing_any,
+                   avg(CASE WHEN n_inputs IS NULL OR n_inputs = 0 THEN 1.0
+                            ELSE n_missing / n_inputs END) AS missing_share,
+                   avg(health_score), quantile_cont(health_score, 0.1), median(health_score),
+                   quantile_cont(health_score, 0.9)
+            FROM _v_segments GROUP BY 1 ORDER BY 1
+            """
+        ).fetchall()
+        for seg, n, any_missing, share, mean, p10, p50, p90 in res:
+            base = dict(
+                segment_type=seg_type, segment=str(seg), window="latest_day", as_of_date=last_day
+            )
+            recs.append(_rec("accounts", n, n, **base))
+            recs.append(_rec("missing_any_input_share", any_missing, n, **base))
+            recs.append(_rec("missing_input_share", share, n, **base))
+            for metric, value in (
+                ("score_mean", mean),
+                ("score_p10", p10),
+                ("score_p50", p50),
+                ("score_p90", p90),
+            ):
+                recs.append(_rec(metric, value, n, score="health_score", **base))
+            if share is not None and (worst is None or share > worst[0]):
+                worst = (float(share), f"{seg_type}={seg}")
+        for seg, tier, share, n in con.execute(
+            f"""SELECT {seg_type}, tier, count(*) / sum(count(*)) OVER (PARTITION BY {seg_type}), count(*)
+                FROM _v_segments GROUP BY 1, 2 ORDER BY 1, 2"""
+        ).fetchall():
+            recs.append(
+                _rec(
+                    f"tier_share:{tier}",
+                    share,
+                    n,
+                    segment_type=seg_type,
+                    segment=str(seg),
+                    window="latest_day",
+                    as_of_date=last_day,
+                )
+            )
+    summary["most_missing_segment"] = (
+        None if worst is None else {"segment": worst[1], "missing_input_share": round(worst[0], 4)}
+    )
+
+
+def empty_result(reason: str) -> ValidationResult:
+    """A result with no rows, for a warehouse without scores."""
+    return ValidationResult(rows=_rows([]), summary={"status": reason, "account_days": 0})
+
+
+def compute_validation(
+    con: duckdb.DuckDBPyConnection,
+    scores_table: str = ACCOUNT_SCORES,
+    signals_table: str = ACCOUNT_SIGNALS,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    horizon_days: int = CHURN_HORIZON_DAYS,
+) -> ValidationResult:
+    """Validate ``scores_table`` (whole history, or ``date_from``..``date_to``) against outcomes.
+
+    Reads only; creates TEMP tables on ``con``. Tolerates missing columns (no
+    ``churn_probability`` → its AUC, lift and Brier are None) and missing tables.
+    """
+    if not table_exists(con, scores_table):
+        return empty_result(f"no table {scores_table}")
+    outcome_counts = create_outcome_tables(con)
+    avail = _prepare_scores(con, scores_table, date_from, date_to, horizon_days)
+    first, last, days, account_days, accounts = con.execute(
+        "SELECT min(as_of_date), max(as_of_date), count(DISTINCT as_of_date), count(*), count(DISTINCT account_id) "
+        "FROM _v_scores"
+    ).fetchone()
+    if not account_days:
+        return empty_result("no scores in the requested range")
+    labeled, positives, censored, churned_accounts = con.execute(
+        "SELECT count(*), coalesce(sum(churned), 0), coalesce(avg(CAST(censored AS DOUBLE)), 0), "
+        "count(DISTINCT CASE WHEN churned = 1 THEN account_id END) FROM _v_labeled"
+    ).fetchone()
+    versions = [
+        r[0]
+        for r in con.execute(
+            "SELECT model_version FROM _v_scores GROUP BY 1 ORDER BY min(as_of_date), model_version"
+        ).fetchall()
+    ]
+    summary: dict[str, Any] = {
+        "status": "ok",
+        "date_from": str(first),
+        "date_to": str(last),
+        "days": int(days),
+        "accounts": int(accounts),
+        "account_days": int(account_days),
+        "labeled_account_days": int(labeled),
+        "positive_account_days": int(positives),
+        "churned_accounts_in_horizon": int(churned_accounts),
+        "censored_share": round(float(censored), 4),
+        "horizon_days": horizon_days,
+        "outcome_events": outcome_counts,
+        "model_versions": versions,
+        **avail,
+    }
+    recs: list[dict[str, Any]] = []
+    recs.append(
+        _rec(
+            "account_days", labeled, labeled, segment_type="all", segment="all", window="90d_after"
+        )
+    )
+    recs.append(
+        _rec(
+            "churn_rate",
+            positives / labeled if labeled else None,
+            labeled,
+            segment_type="all",
+            segment="all",
+            window="90d_after",
+        )
+    )
+    _discrimination(con, avail["has_churn_probability"], recs, summary)
+    _churn_by_tier(con, recs, summary)
+    _calibration(con, avail["has_churn_probability"], recs, summary)
+    _distribution(con, recs, summary, last)
+    _stability(con, recs, summary)
+    _coverage(con, signals_table, recs, summary, last)
+    return ValidationResult(rows=_rows(recs), summary=summary)
+
+
+def write_validation(con: duckdb.DuckDBPyConnection, result: ValidationResult) -> int:
+    """Replace ``scores.score_validation`` with ``result``'s rows (plus the range and versions)."""
+    df = result.rows.copy()
+    df["date_from"] = (
+        pd.to_datetime(result.summary.get("date_from")).date()
+        if result.summary.get("date_from")
+        else None
+    )
+    df["date_to"] = (
+        pd.to_datetime(result.summary.get("date_to")).date()
+        if result.summary.get("date_to")
+        else None
+    )
+    df["model_versions"] = ", ".join(result.summary.get("model_versions", []))
+    df["computed_at"] = datetime.now().replace(microsecond=0)
+    con.register("_validation_rows", df)
+    try:
+        return replace_table(
+            con,
+            SCORE_VALIDATION,
+            """
+            SELECT CAST(metric AS VARCHAR) AS metric, CAST(score AS VARCHAR) AS score,
+                   CAST(segment_type AS VARCHAR) AS segment_type, CAST(segment AS VARCHAR) AS segment,
+                   CAST("window" AS VARCHAR) AS "window", CAST(as_of_date AS DATE) AS as_of_date,
+                   CAST(value AS DOUBLE) AS value, CAST(n AS BIGINT) AS n,
+                   CAST(date_from AS DATE) AS date_from, CAST(date_to AS DATE) AS date_to,
+                   CAST(model_versions AS VARCHAR) AS model_versions,
+                   CAST(computed_at AS TIMESTAMP) AS computed_at
+            FROM _validation_rows
+            """,
+        )
+    finally:
+        con.unregister("_validation_rows")
+
+
+def validate_warehouse(con: duckdb.DuckDBPyConnection) -> ValidationResult:
+    """Validate the stored history and write ``scores.score_validation`` (the asset's body)."""
+    result = compute_validation(con)
+    write_validation(con, result)
+    return result
+
+
+def _day(x: Any) -> str | None:
+    return None if x is None or pd.isna(x) else str(pd.Timestamp(x).date())
+
+
+def summary_from_table(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The headline numbers the checks need, read back from ``scores.score_validation``.
+
+    The checks judge what was stored, not a fresh computation.
+    """
+    if not table_exists(con, SCORE_VALIDATION):
+        return {"status": f"no table {SCORE_VALIDATION}"}
+    df = con.execute(f"SELECT * FROM {SCORE_VALIDATION}").df()
+    if df.empty:
+        return {"status": "no validation rows"}
+
+    def one(metric: str, **kw: str) -> float | None:
+        part = df[df["metric"] == metric]
+        for col, val in kw.items():
+            part = part[part[col] == val]
+        val = part["value"].iloc[0] if len(part) else None
+        return None if val is None or pd.isna(val) else float(val)
+
+    tier_rows = df[
+        (df["metric"] == "churn_rate")
+        & (df["segment_type"] == "tier")
+        & (df["window"] == "90d_after")
+    ]
+    by_tier = {r.segment: (float(r.value), int(r.n)) for r in tier_rows.itertuples()}
+    tiers = ordered_tiers(list(by_tier))
+    judged = [t for t in tiers if t in TIER_ORDER and by_tier[t][1] >= MIN_TIER_ROWS]
+    rates = [by_tier[t][0] for t in judged]
+    psi = df[df["metric"] == "psi"].dropna(subset=["value"])
+    changes = df[df["metric"] == "tier_change_share"].dropna(subset=["value"])
+    return {
+        "status": "ok",
+        "date_from": _day(df["date_from"].iloc[0]),
+        "date_to": _day(df["date_to"].iloc[0]),
+        "auc_health_score": one("auc", score="health_score"),
+        "auc_churn_probability": one("auc", score="churn_probability"),
+        "churn_rate_by_tier": {t: by_tier[t][0] for t in tiers},
+        "tiers_judged_for_monotonicity": judged,
+        "churn_monotonic": bool(
+            len(rates) >= 2 and all(a <= b for a, b in zip(rates, rates[1:], strict=False))
+        ),
+        "psi_max": float(psi["value"].max()) if len(psi) else None,
+        "psi_mean": float(psi["value"].mean()) if len(psi) else None,
+        "psi_max_day": _day(psi.loc[psi["value"].idxmax(), "as_of_date"]) if len(psi) else None,
+        "tier_change_share_mean": float(changes["value"].mean()) if len(changes) else None,
+        "tier_flap_share": one("tier_flap_share"),
+    }
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def evaluate_checks(summary: dict[str, Any]) -> list[CheckOutcome]:
+    """The four validation checks (all warnings): AUC band, monotonic churn, PSI, flapping."""
+    auc = summary.get("auc_health_score")
+    if auc is None:
+        auc_ok, auc_msg = (
+            False,
+            "health-score AUC cannot be computed (no churn or no survivors in the history)",
+        )
+    elif auc < AUC_LOW:
+        auc_ok, auc_msg = False, f"health-score AUC {auc:.3f} is below {AUC_LOW}: close to random"
+    elif auc > AUC_HIGH:
+        auc_ok, auc_msg = (
+            False,
+            f"health-score AUC {auc:.3f} is above {AUC_HIGH}: likely leakage of the outcome",
+        )
+    else:
+        auc_ok, auc_msg = True, f"health-score AUC {auc:.3f} is within [{AUC_LOW}, {AUC_HIGH}]"
+    prob_auc = summary.get("auc_churn_probability")
+    if prob_auc is not None:
+        auc_msg += f"; churn-probability AUC {prob_auc:.3f}"
+
+    rates = summary.get("churn_rate_by_tier", {})
+    judged = summary.get("tiers_judged_for_monotonicity", [])
+    mono = bool(summary.get("churn_monotonic"))
+    chain = " <= ".join(f"{t} {rates[t]:.1%}" for t in judged) if judged else "no tier large enough"
+    mono_msg = (
+        f"90-day churn rate rises as the tier worsens: {chain}"
+        if mono
+        else f"90-day churn rate is not monotonic across tiers (or too few tiers to judge): {chain}"
+    )
+
+    psi_max = summary.get("psi_max")
+    psi_ok = psi_max is None or psi_max <= PSI_SHIFTED
+    psi_msg = (
+        "only one day scored: no PSI yet"
+        if psi_max is None
+        else f"max day-over-day PSI {psi_max:.3f} (on {summary.get('psi_max_day')}), "
+        f"mean {_fmt(summary.get('psi_mean'))}; > {PSI_SHIFTED} means the score distribution shifted"
+    )
+
+    flap = summary.get("tier_flap_share")
+    change = summary.get("tier_change_share_mean")
+    flap_ok = (flap is None or flap <= FLAP_SHARE_MAX) and (
+        change is None or change <= TIER_CHANGE_SHARE_MAX
+    )
+    flap_msg = (
+        f"{_fmt(flap, 3)} of accounts changed tier and back within {FLAP_WINDOW_DAYS} days (max {FLAP_SHARE_MAX}); "
+        f"mean {_fmt(change, 3)} of accounts change tier per day (max {TIER_CHANGE_SHARE_MAX})"
+    )
+    return [
+        CheckOutcome(
+            CHECK_AUC, auc_ok, auc_msg, {"auc_health_score": auc, "auc_churn_probability": prob_auc}
+        ),
+        CheckOutcome(CHECK_MONOTONIC, mono, mono_msg, {"churn_rate_by_tier": rates}),
+        CheckOutcome(CHECK_PSI, psi_ok, psi_msg, {"psi_max": psi_max}),
+        CheckOutcome(
+            CHECK_FLAPPING,
+            flap_ok,
+            flap_msg,
+            {"tier_flap_share": flap, "tier_change_share_mean": change},
+        ),
+    ]
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """A few lines of markdown with the headline numbers (asset metadata, report header)."""
+    if summary.get("status") != "ok":
+        return f"**Score validation**: {summary.get('status')}"
+    rates = summary.get("churn_rate_by_tier", {})
+    lines = [
+        f"**Score validation** {summary['date_from']} .. {summary['date_to']} "
+        f"({summary['days']} days, {summary['accounts']:,} accounts, model {', '.join(summary['model_versions'])})",
+        "",
+        "| measure | health score | churn probability |",
+        "| --- | --- | --- |",
+        f"| ROC-AUC (90-day churn) | {_fmt(summary.get('auc_health_score'))} | "
+        f"{_fmt(summary.get('auc_churn_probability'))} |",
+        f"| top-decile lift | {_fmt(summary.get('lift_health_score'), 2)} | "
+        f"{_fmt(summary.get('lift_churn_probability'), 2)} |",
+        f"| Brier score | | {_fmt(summary.get('brier'), 4)} |",
+        "",
+        "90-day churn rate by tier: "
+        + ", ".join(f"{t} {r:.1%}" for t, r in rates.items())
+        + (" (monotonic)" if summary.get("churn_monotonic") else " (**not monotonic**)"),
+        "",
+        f"Stability: max PSI {_fmt(summary.get('psi_max'))}, mean tier changes per day "
+        f"{_fmt(summary.get('tier_change_share_mean'))}, flapping accounts {_fmt(summary.get('tier_flap_share'))}. "
+        f"Censored share (horizon beyond history): {summary.get('censored_share', 0):.0%}.",
+    ]
+    return "\n".join(lines)

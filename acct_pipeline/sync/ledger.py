@@ -1,0 +1,201 @@
+"""The sync ledger (``sync.crm_sync_ledger``): per target and CRM record, what was sent and what the
+CRM last *accepted*.
+
+One row per (target, record_id). ``values_json`` / ``values_hash`` hold the values last queued or
+sent; ``accepted_json`` the values the CRM confirmed (merged over runs, so a field skipped because
+it was NULL keeps its last accepted value). Status life cycle of a row::
+
+    pending ──mark_in_flight──> in_flight ──CRM said yes──> accepted
+                                    │      ──CRM said no───> rejected  (retried next run)
+                                    └── process died / outcome unknown: stays in_flight; the next
+                                        run reads the record back from the CRM before anything else
+
+A record is ``accepted`` only after the CRM confirmed it (a 200/207 result, or a read-back that
+shows the values). Every status change is its own committed statement, so a ``kill -9`` at any
+point leaves the ledger consistent with what may have reached the CRM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from acct_pipeline.warehouse import CRM_SYNC_LEDGER, table_exists
+
+PENDING = "pending"
+IN_FLIGHT = "in_flight"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+STATUSES = (PENDING, IN_FLIGHT, ACCEPTED, REJECTED)
+
+LEDGER_COLUMNS_SQL = """
+    target         VARCHAR NOT NULL,   -- outbox | hubspot | salesforce
+    record_id      VARCHAR NOT NULL,   -- the CRM's own record id (= account_id)
+    status         VARCHAR NOT NULL,   -- pending | in_flight | accepted | rejected
+    as_of_date     DATE,               -- score day of values_json
+    values_hash    VARCHAR,            -- md5 of the diffed fields of values_json
+    values_json    VARCHAR,            -- values last queued / sent: mapping name -> text
+    accepted_hash  VARCHAR,            -- md5 of accepted_json
+    accepted_json  VARCHAR,            -- values the CRM last accepted (merged over runs)
+    accepted_as_of DATE,               -- score day of the last accepted values
+    accepted_at    TIMESTAMP,
+    message        VARCHAR,            -- the CRM's message for the last rejection / problem
+    attempts       INTEGER NOT NULL,   -- sends of the current values
+    run_id         VARCHAR,            -- run that last changed the row
+    batch_id       VARCHAR,            -- write request (or outbox file) the values were last in
+    created_at     TIMESTAMP NOT NULL,
+    updated_at     TIMESTAMP NOT NULL
+"""
+
+LEDGER_DDL = f"""
+CREATE TABLE IF NOT EXISTS {CRM_SYNC_LEDGER} ({LEDGER_COLUMNS_SQL},
+    PRIMARY KEY (target, record_id)
+)
+"""
+
+# A temporary stand-in for dry runs on a warehouse that has never synced (a dry run writes nothing).
+EMPTY_LEDGER = "temp.sync_ledger_empty"
+EMPTY_LEDGER_DDL = f"CREATE OR REPLACE TEMP TABLE sync_ledger_empty ({LEDGER_COLUMNS_SQL})"
+
+NOW = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)"
+
+
+def ensure_ledger(con: duckdb.DuckDBPyConnection) -> str:
+    con.execute("CREATE SCHEMA IF NOT EXISTS sync")
+    con.execute(LEDGER_DDL)
+    return CRM_SYNC_LEDGER
+
+
+def ledger_for_reading(con: duckdb.DuckDBPyConnection) -> str:
+    """The ledger table, or an empty temporary one when it does not exist (dry runs)."""
+    if table_exists(con, CRM_SYNC_LEDGER):
+        return CRM_SYNC_LEDGER
+    con.execute(EMPTY_LEDGER_DDL)
+    return EMPTY_LEDGER
+
+
+def stage_pending(con: duckdb.DuckDBPyConnection, target: str, plan_table: str, run_id: str) -> int:
+    """Queue every record of the plan as ``pending`` with the values about to be sent."""
+    n = con.execute(f"SELECT count(*) FROM {plan_table} WHERE to_send").fetchone()[0]
+    con.execute(
+        f"""
+        INSERT INTO {CRM_SYNC_LEDGER} (target, record_id, status, as_of_date, values_hash,
+            values_json, attempts, run_id, created_at, updated_at)
+        SELECT ?, record_id, '{PENDING}', as_of_date, values_hash, payload_json, 0, ?, {NOW}, {NOW}
+        FROM {plan_table} WHERE to_send
+        ON CONFLICT (target, record_id) DO UPDATE SET
+            status = '{PENDING}',
+            attempts = CASE WHEN {CRM_SYNC_LEDGER}.values_hash = excluded.values_hash
+                            THEN {CRM_SYNC_LEDGER}.attempts ELSE 0 END,
+            as_of_date = excluded.as_of_date,
+            values_hash = excluded.values_hash,
+            values_json = excluded.values_json,
+            run_id = excluded.run_id,
+            updated_at = excluded.updated_at
+        """,
+        [target, run_id],
+    )
+    return int(n)
+
+
+def _ids_clause() -> str:
+    return "list_contains(CAST(? AS VARCHAR[]), record_id)"
+
+
+def mark_in_flight(
+    con: duckdb.DuckDBPyConnection, target: str, ids: Sequence[str], batch_id: str, run_id: str
+) -> None:
+    con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER}
+            SET status = '{IN_FLIGHT}', batch_id = ?, run_id = ?, attempts = attempts + 1,
+                updated_at = {NOW}
+            WHERE target = ? AND {_ids_clause()}""",
+        [batch_id, run_id, target, list(ids)],
+    )
+
+
+def mark_accepted(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    ids: Sequence[str],
+    run_id: str,
+    note: str | None = None,
+) -> None:
+    if not ids:
+        return
+    con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER}
+            SET status = '{ACCEPTED}',
+                accepted_json = CAST(json_merge_patch(coalesce(accepted_json, '{{}}'), values_json)
+                                     AS VARCHAR),
+                accepted_hash = md5(CAST(json_merge_patch(coalesce(accepted_json, '{{}}'), values_json)
+                                         AS VARCHAR)),
+                accepted_as_of = as_of_date, accepted_at = {NOW}, message = ?, run_id = ?,
+                updated_at = {NOW}
+            WHERE target = ? AND {_ids_clause()}""",
+        [note, run_id, target, list(ids)],
+    )
+
+
+def mark_rejected(
+    con: duckdb.DuckDBPyConnection, target: str, errors: Mapping[str, str], run_id: str
+) -> None:
+    """The CRM refused these records: keep its message; the next run sends them again."""
+    if not errors:
+        return
+    con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER} AS l
+            SET status = '{REJECTED}', message = e.message, run_id = ?, updated_at = {NOW}
+            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid, unnest(CAST(? AS VARCHAR[])) AS message) e
+            WHERE l.target = ? AND l.record_id = e.rid""",
+        [run_id, list(errors), [errors[k] for k in errors], target],
+    )
+
+
+def mark_pending(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    ids: Sequence[str],
+    run_id: str,
+    message: str | None,
+) -> None:
+    """Not sent, or known not to have arrived: back to ``pending`` (sent again next run)."""
+    if not ids:
+        return
+    con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER}
+            SET status = '{PENDING}', message = coalesce(?, message), run_id = ?, updated_at = {NOW}
+            WHERE target = ? AND {_ids_clause()} AND status <> '{ACCEPTED}'""",
+        [message, run_id, target, list(ids)],
+    )
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A record sent by an earlier run whose outcome was never recorded."""
+
+    record_id: str
+    values_json: str
+    batch_id: str | None
+
+
+def in_flight(con: duckdb.DuckDBPyConnection, target: str) -> list[InFlight]:
+    if not table_exists(con, CRM_SYNC_LEDGER):
+        return []
+    rows = con.execute(
+        f"""SELECT record_id, values_json, batch_id FROM {CRM_SYNC_LEDGER}
+            WHERE target = ? AND status = '{IN_FLIGHT}' ORDER BY batch_id, record_id""",
+        [target],
+    ).fetchall()
+    return [InFlight(r[0], r[1], r[2]) for r in rows]
+
+
+def status_counts(con: duckdb.DuckDBPyConnection, target: str) -> dict[str, int]:
+    if not table_exists(con, CRM_SYNC_LEDGER):
+        return {}
+    rows = con.execute(
+        f"SELECT status, count(*) FROM {CRM_SYNC_LEDGER} WHERE target = ? GROUP BY 1", [target]
+    ).fetchall()
+    return {s: int(n) for s, n in rows}

@@ -1,0 +1,328 @@
+"""The field mapping: which score columns go to which CRM fields — an allow-list.
+
+The sync writes the fields named here and nothing else. Each field says where its value comes from
+(a column of ``scores.account_scores``), how it is formatted (numbers rounded, reason lists joined,
+dates as ``YYYY-MM-DD``), what a NULL means (``skip``: leave the CRM field alone — the default, so a
+missing value never blanks a field a person filled; ``clear``: empty the CRM field), and whether a
+change of it is a reason to send the record (``diff: false`` for stamps such as ``updated_at``,
+which are sent along with a changed record but would otherwise make every record "change" daily).
+
+A mapping file (``ACCT_SYNC_FIELD_MAPPING``, YAML or JSON) replaces the defaults entirely::
+
+    fields:
+      - name: health_score          # ledger key and outbox column
+        source: health_score        # column of scores.account_scores
+        type: number                # number | text | enumeration | date
+        decimals: 0
+        hubspot: acct_health_score  # HubSpot company property (omit to not send it to HubSpot)
+        salesforce: Health_Score__c # Salesforce Account field
+        nulls: skip                 # skip | clear
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FIELD_TYPES = ("number", "text", "enumeration", "date")
+NULL_POLICIES = ("skip", "clear")
+
+
+class MappingError(ValueError):
+    """The field mapping is invalid; the message names the file, field and key."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One mapped field. ``name`` is the key in the ledger's values JSON and the outbox column."""
+
+    name: str
+    source: str
+    type: str = "text"
+    label: str = ""
+    hubspot: str | None = None
+    salesforce: str | None = None
+    decimals: int | None = None
+    top: int | None = None
+    separator: str = "; "
+    max_length: int | None = None
+    nulls: str = "skip"
+    diff: bool = True
+    options: tuple[str, ...] = ()
+    description: str = ""
+
+    def crm_name(self, target: str) -> str:
+        """The field's name in ``target`` (outbox: the mapping name)."""
+        if target == "hubspot":
+            return self.hubspot or ""
+        if target == "salesforce":
+            return self.salesforce or ""
+        return self.name
+
+    def sends_to(self, target: str) -> bool:
+        return bool(self.crm_name(target))
+
+
+DEFAULT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "health_score",
+        "health_score",
+        "number",
+        "Health score",
+        "acct_health_score",
+        "Health_Score__c",
+        decimals=0,
+        description="0-100 account health score",
+    ),
+    FieldSpec(
+        "health_tier",
+        "tier",
+        "enumeration",
+        "Health tier",
+        "acct_health_tier",
+        "Health_Tier__c",
+        options=("Healthy", "At-Risk", "Concerning", "Critical"),
+    ),
+    FieldSpec(
+        "health_trend",
+        "trend",
+        "enumeration",
+        "Health trend",
+        "acct_health_trend",
+        "Health_Trend__c",
+        options=("improving", "stable", "declining"),
+    ),
+    FieldSpec(
+        "health_score_delta_7d",
+        "score_delta_7d",
+        "number",
+        "Health score change (7 days)",
+        "acct_health_score_delta_7d",
+        "Health_Score_Delta_7d__c",
+        decimals=0,
+    ),
+    FieldSpec(
+        "churn_probability",
+        "churn_probability",
+        "number",
+        "Churn probability",
+        "acct_churn_probability",
+        "Churn_Probability__c",
+        decimals=2,
+    ),
+    FieldSpec(
+        "health_reasons",
+        "reason_codes",
+        "text",
+        "Health score reasons",
+        "acct_health_reasons",
+        "Health_Reasons__c",
+        top=3,
+        max_length=1000,
+    ),
+    FieldSpec(
+        "recommended_playbook",
+        "recommended_playbook",
+        "text",
+        "Recommended playbook",
+        "acct_recommended_playbook",
+        "Recommended_Playbook__c",
+        max_length=255,
+    ),
+    FieldSpec(
+        "health_model_version",
+        "model_version",
+        "text",
+        "Health model version",
+        "acct_health_model_version",
+        "Health_Model_Version__c",
+        max_length=255,
+    ),
+    FieldSpec(
+        "health_updated_at",
+        "as_of_date",
+        "date",
+        "Health score date",
+        "acct_health_updated_at",
+        "Health_Updated_At__c",
+        diff=False,
+        description="the score day of the values last sent; not itself a reason to send",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """The allow-list of fields, in a fixed order."""
+
+    fields: tuple[FieldSpec, ...] = DEFAULT_FIELDS
+    origin: str = "default mapping"
+
+    def __post_init__(self) -> None:
+        validate(self.fields, self.origin)
+
+    @property
+    def diff_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.diff)
+
+    @property
+    def stamp_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if not f.diff)
+
+    def for_target(self, target: str) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.sends_to(target))
+
+    def crm_names(self, target: str) -> list[str]:
+        return [f.crm_name(target) for f in self.for_target(target)]
+
+    def by_name(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    # -- SQL -----------------------------------------------------------------------------------
+
+    def value_sql(self, spec: FieldSpec, columns: Mapping[str, str]) -> str:
+        """A SQL expression giving the field's value as canonical VARCHAR (NULL when missing).
+
+        ``columns``: lower-cased column name -> DuckDB type of the scores table.
+        """
+        ctype = columns.get(spec.source.lower())
+        if ctype is None:
+            return "CAST(NULL AS VARCHAR)"
+        col = '"' + spec.source.replace('"', '""') + '"'
+        if spec.type == "number":
+            x = f"TRY_CAST({col} AS DOUBLE)"
+            if spec.decimals == 0:
+                expr = f"CAST(CAST(round({x}) AS BIGINT) AS VARCHAR)"
+            elif spec.decimals is not None:
+                expr = f"CAST(round({x}, {int(spec.decimals)}) AS VARCHAR)"
+            else:
+                expr = f"CAST({x} AS VARCHAR)"
+            return f"CASE WHEN isfinite({x}) THEN {expr} END"
+        if spec.type == "date":
+            return f"strftime(TRY_CAST({col} AS DATE), '%Y-%m-%d')"
+        if ctype.endswith("[]"):
+            items = f"list_slice({col}, 1, {int(spec.top)})" if spec.top else col
+            sep = spec.separator.replace("'", "''")
+            expr = f"array_to_string(list_filter({items}, lambda s: s IS NOT NULL AND s <> ''), '{sep}')"
+        else:
+            expr = f"trim(CAST({col} AS VARCHAR))"
+        if spec.max_length:
+            expr = f"left({expr}, {int(spec.max_length)})"
+        return f"nullif({expr}, '')"
+
+    def missing_sources(self, columns: Mapping[str, str]) -> list[str]:
+        return [f"{f.name} <- {f.source}" for f in self.fields if f.source.lower() not in columns]
+
+
+def _tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def validate(specs: Sequence[FieldSpec], origin: str) -> None:
+    if not specs:
+        raise MappingError(f"field mapping {origin}: no fields — the sync would write nothing")
+    seen: set[str] = set()
+    crm_seen: dict[str, set[str]] = {"hubspot": set(), "salesforce": set()}
+    for f in specs:
+        where = f"field mapping {origin}: field {f.name!r}"
+        if not f.name or not f.name.replace("_", "").isalnum():
+            raise MappingError(f"{where}: name must be letters, digits and '_'")
+        if f.name in seen:
+            raise MappingError(f"{where}: defined twice")
+        seen.add(f.name)
+        if not f.source:
+            raise MappingError(f"{where}: 'source' (a column of the scores table) is required")
+        if f.type not in FIELD_TYPES:
+            raise MappingError(f"{where}: type {f.type!r} is not one of {', '.join(FIELD_TYPES)}")
+        if f.nulls not in NULL_POLICIES:
+            raise MappingError(
+                f"{where}: nulls {f.nulls!r} is not one of {', '.join(NULL_POLICIES)}"
+            )
+        for target in crm_seen:
+            name = f.crm_name(target)
+            if name and name in crm_seen[target]:
+                raise MappingError(f"{where}: {target} field {name!r} is mapped twice")
+            if name:
+                crm_seen[target].add(name)
+    if not any(f.diff for f in specs):
+        raise MappingError(
+            f"field mapping {origin}: every field has diff: false — nothing can change"
+        )
+
+
+_KEYS = {f.name for f in fields(FieldSpec)}
+
+
+def _spec_from(raw: Mapping[str, Any], origin: str, name: str | None = None) -> FieldSpec:
+    data = dict(raw)
+    if name is not None:
+        data.setdefault("name", name)
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise MappingError(
+            f"field mapping {origin}: field {data.get('name')!r} has unknown key(s) {unknown}; "
+            f"allowed: {sorted(_KEYS)}"
+        )
+    if "options" in data:
+        data["options"] = _tuple(data["options"])
+    if "name" not in data:
+        raise MappingError(f"field mapping {origin}: a field has no 'name'")
+    data.setdefault("source", data["name"])
+    try:
+        return FieldSpec(**data)
+    except TypeError as exc:
+        raise MappingError(f"field mapping {origin}: field {data.get('name')!r}: {exc}") from None
+
+
+def mapping_from_dict(doc: Mapping[str, Any], origin: str = "mapping") -> FieldMapping:
+    """``{"fields": [ {name, source, ...}, ... ]}`` or ``{"fields": {name: {...}}}``."""
+    if not isinstance(doc, Mapping) or "fields" not in doc:
+        raise MappingError(f"field mapping {origin}: expected a top-level 'fields' list")
+    raw = doc["fields"]
+    if isinstance(raw, Mapping):
+        specs = [_spec_from(v or {}, origin, k) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        specs = [_spec_from(v, origin) for v in raw]
+    else:
+        raise MappingError(f"field mapping {origin}: 'fields' must be a list or a mapping")
+    return FieldMapping(tuple(specs), origin)
+
+
+def load_mapping(path: str | Path | None) -> FieldMapping:
+    """The mapping in ``path`` (YAML or JSON), or the defaults when ``path`` is None."""
+    if path is None:
+        return FieldMapping()
+    p = Path(path)
+    if not p.exists():
+        raise MappingError(f"field mapping {p}: file not found (ACCT_SYNC_FIELD_MAPPING)")
+    text = p.read_text()
+    try:
+        doc = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise MappingError(f"field mapping {p}: cannot parse: {exc}") from None
+    return mapping_from_dict(doc, str(p))
+
+
+def mapping_to_dict(mapping: FieldMapping) -> dict[str, list[dict[str, Any]]]:
+    out = []
+    for f in mapping.fields:
+        d = {k.name: getattr(f, k.name) for k in fields(FieldSpec)}
+        d["options"] = list(f.options)
+        out.append(d)
+    return {"fields": out}
+
+
+def names(specs: Iterable[FieldSpec]) -> list[str]:
+    return [f.name for f in specs]

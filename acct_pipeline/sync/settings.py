@@ -1,0 +1,192 @@
+"""Sync configuration: one dataclass, read from environment variables (``.env`` works too).
+
+Secrets (the HubSpot token, the Salesforce access token) are held in ``repr=False`` fields so they
+never appear in a repr, a log line, run metadata or an exception.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+TARGETS = ("outbox", "hubspot", "salesforce")
+
+TARGET_ENV = "ACCT_SYNC_TARGET"
+MAX_CHANGE_SHARE_ENV = "ACCT_SYNC_MAX_CHANGE_SHARE"
+RATE_LIMIT_ENV = "ACCT_SYNC_RATE_LIMIT"
+FIELD_MAPPING_ENV = "ACCT_SYNC_FIELD_MAPPING"
+OUTBOX_DIR_ENV = "ACCT_SYNC_OUTBOX_DIR"
+BATCH_SIZE_ENV = "ACCT_SYNC_BATCH_SIZE"
+CREATE_FIELDS_ENV = "ACCT_SYNC_CREATE_FIELDS"
+PROPERTY_GROUP_ENV = "ACCT_SYNC_PROPERTY_GROUP"
+SAMPLE_SIZE_ENV = "ACCT_SYNC_SAMPLE_SIZE"
+READ_BACK_ENV = "ACCT_SYNC_READ_BACK"
+MAX_WRITE_ATTEMPTS_ENV = "ACCT_SYNC_MAX_WRITE_ATTEMPTS"
+CONCURRENCY_ENV = "ACCT_SYNC_CONCURRENCY"
+HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
+HUBSPOT_OBJECTS_PATH_ENV = "HUBSPOT_OBJECTS_PATH"
+HUBSPOT_PROPERTIES_PATH_ENV = "HUBSPOT_PROPERTIES_PATH"
+SALESFORCE_INSTANCE_URL_ENV = "SALESFORCE_INSTANCE_URL"
+SALESFORCE_TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
+SALESFORCE_API_VERSION_ENV = "SALESFORCE_API_VERSION"
+
+# The API's own maximum per write request (REFERENCE.md): never exceeded, whatever is configured.
+MAX_BATCH = {"hubspot": 100, "salesforce": 200, "outbox": 100_000}
+# Default pacing per target, (requests, seconds). HubSpot Free/Starter private apps: 100 / 10 s.
+DEFAULT_RATE_LIMIT = {"hubspot": (100, 10.0), "salesforce": (25, 1.0), "outbox": None}
+
+
+class SyncConfigError(ValueError):
+    """A sync setting is missing or malformed; the message names the variable to fix."""
+
+
+def parse_rate_limit(text: str, var: str = RATE_LIMIT_ENV) -> tuple[int, float] | None:
+    """``"100/10"`` (100 requests per 10 s), ``"190/10s"``, ``"25"`` (per second); ``"none"`` = off."""
+    raw = text.strip().lower()
+    if raw in ("", "none", "off", "0"):
+        return None
+    calls, _, period = raw.partition("/")
+    try:
+        n = int(calls)
+        p = float(period.rstrip("s") or 1.0)
+    except ValueError:
+        raise SyncConfigError(
+            f"{var}={text!r}: expected '<requests>/<seconds>', e.g. '100/10' for HubSpot's 100 "
+            "requests per 10 seconds"
+        ) from None
+    if n < 1 or p <= 0:
+        raise SyncConfigError(f"{var}={text!r}: requests must be >= 1 and seconds > 0")
+    return n, p
+
+
+def _share(text: str) -> float:
+    raw = text.strip().rstrip("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SyncConfigError(
+            f"{MAX_CHANGE_SHARE_ENV}={text!r}: expected a share such as 0.5, '50' or '50%'"
+        ) from None
+    if value > 1 or text.strip().endswith("%"):
+        value /= 100.0
+    if not 0 < value <= 1:
+        raise SyncConfigError(f"{MAX_CHANGE_SHARE_ENV}={text!r}: must be between 0 and 100 %")
+    return value
+
+
+def _bool(text: str, var: str) -> bool:
+    raw = text.strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise SyncConfigError(f"{var}={text!r}: expected true or false")
+
+
+def _int(text: str, var: str, minimum: int = 1) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise SyncConfigError(f"{var}={text!r}: expected an integer") from None
+    if value < minimum:
+        raise SyncConfigError(f"{var}={text!r}: must be >= {minimum}")
+    return value
+
+
+_UNSET: tuple[int, float] = (-1, -1.0)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """Everything the sync needs besides the warehouse connection.
+
+    ``rate_limit``: (requests, seconds) for the CRM plan, None = no client-side pacing; left at its
+    default it is the target's default (HubSpot 100 / 10 s, Salesforce 25 / s).
+    """
+
+    target: str = "outbox"
+    max_change_share: float = 0.5
+    rate_limit: tuple[int, float] | None = _UNSET
+    field_mapping_path: Path | None = None
+    outbox_dir: Path = Path("data/outbox")
+    batch_size: int | None = None
+    create_fields: bool = False
+    property_group: str = "account_health"
+    sample_size: int = 10
+    read_back: bool = True
+    max_write_attempts: int = 5
+    concurrency: int = 4
+    hubspot_base_url: str = "https://api.hubapi.com"
+    hubspot_objects_path: str = "/crm/v3/objects/companies"
+    hubspot_properties_path: str = "/crm/v3/properties/companies"
+    hubspot_token: str | None = field(default=None, repr=False)
+    salesforce_instance_url: str | None = None
+    salesforce_api_version: str = "62.0"
+    salesforce_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise SyncConfigError(
+                f"{TARGET_ENV}={self.target!r}: expected one of {', '.join(TARGETS)}"
+            )
+        if not 0 < self.max_change_share <= 1:
+            raise SyncConfigError(f"max_change_share={self.max_change_share}: must be in (0, 1]")
+        if self.rate_limit == _UNSET:
+            object.__setattr__(self, "rate_limit", DEFAULT_RATE_LIMIT[self.target])
+
+    @property
+    def effective_batch_size(self) -> int:
+        cap = MAX_BATCH[self.target]
+        return min(cap, self.batch_size) if self.batch_size else cap
+
+    def with_overrides(self, **changes: object) -> SyncSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SyncSettings:
+        """Settings from ``env`` (default ``os.environ``); keyword ``overrides`` win."""
+        e = os.environ if env is None else env
+        kw: dict[str, object] = {}
+        if e.get(TARGET_ENV):
+            kw["target"] = e[TARGET_ENV].strip().lower()
+        if e.get(MAX_CHANGE_SHARE_ENV):
+            kw["max_change_share"] = _share(e[MAX_CHANGE_SHARE_ENV])
+        if e.get(RATE_LIMIT_ENV) is not None and e.get(RATE_LIMIT_ENV) != "":
+            kw["rate_limit"] = parse_rate_limit(e[RATE_LIMIT_ENV])
+        if e.get(FIELD_MAPPING_ENV):
+            kw["field_mapping_path"] = Path(e[FIELD_MAPPING_ENV])
+        if e.get(OUTBOX_DIR_ENV):
+            kw["outbox_dir"] = Path(e[OUTBOX_DIR_ENV])
+        if e.get(BATCH_SIZE_ENV):
+            kw["batch_size"] = _int(e[BATCH_SIZE_ENV], BATCH_SIZE_ENV)
+        if e.get(CREATE_FIELDS_ENV):
+            kw["create_fields"] = _bool(e[CREATE_FIELDS_ENV], CREATE_FIELDS_ENV)
+        if e.get(PROPERTY_GROUP_ENV):
+            kw["property_group"] = e[PROPERTY_GROUP_ENV].strip()
+        if e.get(SAMPLE_SIZE_ENV):
+            kw["sample_size"] = _int(e[SAMPLE_SIZE_ENV], SAMPLE_SIZE_ENV, 0)
+        if e.get(READ_BACK_ENV):
+            kw["read_back"] = _bool(e[READ_BACK_ENV], READ_BACK_ENV)
+        if e.get(MAX_WRITE_ATTEMPTS_ENV):
+            kw["max_write_attempts"] = _int(e[MAX_WRITE_ATTEMPTS_ENV], MAX_WRITE_ATTEMPTS_ENV)
+        if e.get(CONCURRENCY_ENV):
+            kw["concurrency"] = _int(e[CONCURRENCY_ENV], CONCURRENCY_ENV)
+        if e.get(HUBSPOT_BASE_URL_ENV):
+            kw["hubspot_base_url"] = e[HUBSPOT_BASE_URL_ENV].strip()
+        if e.get(HUBSPOT_OBJECTS_PATH_ENV):
+            kw["hubspot_objects_path"] = e[HUBSPOT_OBJECTS_PATH_ENV].strip()
+        if e.get(HUBSPOT_PROPERTIES_PATH_ENV):
+            kw["hubspot_properties_path"] = e[HUBSPOT_PROPERTIES_PATH_ENV].strip()
+        if e.get(HUBSPOT_TOKEN_ENV):
+            kw["hubspot_token"] = e[HUBSPOT_TOKEN_ENV].strip()
+        if e.get(SALESFORCE_INSTANCE_URL_ENV):
+            kw["salesforce_instance_url"] = e[SALESFORCE_INSTANCE_URL_ENV].strip()
+        if e.get(SALESFORCE_API_VERSION_ENV):
+            kw["salesforce_api_version"] = e[SALESFORCE_API_VERSION_ENV].strip().lstrip("v")
+        if e.get(SALESFORCE_TOKEN_ENV):
+            kw["salesforce_token"] = e[SALESFORCE_TOKEN_ENV].strip()
+        kw.update(overrides)
+        return cls(**kw)  # type: ignore[arg-type]

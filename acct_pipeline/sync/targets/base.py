@@ -1,0 +1,120 @@
+"""The interface every sync target implements, and the value comparisons they share."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from acct_pipeline.connectors.http import ApiError, HttpStats, RateLimiter
+from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """One record to write: the CRM record id and mapping name -> canonical text (None = clear)."""
+
+    record_id: str
+    values: dict[str, str | None]
+
+
+@dataclass
+class BatchOutcome:
+    """What the CRM said about one write request.
+
+    ``accepted``: confirmed written; ``rejected``: record id -> the CRM's message (retried next run);
+    ``unknown``: neither confirmed nor refused in the answer (the engine reads them back).
+    """
+
+    accepted: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+class SyncTarget(ABC):
+    """A CRM (or the outbox). Implementations hold no warehouse connection: the engine does."""
+
+    name: str = ""
+    batch_size: int = 100
+
+    def __init__(self, mapping: FieldMapping) -> None:
+        self.mapping = mapping
+        self.specs: tuple[FieldSpec, ...] = mapping.for_target(self.name)
+        self.write_requests = 0
+
+    def prepare(self) -> list[str]:
+        """Check (and, when allowed, create) the CRM fields before the first write of a run.
+
+        Returns notes for the report (e.g. properties created). Raises ``SyncConfigError`` naming
+        missing fields when they cannot be created.
+        """
+        return []
+
+    @abstractmethod
+    def write(self, records: Sequence[OutRecord], batch_id: str) -> BatchOutcome:
+        """Send one batch (at most ``batch_size`` records)."""
+
+    def read_back(
+        self, records: Sequence[OutRecord], batch_ids: Sequence[str | None]
+    ) -> set[str] | None:
+        """Record ids whose CRM values already equal ``values`` (None: the target cannot tell)."""
+        return None
+
+    def http_stats(self) -> HttpStats | None:
+        return None
+
+    def pause(self, attempt: int) -> None:
+        """Back off before retrying after an unknown outcome (HTTP targets sleep with jitter)."""
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.sleep(client.retry.backoff(attempt))
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def redact(self, text: str) -> str:
+        return text
+
+
+def plan_limiter(
+    rate_limit: tuple[int, float] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> RateLimiter | None:
+    """A client-side limiter for the plan's limit, with a small margin.
+
+    Our limiter stamps a request when it leaves; the CRM counts it when it arrives. Without a margin
+    the 101st request can reach HubSpot a hair before the 1st has left its 10-second window, and a
+    429 costs a whole window. 1 % + 50 ms of slack keeps us under it at ~98 % of the limit.
+    """
+    if rate_limit is None:
+        return None
+    calls, period = rate_limit
+    return RateLimiter([(calls, period * 1.01 + 0.05)], sleep=sleep, clock=clock)
+
+
+def values_equal(spec: FieldSpec, crm_value: Any, expected: str | None) -> bool:
+    """Does the CRM's value equal what we sent? Numbers compare as numbers, dates by day, text
+    exactly; an empty string and None both mean "no value"."""
+    if crm_value in (None, "") or expected in (None, ""):
+        return crm_value in (None, "") and expected in (None, "")
+    if spec.type == "number":
+        try:
+            a, b = float(crm_value), float(expected)
+        except (TypeError, ValueError):
+            return False
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if spec.type == "date":
+        return str(crm_value)[:10] == str(expected)[:10]
+    return str(crm_value) == str(expected)
+
+
+def is_config_error(exc: ApiError) -> bool:
+    """A 400 that no split of the batch can fix: a field / property that does not exist."""
+    text = f"{exc} {exc.body or ''}"
+    return any(
+        k in text
+        for k in ("PROPERTY_DOESNT_EXIST", "does not exist", "INVALID_FIELD", "No such column")
+    )

@@ -1,0 +1,499 @@
+"""A fake Salesforce org: REST API ``query`` (SOQL subset), composite sobjects, describe, inserts.
+
+SOQL supported: ``SELECT f1, f2, Rel.Field FROM Object [WHERE f op literal [AND ...]]
+[ORDER BY f [ASC|DESC]] [LIMIT n]`` with ``=, !=, <, <=, >, >=`` on strings, numbers, datetimes
+and ``true/false/null``. Unknown fields / objects answer ``INVALID_FIELD`` / ``INVALID_TYPE`` as
+Salesforce does. See the package docstring for the knobs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
+from acct_pipeline_tests.fakes import landing
+from acct_pipeline_tests.fakes.base import FakeServer, Fault, Request, Response, bearer_token, json_response
+
+TOKEN = "00Dxx0000001gPL!AQ4AQFakeSessionTokenForTests0123456789abcdefghijklmnop"
+API_VERSION = "v62.0"
+
+# object -> field -> type (string, id, reference, datetime, date, int, double, boolean, picklist)
+SCHEMA: dict[str, dict[str, str]] = {
+    "User": {"Id": "id", "Email": "string", "Name": "string", "CreatedDate": "datetime",
+             "LastModifiedDate": "datetime"},
+    "Account": {
+        "Id": "id", "Name": "string", "Website": "url", "Industry": "picklist", "Region__c": "string",
+        "NumberOfEmployees": "int", "Lifecycle_Stage__c": "picklist", "OwnerId": "reference",
+        "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+    },
+    "Contact": {
+        "Id": "id", "AccountId": "reference", "Email": "email", "FirstName": "string", "LastName": "string",
+        "Title": "string", "Is_Champion__c": "boolean", "Left_Company_At__c": "datetime",
+        "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+    },
+    "Task": {
+        "Id": "id", "AccountId": "reference", "WhoId": "reference", "WhatId": "reference", "Type": "picklist",
+        "Subject": "string", "Description": "textarea", "Status": "picklist", "Priority": "picklist",
+        "OwnerId": "reference", "ActivityDate": "date", "CompletedDateTime": "datetime",
+        "NPS_Score__c": "double", "CreatedDate": "datetime", "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    "Event": {
+        "Id": "id", "AccountId": "reference", "WhoId": "reference", "Subject": "string",
+        "StartDateTime": "datetime", "EndDateTime": "datetime", "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+    },
+    "Case": {
+        "Id": "id", "AccountId": "reference", "CreatedDate": "datetime", "ClosedDate": "datetime",
+        "Priority": "picklist", "Status": "picklist", "IsEscalated": "boolean", "CSAT__c": "double",
+        "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+    },
+}
+RELATIONSHIPS = {("Account", "Owner"): ("OwnerId", "User"), ("Contact", "Account"): ("AccountId", "Account")}
+READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"}
+
+PRIORITY_TO_API = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
+STATUS_TO_API = {"open": "New", "pending": "Working", "closed": "Closed"}
+TASK_TYPE_TO_API = {"email_sent": "Email", "email_reply": "Email Reply", "call": "Call", "nps_response": "NPS"}
+
+
+@dataclass
+class Write:
+    object_type: str
+    record_id: str
+    fields: dict[str, Any]
+    at: float
+    endpoint: str
+
+
+def sf_datetime(value: str | None) -> str | None:
+    """A landing timestamp in Salesforce's format (``2026-05-01T13:45:10.000+0000``); a value
+    that is not a timestamp is kept as it is (the dirt stays visible to the loader)."""
+    if value is None:
+        return None
+    ts = landing.parse_ts(value)
+    if ts is None:
+        return value
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}+0000"
+
+
+def _num(value: str | None, integer: bool = False) -> Any:
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        return value
+    return int(f) if integer and f == int(f) else f
+
+
+def _bool(value: str | None) -> Any:
+    if value is None:
+        return False  # a checkbox is never null in Salesforce
+    low = value.lower()
+    return True if low == "true" else False if low == "false" else value
+
+
+class FakeSalesforce(FakeServer):
+    """Fake Salesforce. ``FakeSalesforce(token=..., page_size=None, api_limit=15000)``."""
+
+    name = "salesforce"
+    max_url_length = 16384
+
+    def __init__(
+        self,
+        token: str = TOKEN,
+        *,
+        page_size: int | None = None,
+        api_limit: int = 15_000,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(clock)
+        self.token = token
+        self.page_size = page_size
+        self.api_limit = api_limit
+        self.api_used = 0
+        self.schema = {k: dict(v) for k, v in SCHEMA.items()}
+        self.records: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in self.schema}
+        self.writes: list[Write] = []
+        self.record_errors: dict[str, dict[str, Any]] = {}
+        self._cursors: dict[str, tuple[list[dict[str, Any]], int, int]] = {}
+        self._ids = itertools.count(1)
+        base = "/services/data/v(?P<ver>[0-9]+\\.0)"
+        self.route("GET", f"{base}/query/?", self.query)
+        self.route("GET", f"{base}/query/(?P<cursor>[^/]+)", self.query_more)
+        self.route("PATCH", f"{base}/composite/sobjects/?", self.composite_update)
+        self.route("GET", f"{base}/sobjects/(?P<obj>[A-Za-z_]+)/describe/?", self.describe)
+        self.route("POST", f"{base}/sobjects/(?P<obj>[A-Za-z_]+)/?", self.insert)
+        self.route("PATCH", f"{base}/sobjects/(?P<obj>[A-Za-z_]+)/(?P<rid>[^/]+)", self.update_one)
+        self.route("GET", f"{base}/limits/?", self.limits)
+
+    # -- knobs ---------------------------------------------------------------------------------
+
+    def limit_after(self, calls: int) -> None:
+        """Answer 403 ``REQUEST_LIMIT_EXCEEDED`` once ``calls`` more API calls have been made."""
+        self.api_limit = self.api_used + calls
+
+    def fail_record(self, record_id: str, message: str = "Health score out of range",
+                    status_code: str = "FIELD_CUSTOM_VALIDATION_EXCEPTION", fields: list[str] | None = None) -> None:
+        """Make updates of this record fail with a per-record error in composite results."""
+        self.record_errors[str(record_id)] = {"statusCode": status_code, "message": message, "fields": fields or []}
+
+    def add_field(self, obj: str, name: str, ftype: str = "double") -> None:
+        """A field an admin created (Setup / Metadata API); describe lists it from now on."""
+        self.schema[obj][name] = ftype
+
+    def writes_to(self, obj: str, record_id: str | None = None) -> list[Write]:
+        return [w for w in self.writes if w.object_type == obj and (record_id is None or w.record_id == record_id)]
+
+    def add(self, obj: str, fields: dict[str, Any]) -> dict[str, Any]:
+        rid = fields.get("Id") or f"{obj[:3]}{next(self._ids):012d}"
+        rec = {"Id": rid, **{k: v for k, v in fields.items() if k != "Id"}}
+        now = sf_datetime(datetime.fromtimestamp(self.clock(), UTC).isoformat())
+        rec.setdefault("CreatedDate", now)
+        if obj != "User":
+            rec.setdefault("LastModifiedDate", rec["CreatedDate"])
+            rec.setdefault("SystemModstamp", rec["LastModifiedDate"])
+        for name, ftype in self.schema[obj].items():
+            if ftype == "boolean" and rec.get(name) is None:
+                rec[name] = False
+        self.records[obj][rid] = rec
+        return rec
+
+    def load_landing(self, root: str | Path) -> FakeSalesforce:
+        root = Path(root)
+        for row in landing.unique_rows(root, CRM_COMPANIES):
+            owner = row.get("owner_id")
+            if owner and owner not in self.records["User"]:
+                self.add("User", {"Id": owner, "Email": row.get("owner_email"), "Name": owner})
+            self.add("Account", {
+                "Id": row["company_id"], "Name": row.get("name"), "Website": row.get("domain"),
+                "Industry": row.get("industry"), "Region__c": row.get("region"),
+                "NumberOfEmployees": _num(row.get("employees"), integer=True),
+                "Lifecycle_Stage__c": row.get("lifecycle_stage"), "OwnerId": owner,
+                "CreatedDate": sf_datetime(row.get("created_at")),
+                "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
+            })
+        for row in landing.unique_rows(root, CRM_CONTACTS):
+            self.add("Contact", {
+                "Id": row["contact_id"], "AccountId": row.get("company_id"), "Email": row.get("email"),
+                "FirstName": row.get("first_name"), "LastName": row.get("last_name"), "Title": row.get("job_title"),
+                "Is_Champion__c": _bool(row.get("is_champion")),
+                "Left_Company_At__c": sf_datetime(row.get("left_company_at")),
+                "CreatedDate": sf_datetime(row.get("created_at")),
+                "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
+            })
+        for row in landing.unique_rows(root, CRM_ACTIVITIES):
+            kind = row.get("activity_type")
+            if kind == "meeting":
+                self.add("Event", {
+                    "Id": row["activity_id"], "AccountId": row.get("company_id"), "WhoId": row.get("contact_id"),
+                    "StartDateTime": sf_datetime(row.get("occurred_at")), "Subject": "Meeting",
+                    "CreatedDate": sf_datetime(row.get("occurred_at")),
+                })
+            else:
+                self.add("Task", {
+                    "Id": row["activity_id"], "AccountId": row.get("company_id"), "WhoId": row.get("contact_id"),
+                    "Type": TASK_TYPE_TO_API.get(kind or "", kind), "Status": "Completed",
+                    "CompletedDateTime": sf_datetime(row.get("occurred_at")),
+                    "NPS_Score__c": _num(row.get("value")), "CreatedDate": sf_datetime(row.get("occurred_at")),
+                })
+        for row in landing.unique_rows(root, CRM_TICKETS):
+            sev, status = row.get("severity"), row.get("status")
+            self.add("Case", {
+                "Id": row["ticket_id"], "AccountId": row.get("company_id"),
+                "CreatedDate": sf_datetime(row.get("created_at")), "ClosedDate": sf_datetime(row.get("closed_at")),
+                "Priority": PRIORITY_TO_API.get(sev, sev) if sev else None,
+                "Status": STATUS_TO_API.get(status, status) if status else None,
+                "IsEscalated": _bool(row.get("escalated")), "CSAT__c": _num(row.get("csat_score")),
+            })
+        return self
+
+    # -- auth and limits -----------------------------------------------------------------------
+
+    def authenticate(self, req: Request) -> Response | None:
+        if bearer_token(req) == self.token:
+            return None
+        return json_response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+
+    def _limit_header(self) -> dict[str, str]:
+        return {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.api_limit}"}
+
+    def throttle(self, req: Request) -> Response | None:
+        with self.lock:
+            if self.api_used >= self.api_limit:
+                return json_response(403, [{"message": "TotalRequests Limit exceeded.",
+                                            "errorCode": "REQUEST_LIMIT_EXCEEDED"}], self._limit_header())
+            self.api_used += 1
+        return None
+
+    def rate_limit_fault_response(self, fault: Fault) -> Response:
+        # Salesforce has no 429 for API limits; an injected 429 looks like a gateway's.
+        return json_response(429, [{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+
+    def dispatch(self, req: Request) -> tuple[Response | None, str | None]:
+        resp, fault = super().dispatch(req)
+        if resp is not None and resp.status != 401:
+            resp.headers.update(self._limit_header())
+        return resp, fault
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> Response:
+        return json_response(status, [{"message": message, "errorCode": code}])
+
+    # -- query ---------------------------------------------------------------------------------
+
+    def _page_size(self, req: Request) -> int:
+        if self.page_size:
+            return self.page_size
+        m = re.search(r"batchSize=(\d+)", req.header("sforce-query-options") or "")
+        return max(200, min(2000, int(m.group(1)))) if m else 2000
+
+    def query(self, req: Request, ver: str) -> Response:
+        q = req.arg("q")
+        if not q:
+            return self._error(400, "MALFORMED_QUERY", "query parameter q is required")
+        try:
+            rows = self._run_soql(q)
+        except SoqlError as exc:
+            return self._error(400, exc.code, str(exc))
+        return self._page(req, ver, rows, 0, self._page_size(req))
+
+    def query_more(self, req: Request, ver: str, cursor: str) -> Response:
+        state = self._cursors.get(cursor)
+        if state is None:
+            return self._error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        rows, offset, size = state
+        return self._page(req, ver, rows, offset, size)
+
+    def _page(self, req: Request, ver: str, rows: list[dict[str, Any]], offset: int, size: int) -> Response:
+        page = rows[offset : offset + size]
+        done = offset + size >= len(rows)
+        body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": page}
+        if not done:
+            locator = f"01g{uuid.uuid4().hex[:12]}-{offset + size}"
+            self._cursors[locator] = (rows, offset + size, size)
+            body["nextRecordsUrl"] = f"/services/data/v{ver}/query/{locator}"
+        return json_response(200, body)
+
+    def _run_soql(self, q: str) -> list[dict[str, Any]]:
+        parsed = parse_soql(q)
+        obj = parsed["object"]
+        if obj not in self.schema:
+            raise SoqlError("INVALID_TYPE", f"sObject type '{obj}' is not supported.")
+        fields = parsed["fields"]
+        for f in fields + [w[0] for w in parsed["where"]] + ([parsed["order"][0]] if parsed["order"] else []):
+            self._check_field(obj, f)
+        recs = list(self.records[obj].values())
+        for fname, op, lit in parsed["where"]:
+            recs = [r for r in recs if _compare(self._value(obj, r, fname), op, lit)]
+        if parsed["order"]:
+            fname, desc = parsed["order"]
+            recs.sort(key=lambda r: (self._value(obj, r, fname) is None, str(self._value(obj, r, fname) or "")),
+                      reverse=desc)
+        if parsed["limit"] is not None:
+            recs = recs[: parsed["limit"]]
+        return [self._shape(obj, r, fields) for r in recs]
+
+    def _check_field(self, obj: str, f: str) -> None:
+        if "." in f:
+            rel, sub = f.split(".", 1)
+            if (obj, rel) not in RELATIONSHIPS:
+                raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{rel}' in field path.")
+            self._check_field(RELATIONSHIPS[(obj, rel)][1], sub)
+        elif f not in self.schema[obj]:
+            raise SoqlError("INVALID_FIELD", f"No such column '{f}' on entity '{obj}'.")
+
+    def _value(self, obj: str, rec: dict[str, Any], f: str) -> Any:
+        if "." in f:
+            rel, sub = f.split(".", 1)
+            fk, target = RELATIONSHIPS[(obj, rel)]
+            other = self.records[target].get(rec.get(fk) or "")
+            return self._value(target, other, sub) if other else None
+        return rec.get(f)
+
+    def _shape(self, obj: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": {"type": obj, "url": f"/services/data/{API_VERSION}/sobjects/{obj}/{rec['Id']}"}}
+        for f in fields:
+            if "." in f:
+                rel, sub = f.split(".", 1)
+                fk, target = RELATIONSHIPS[(obj, rel)]
+                other = self.records[target].get(rec.get(fk) or "")
+                if other is None:
+                    out[rel] = None
+                else:
+                    nested = out.setdefault(rel, {"attributes": {"type": target, "url": f"/services/data/{API_VERSION}/sobjects/{target}/{other['Id']}"}})
+                    nested[sub] = other.get(sub)
+            else:
+                out[f] = rec.get(f)
+        return out
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def composite_update(self, req: Request, ver: str) -> Response:
+        body = req.json() or {}
+        records = body.get("records")
+        if not isinstance(records, list) or not records:
+            return self._error(400, "INVALID_FIELD", "records must be a non-empty list")
+        if len(records) > 200:
+            return self._error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+        all_or_none = bool(body.get("allOrNone", False))
+        for r in records:
+            obj = (r.get("attributes") or {}).get("type")
+            if obj not in self.schema:
+                return self._error(400, "INVALID_TYPE", f"sObject type '{obj}' is not supported.")
+            for f in r:
+                if f not in ("attributes", "id", "Id") and f not in self.schema[obj]:
+                    return self._error(400, "INVALID_FIELD", f"No such column '{f}' on sobject of type {obj}")
+        results: list[dict[str, Any]] = []
+        ok: list[tuple[str, str, dict[str, Any]]] = []
+        for r in records:
+            obj = r["attributes"]["type"]
+            rid = str(r.get("id") or r.get("Id") or "")
+            fields = {k: v for k, v in r.items() if k not in ("attributes", "id", "Id")}
+            if rid not in self.records[obj]:
+                results.append({"id": rid, "success": False, "errors": [
+                    {"statusCode": "ENTITY_IS_DELETED" if rid else "MISSING_ARGUMENT",
+                     "message": "entity is deleted" if rid else "Id not specified in an update call", "fields": []}]})
+            elif rid in self.record_errors:
+                results.append({"id": rid, "success": False, "errors": [dict(self.record_errors[rid])]})
+            elif ro := [f for f in fields if f in READ_ONLY]:
+                results.append({"id": rid, "success": False, "errors": [
+                    {"statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE", "message": f"Unable to create/update fields: {', '.join(ro)}",
+                     "fields": ro}]})
+            else:
+                results.append({"id": rid, "success": True, "errors": []})
+                ok.append((obj, rid, fields))
+        if all_or_none and len(ok) != len(records):
+            results = [r if not r["success"] else {"id": r["id"], "success": False, "errors": [
+                {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because not all records were valid and the request was using AllOrNone header", "fields": []}]}
+                for r in results]
+            return json_response(200, results)
+        now = self.clock()
+        stamp = sf_datetime(datetime.fromtimestamp(now, UTC).isoformat())
+        with self.lock:
+            for obj, rid, fields in ok:
+                self.records[obj][rid].update(fields)
+                self.records[obj][rid]["LastModifiedDate"] = stamp
+                self.records[obj][rid]["SystemModstamp"] = stamp
+                self.writes.append(Write(obj, rid, fields, now, "composite/sobjects"))
+        return json_response(200, results)
+
+    def update_one(self, req: Request, ver: str, obj: str, rid: str) -> Response:
+        if obj not in self.schema or rid not in self.records[obj]:
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        fields = req.json() or {}
+        bad = [f for f in fields if f not in self.schema[obj]]
+        if bad:
+            return self._error(400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}")
+        self.records[obj][rid].update(fields)
+        self.writes.append(Write(obj, rid, fields, self.clock(), "sobjects/update"))
+        return Response(204)
+
+    def insert(self, req: Request, ver: str, obj: str) -> Response:
+        if obj not in self.schema:
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        fields = req.json() or {}
+        bad = [f for f in fields if f not in self.schema[obj] or f in READ_ONLY]
+        if bad:
+            return self._error(400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}")
+        with self.lock:
+            rec = self.add(obj, {k: v for k, v in fields.items()})
+            self.writes.append(Write(obj, rec["Id"], fields, self.clock(), "sobjects/insert"))
+        return json_response(201, {"id": rec["Id"], "success": True, "errors": []})
+
+    def describe(self, req: Request, ver: str, obj: str) -> Response:
+        if obj not in self.schema:
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        fields = [{"name": n, "type": t, "label": n.replace("__c", "").replace("_", " "),
+                   "custom": n.endswith("__c"), "updateable": n not in READ_ONLY and t != "id",
+                   "nillable": t != "boolean"} for n, t in self.schema[obj].items()]
+        return json_response(200, {"name": obj, "label": obj, "custom": False, "queryable": True,
+                                   "updateable": True, "fields": fields})
+
+    def limits(self, req: Request, ver: str) -> Response:
+        return json_response(200, {"DailyApiRequests": {"Max": self.api_limit, "Remaining": self.api_limit - self.api_used}})
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny SOQL parser: enough for the connectors' and the sync's queries, strict about the rest.
+# ---------------------------------------------------------------------------------------------
+
+
+class SoqlError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_SOQL = re.compile(
+    r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<obj>\w+)"
+    r"(?:\s+WHERE\s+(?P<where>.+?))?"
+    r"(?:\s+ORDER\s+BY\s+(?P<order>[\w.]+)(?:\s+(?P<dir>ASC|DESC))?)?"
+    r"(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_COND = re.compile(r"^\s*(?P<f>[\w.]+)\s*(?P<op>!=|<=|>=|=|<|>)\s*(?P<lit>'(?:[^'\\]|\\.)*'|[^\s]+)\s*$")
+
+
+def parse_soql(q: str) -> dict[str, Any]:
+    m = _SOQL.match(q)
+    if not m:
+        raise SoqlError("MALFORMED_QUERY", f"unexpected token in query: {q[:80]}")
+    fields = [f.strip() for f in m.group("fields").split(",")]
+    if any(not re.fullmatch(r"[\w.]+", f) for f in fields):
+        raise SoqlError("MALFORMED_QUERY", "only plain field lists are supported by this fake")
+    where = []
+    if m.group("where"):
+        for part in re.split(r"\s+AND\s+", m.group("where"), flags=re.IGNORECASE):
+            c = _COND.match(part)
+            if not c:
+                raise SoqlError("MALFORMED_QUERY", f"unexpected condition: {part}")
+            where.append((c.group("f"), c.group("op"), _literal(c.group("lit"))))
+    order = (m.group("order"), (m.group("dir") or "ASC").upper() == "DESC") if m.group("order") else None
+    return {"fields": fields, "object": m.group("obj"), "where": where, "order": order,
+            "limit": int(m.group("limit")) if m.group("limit") else None}
+
+
+def _literal(lit: str) -> Any:
+    if lit.startswith("'"):
+        return lit[1:-1].replace("\\'", "'")
+    low = lit.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "null":
+        return None
+    if re.fullmatch(r"\d{4}-\d\d-\d\dT.*", lit):
+        ts = landing.parse_ts(lit)
+        if ts is None:
+            raise SoqlError("MALFORMED_QUERY", f"invalid datetime literal {lit}")
+        return ts
+    try:
+        return float(lit)
+    except ValueError as exc:
+        raise SoqlError("MALFORMED_QUERY", f"unexpected literal {lit}") from exc
+
+
+def _compare(value: Any, op: str, lit: Any) -> bool:
+    if lit is None:
+        return (value is None) == (op == "=")
+    if value is None:
+        return op == "!="
+    if isinstance(lit, datetime):
+        value = landing.parse_ts(str(value).replace("+0000", "+00:00"))
+        if value is None:
+            return False
+    elif isinstance(lit, float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return False
+    return {"=": value == lit, "!=": value != lit, "<": value < lit, "<=": value <= lit,
+            ">": value > lit, ">=": value >= lit}[op]

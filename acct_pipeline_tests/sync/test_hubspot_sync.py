@@ -1,0 +1,219 @@
+"""Reverse ETL to the fake HubSpot: only changes, batched at 100, per-record failures, retries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acct_pipeline.sync.mapping import FieldMapping
+from acct_pipeline.sync.settings import SyncConfigError
+from acct_pipeline_tests.fakes.base import FakeClock, Request, Response, json_response
+from acct_pipeline_tests.fakes.hubspot import FakeHubSpot
+from acct_pipeline_tests.sync.conftest import (
+    DAY,
+    account_ids,
+    add_companies,
+    batch_updates,
+    ledger_rows,
+    sync_hubspot,
+    write_scores,
+)
+
+N = 250
+MAPPED = set(FieldMapping().crm_names("hubspot"))
+
+
+@pytest.fixture
+def portal(db: Path, fake_hubspot: FakeHubSpot) -> tuple[FakeHubSpot, list[str]]:
+    ids = account_ids(N)
+    add_companies(fake_hubspot, ids)
+    write_scores(db, DAY, ids)
+    return fake_hubspot, ids
+
+
+def writes_per_record(hs: FakeHubSpot) -> Counter[str]:
+    return Counter(w.record_id for w in hs.writes_to("companies"))
+
+
+def test_first_run_updates_every_account_then_nothing(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == N and report.rejected == 0 and report.pending == 0
+    assert writes_per_record(hs) == Counter({i: 1 for i in ids})
+    # 250 records at 100 per request: 3 write requests, none larger than 100
+    updates = batch_updates(hs)
+    assert len(updates) == 3 == report.write_requests
+    assert all(len(__import__("json").loads(c.body)["inputs"]) <= 100 for c in updates)
+    # only mapped properties were ever written, and the person's field is untouched
+    assert hs.written_property_names("companies") <= MAPPED
+    rec = hs.objects["companies"][ids[2]].properties
+    assert rec["description"] == "typed by a person"
+    assert rec["acct_health_score"] == "74" and rec["acct_health_tier"] == "At-Risk"
+    assert rec["acct_health_updated_at"] == DAY.isoformat()
+    assert all(r["status"] == "accepted" for r in ledger_rows(db, "hubspot").values())
+
+    calls_before = len(hs.calls)
+    again = sync_hubspot(db, hs, fake_clock)
+    assert again.unchanged == N and again.to_send == 0
+    assert len(batch_updates(hs)) == 3  # zero write requests on the rerun
+    assert len(hs.calls) == calls_before  # not even a read
+    assert again.write_requests == 0 and again.http_requests == 0
+
+
+def test_changing_37_scores_sends_exactly_those_37(db: Path, portal, fake_clock: FakeClock) -> None:
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    changed = ids[100:137]
+    write_scores(db, DAY, ids, bump={i: 2.0 for i in changed})
+    first_writes = len(hs.writes)
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.changed == 37 and report.unchanged == N - 37
+    assert report.write_requests == 1 and report.accepted == 37
+    new = hs.writes[first_writes:]
+    assert sorted(w.record_id for w in new) == sorted(changed)
+    assert hs.written_property_names("companies") <= MAPPED
+
+
+def test_207_rejects_five_keeps_them_pending_and_retries_only_them(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    bad = [ids[3], ids[50], ids[120], ids[199], ids[248]]
+    hs.reject("companies", bad, message="acct_health_score: value out of range")
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == N - 5 and report.rejected == 5 and report.pending == 5
+    assert report.top_rejections() == [
+        ("VALIDATION_ERROR: acct_health_score: value out of range", 5)
+    ]
+    rows = ledger_rows(db, "hubspot")
+    for rid in bad:
+        assert rows[rid]["status"] == "rejected"
+        assert rows[rid]["accepted_json"] is None
+        assert "value out of range" in rows[rid]["message"]
+    assert sum(r["status"] == "accepted" for r in rows.values()) == N - 5
+
+    hs.accept("companies", bad)
+    before = len(hs.writes)
+    retry = sync_hubspot(db, hs, fake_clock)
+    assert retry.retried == 5 and retry.to_send == 5 and retry.write_requests == 1
+    assert sorted(w.record_id for w in hs.writes[before:]) == sorted(bad)
+    assert retry.pending == 0
+    assert all(r["status"] == "accepted" for r in ledger_rows(db, "hubspot").values())
+
+
+def test_429_storm_and_5xx_bursts_end_with_every_record_accepted_once(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    hs.inject("status", 6, status=429, path="batch/update")
+    hs.inject("status", 2, status=503, path="batch/update")
+    hs.inject("status", 1, status=502, path="batch/update")
+    hs.inject("drop", 1, path="batch/update")
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted + report.confirmed_by_read_back == N and report.pending == 0
+    assert writes_per_record(hs) == Counter({i: 1 for i in ids})
+    assert report.rate_limit_waits >= 6
+    assert all(r["status"] == "accepted" for r in ledger_rows(db, "hubspot").values())
+
+
+class ApplyThen502(FakeHubSpot):
+    """HubSpot applies a batch, then the gateway answers 502: the outcome is unknown."""
+
+    fail_next = 1
+
+    def batch_update(self, req: Request, otype: str) -> Response:
+        resp = super().batch_update(req, otype)
+        if self.fail_next:
+            self.fail_next -= 1
+            return json_response(502, {"message": "bad gateway"})
+        return resp
+
+
+def test_unknown_outcome_is_read_back_not_written_twice(db: Path, fake_clock: FakeClock) -> None:
+    ids = account_ids(N)
+    write_scores(db, DAY, ids)
+    with ApplyThen502(clock=fake_clock) as hs:
+        add_companies(hs, ids)
+        report = sync_hubspot(db, hs, fake_clock)
+        assert writes_per_record(hs) == Counter({i: 1 for i in ids})
+        assert report.confirmed_by_read_back == 100
+        assert len(hs.calls_to(r"/batch/read$")) == 1
+        assert all(r["status"] == "accepted" for r in ledger_rows(db, "hubspot").values())
+
+
+def test_daily_quota_stops_cleanly_and_next_run_resumes(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    hs.daily_limit = hs.daily_used + 3  # properties list + group/props... then the quota ends
+    report = sync_hubspot(db, hs, fake_clock, create_fields=False) if False else None  # noqa: SIM108
+    # create the properties first so the quota is spent on writes only
+    hs.daily_limit = None
+    sync_hubspot(db, hs, fake_clock, checks=True, dry_run=True)
+    for f in FieldMapping().for_target("hubspot"):
+        hs.properties["companies"][f.crm_name("hubspot")] = {
+            "name": f.crm_name("hubspot"),
+            "type": "string",
+            "options": [],
+        }
+    hs.daily_limit = hs.daily_used + 3  # properties list + 2 writes
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.stopped_reason and "DAILY" in report.stopped_reason
+    assert report.accepted == 200 and report.pending == N - 200
+    assert {r["status"] for r in ledger_rows(db, "hubspot").values()} == {"accepted", "pending"}
+
+    hs.daily_limit = None
+    resumed = sync_hubspot(db, hs, fake_clock)
+    assert resumed.retried == N - 200 and resumed.accepted == N - 200 and resumed.pending == 0
+    assert writes_per_record(hs) == Counter({i: 1 for i in ids})
+
+
+def test_missing_properties_are_created_once_in_their_group(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    created = [w for w in hs.writes if w.object_type == "properties/companies"]
+    assert sorted(w.record_id for w in created) == sorted(MAPPED)
+    assert {w.properties["groupName"] for w in created} == {"account_health"}
+    assert hs.properties["companies"]["acct_health_tier"]["options"]
+    write_scores(db, DAY, ids, bump={ids[0]: 1.0})
+    sync_hubspot(db, hs, fake_clock)
+    assert len([w for w in hs.writes if w.object_type == "properties/companies"]) == len(MAPPED)
+
+
+def test_missing_properties_without_permission_name_them(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, _ = portal
+    with pytest.raises(SyncConfigError, match="acct_health_score.*ACCT_SYNC_CREATE_FIELDS"):
+        sync_hubspot(db, hs, fake_clock, create_fields=False)
+    assert not hs.writes and not batch_updates(hs)
+
+
+def test_null_values_are_skipped_not_blanked(db: Path, portal, fake_clock: FakeClock) -> None:
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    from acct_pipeline import warehouse
+
+    with warehouse.connect(db) as con:
+        con.execute(
+            f"UPDATE {warehouse.ACCOUNT_SCORES} SET health_score = NULL, trend = 'declining' "
+            "WHERE account_id = ?",
+            [ids[0]],
+        )
+    before = len(hs.writes)
+    report = sync_hubspot(db, hs, fake_clock)
+    new = hs.writes[before:]
+    assert report.to_send == 1 and [w.record_id for w in new] == [ids[0]]
+    assert "acct_health_score" not in new[0].properties
+    assert hs.objects["companies"][ids[0]].properties["acct_health_score"] == "0"
+
+
+def _props(hs: FakeHubSpot, rid: str) -> dict[str, Any]:
+    return hs.objects["companies"][rid].properties
