@@ -119,7 +119,7 @@ _SECRET_PATTERNS = (
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every known secret and anything shaped like a credential replaced by ``***``."""
+    """``text`` with known secrets and anything shaped like a credential replaced by ``***``."""
     out = str(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
@@ -150,7 +150,9 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not windows or any(n < 1 or p <= 0 for n, p in windows):
-            raise ValueError(f"rate limit windows must be (calls >= 1, period > 0), got {windows!r}")
+            raise ValueError(
+                f"rate limit windows must be (calls >= 1, period > 0), got {windows!r}"
+            )
         self.windows = [(int(n), float(p)) for n, p in windows]
         self._sent: deque[float] = deque(maxlen=max(n for n, _ in self.windows))
         self._sleep = sleep
@@ -332,7 +334,9 @@ class ServiceClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _error(self, cls: type[ApiError], msg: str, resp: requests.Response | None, url: str) -> ApiError:
+    def _error(
+        self, cls: type[ApiError], msg: str, resp: requests.Response | None, url: str
+    ) -> ApiError:
         body = self.redact(_body_snippet(resp)) if resp is not None else None
         return cls(
             self.redact(msg),
@@ -362,7 +366,9 @@ class ServiceClient:
                 url,
             )
         if status == 429:
-            return Retryable(wait=retry_after_seconds(resp, self.retry.retry_after_max), rate_limited=True)
+            return Retryable(
+                wait=retry_after_seconds(resp, self.retry.retry_after_max), rate_limited=True
+            )
         if status in RETRY_STATUSES:
             return Retryable(wait=retry_after_seconds(resp, self.retry.retry_after_max))
         if status >= 400:
@@ -391,7 +397,7 @@ class ServiceClient:
         ok_statuses: Iterable[int] = (),
         timeout: float | tuple[float, float] | None = None,
     ) -> requests.Response:
-        """Send a request with pacing and retries; return a 2xx response (or one in ``ok_statuses``).
+        """Send with pacing and retries; return a 2xx response (or one in ``ok_statuses``).
 
         ``idempotent``: whether the request may be repeated after a failure whose outcome is
         unknown (a 5xx, a read timeout). Defaults to True for GET/HEAD/PUT/DELETE/OPTIONS.
@@ -532,7 +538,9 @@ class ServiceClient:
         while True:
             dest.seek(0)
             dest.truncate()
-            resp = self.request("GET", path_or_url, params=params, stream=True, ok_statuses=ok_statuses)
+            resp = self.request(
+                "GET", path_or_url, params=params, stream=True, ok_statuses=ok_statuses
+            )
             try:
                 for chunk in resp.iter_content(chunk_size=chunk_size):
                     dest.write(chunk)
@@ -549,7 +557,12 @@ class ServiceClient:
                         service=self.service,
                     ) from None
                 delay = self.retry.backoff(attempt)
-                log.warning("%s: download broke off (%s), restarting in %.1fs", self.service, type(exc).__name__, delay)
+                log.warning(
+                    "%s: download broke off (%s), restarting in %.1fs",
+                    self.service,
+                    type(exc).__name__,
+                    delay,
+                )
                 self.stats.retries += 1
                 self.sleep(delay)
             finally:
@@ -558,7 +571,9 @@ class ServiceClient:
     def get_json(self, path_or_url: str, **kw: Any) -> Any:
         return self.request("GET", path_or_url, **kw).json()
 
-    def post_json(self, path_or_url: str, payload: Any, *, idempotent: bool = False, **kw: Any) -> Any:
+    def post_json(
+        self, path_or_url: str, payload: Any, *, idempotent: bool = False, **kw: Any
+    ) -> Any:
         return self.request("POST", path_or_url, json=payload, idempotent=idempotent, **kw).json()
 
 
@@ -586,8 +601,8 @@ def hubspot_classifier(auth_env: str) -> Classifier:
             if resp.status_code == 403:
                 body = _json_or_none(resp) or {}
                 return AuthFailed(
-                    f"hubspot: permission denied (403) — the token in {auth_env} lacks a scope this "
-                    f"call needs: {str(body.get('message', ''))[:300]}",
+                    f"hubspot: permission denied (403) — the token in {auth_env} lacks a scope "
+                    f"this call needs: {str(body.get('message', ''))[:300]}",
                     service="hubspot",
                     status=403,
                 )
@@ -625,7 +640,9 @@ def salesforce_classifier(auth_env: str) -> Classifier:
             return None
         body = _json_or_none(resp)
         codes = (
-            {str(e.get("errorCode")) for e in body if isinstance(e, dict)} if isinstance(body, list) else set()
+            {str(e.get("errorCode")) for e in body if isinstance(e, dict)}
+            if isinstance(body, list)
+            else set()
         )
         if "REQUEST_LIMIT_EXCEEDED" in codes:
             usage = resp.headers.get("Sforce-Limit-Info", "")
@@ -690,7 +707,9 @@ def rate_windows(env: Mapping[str, str], name: str, default: str) -> list[tuple[
             calls, period = part.split("/")
             out.append((int(calls), float(period)))
     except ValueError:
-        raise SourceError(f"{name}={raw!r}: expected calls/seconds, e.g. 100/10 or 3/1,60/3600") from None
+        raise SourceError(
+            f"{name}={raw!r}: expected calls/seconds, e.g. 100/10 or 3/1,60/3600"
+        ) from None
     return out
 
 
@@ -709,11 +728,19 @@ def batches_of(
     for row in rows:
         buf.append(row)
         if len(buf) >= batch_rows:
-            yield RawBatch(origin=origin, frame=pd.DataFrame.from_records(buf, columns=list(columns)), first_row=first)
+            yield RawBatch(
+                origin=origin,
+                frame=pd.DataFrame.from_records(buf, columns=list(columns)),
+                first_row=first,
+            )
             first += len(buf)
             buf = []
     if buf:
-        yield RawBatch(origin=origin, frame=pd.DataFrame.from_records(buf, columns=list(columns)), first_row=first)
+        yield RawBatch(
+            origin=origin,
+            frame=pd.DataFrame.from_records(buf, columns=list(columns)),
+            first_row=first,
+        )
 
 
 def text(value: Any) -> str | None:

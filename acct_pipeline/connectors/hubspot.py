@@ -3,7 +3,8 @@
 Configuration (environment variables):
 
 ``HUBSPOT_ACCESS_TOKEN``   private-app access token or Service Key, sent as ``Bearer`` (required).
-                           Read scopes: ``crm.objects.companies.read``, ``crm.objects.contacts.read``,
+                           Read scopes: ``crm.objects.companies.read``,
+                           ``crm.objects.contacts.read``,
                            ``crm.objects.owners.read``, ``tickets``, ``sales-email-read`` (e-mail
                            engagements), ``crm.objects.feedback_submissions.read`` (NPS).
                            The score write-back (sync) also needs ``crm.objects.companies.write``
@@ -55,7 +56,13 @@ from acct_pipeline.connectors.http import (
     require_env,
     text,
 )
-from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS, TableSpec
+from acct_pipeline.warehouse import (
+    CRM_ACTIVITIES,
+    CRM_COMPANIES,
+    CRM_CONTACTS,
+    CRM_TICKETS,
+    TableSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +225,8 @@ class HubSpotSource:
         n = 0
         while True:
             page = self.client.get_json(
-                f"{self.objects_path}/{otype}", params={**params, **({"after": after} if after else {})}
+                f"{self.objects_path}/{otype}",
+                params={**params, **({"after": after} if after else {})},
             )
             for rec in page.get("results") or []:
                 n += 1
@@ -245,7 +253,9 @@ class HubSpotSource:
             self._owners = owners
         return self._owners
 
-    def search_modified(self, otype: str, properties: list[str], since_ms: int) -> Iterator[dict[str, Any]]:
+    def search_modified(
+        self, otype: str, properties: list[str], since_ms: int
+    ) -> Iterator[dict[str, Any]]:
         """Records modified at or after ``since_ms`` (epoch ms), oldest first.
 
         Search stops paging at 10,000 results per query: past that, the query restarts from the
@@ -261,14 +271,22 @@ class HubSpotSource:
             while True:
                 self.search_limiter.acquire()
                 body = {
-                    "filterGroups": [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(since)}]}],
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {"propertyName": modified, "operator": "GTE", "value": str(since)}
+                            ]
+                        }
+                    ],
                     "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
                     "properties": properties,
                     "limit": SEARCH_LIMIT,
                     "after": after,
                 }
                 # Search is a read: repeating it is safe.
-                page = self.client.post_json(f"{self.objects_path}/{otype}/search", body, idempotent=True)
+                page = self.client.post_json(
+                    f"{self.objects_path}/{otype}/search", body, idempotent=True
+                )
                 for rec in page.get("results") or []:
                     if rec["id"] in seen:
                         continue
@@ -282,7 +300,9 @@ class HubSpotSource:
                     return
                 if int(nxt) + SEARCH_LIMIT > SEARCH_CAP:
                     if last_ts == since:  # > 10,000 records at one instant: cannot page further
-                        raise SourceError(f"hubspot search: more than {SEARCH_CAP} {otype} modified at {since}")
+                        raise SourceError(
+                            f"hubspot search: more than {SEARCH_CAP} {otype} modified at {since}"
+                        )
                     since, restarted = last_ts, True
                     break
                 after = int(nxt)
@@ -308,7 +328,9 @@ class HubSpotSource:
             return
         yield from self._companies_incremental(spec, props, origin)
 
-    def _companies_incremental(self, spec: TableSpec, props: list[str], origin: str) -> Iterator[RawBatch]:
+    def _companies_incremental(
+        self, spec: TableSpec, props: list[str], origin: str
+    ) -> Iterator[RawBatch]:
         assert self.state_dir is not None
         self.stats.incremental = True
         snap_path = self.state_dir / "companies.parquet"
@@ -321,10 +343,14 @@ class HubSpotSource:
             newest = int(json.loads(cursor_path.read_text())["since_ms"])
             # Overlap: search is eventually consistent, a record can show up a little late.
             for rec in self.search_modified("companies", props, newest - 5 * 60 * 1000):
-                newest = max(newest, _epoch_ms((rec.get("properties") or {}).get("hs_lastmodifieddate")) or 0)
+                newest = max(
+                    newest, _epoch_ms((rec.get("properties") or {}).get("hs_lastmodifieddate")) or 0
+                )
                 new = self._company_row(rec)
                 old = rows.get(new["company_id"])
-                if old is not None and all(old.get(c) == new.get(c) for c in spec.column_names if c != "updated_at"):
+                if old is not None and all(
+                    old.get(c) == new.get(c) for c in spec.column_names if c != "updated_at"
+                ):
                     self.stats.ignored_unchanged += 1
                     continue
                 self.stats.changed += 1
@@ -347,7 +373,9 @@ class HubSpotSource:
 
     def _contacts(self, spec: TableSpec) -> Iterator[RawBatch]:
         def rows() -> Iterator[dict[str, Any]]:
-            for rec in self.iter_objects("contacts", list(CONTACT_PROPERTIES.values()), ["companies"]):
+            for rec in self.iter_objects(
+                "contacts", list(CONTACT_PROPERTIES.values()), ["companies"]
+            ):
                 p = rec.get("properties") or {}
                 row = {col: text(p.get(prop)) for col, prop in CONTACT_PROPERTIES.items()}
                 row["is_champion"] = _champion(p.get("hs_buying_role"))
@@ -355,18 +383,30 @@ class HubSpotSource:
                 row["company_id"] = _first_assoc(rec, "companies")
                 yield row
 
-        yield from batches_of(rows(), spec.column_names, f"hubspot:{self.objects_path}/contacts", self.batch_rows)
+        yield from batches_of(
+            rows(), spec.column_names, f"hubspot:{self.objects_path}/contacts", self.batch_rows
+        )
 
     def _activities(self, spec: TableSpec) -> Iterator[RawBatch]:
         for otype, props in ACTIVITY_OBJECTS.items():
 
-            def rows(otype: str = otype, props: tuple[str, ...] = props) -> Iterator[dict[str, Any]]:
+            def rows(
+                otype: str = otype, props: tuple[str, ...] = props
+            ) -> Iterator[dict[str, Any]]:
                 for rec in self.iter_objects(otype, list(props), ["companies", "contacts"]):
                     p = rec.get("properties") or {}
                     if otype == "emails":
-                        kind = "email_reply" if p.get("hs_email_direction") == "INCOMING_EMAIL" else "email_sent"
+                        kind = (
+                            "email_reply"
+                            if p.get("hs_email_direction") == "INCOMING_EMAIL"
+                            else "email_sent"
+                        )
                     else:
-                        kind = {"meetings": "meeting", "calls": "call", "feedback_submissions": "nps_response"}[otype]
+                        kind = {
+                            "meetings": "meeting",
+                            "calls": "call",
+                            "feedback_submissions": "nps_response",
+                        }[otype]
                     yield {
                         "activity_id": text(rec.get("id")),
                         "company_id": _first_assoc(rec, "companies"),
@@ -376,11 +416,15 @@ class HubSpotSource:
                         "value": text(p.get("hs_response_value")),
                     }
 
-            yield from batches_of(rows(), spec.column_names, f"hubspot:{self.objects_path}/{otype}", self.batch_rows)
+            yield from batches_of(
+                rows(), spec.column_names, f"hubspot:{self.objects_path}/{otype}", self.batch_rows
+            )
 
     def _tickets(self, spec: TableSpec) -> Iterator[RawBatch]:
         def rows() -> Iterator[dict[str, Any]]:
-            for rec in self.iter_objects("tickets", list(TICKET_PROPERTIES.values()), ["companies"]):
+            for rec in self.iter_objects(
+                "tickets", list(TICKET_PROPERTIES.values()), ["companies"]
+            ):
                 p = rec.get("properties") or {}
                 row = {col: text(p.get(prop)) for col, prop in TICKET_PROPERTIES.items()}
                 if row["severity"]:
@@ -391,7 +435,9 @@ class HubSpotSource:
                 row["company_id"] = _first_assoc(rec, "companies")
                 yield row
 
-        yield from batches_of(rows(), spec.column_names, f"hubspot:{self.objects_path}/tickets", self.batch_rows)
+        yield from batches_of(
+            rows(), spec.column_names, f"hubspot:{self.objects_path}/tickets", self.batch_rows
+        )
 
 
 def _epoch_ms(value: Any) -> int | None:

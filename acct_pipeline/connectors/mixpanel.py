@@ -89,13 +89,19 @@ def _clients(
         "sleep": sleep,
         "timeout": (10.0, 600.0),
     }
-    export = ServiceClient("mixpanel", env.get(EXPORT_URL_ENV) or "https://data.mixpanel.com", **common)
-    api = ServiceClient("mixpanel", env.get(API_URL_ENV) or env.get(EXPORT_URL_ENV) or "https://mixpanel.com", **common)
+    export = ServiceClient(
+        "mixpanel", env.get(EXPORT_URL_ENV) or "https://data.mixpanel.com", **common
+    )
+    api = ServiceClient(
+        "mixpanel",
+        env.get(API_URL_ENV) or env.get(EXPORT_URL_ENV) or "https://mixpanel.com",
+        **common,
+    )
     return export, api
 
 
 class MixpanelSource:
-    """Reads ``product_events`` (and ``product_groups``) from Mixpanel (``ACCT_PRODUCT_SOURCE=mixpanel``)."""
+    """Reads ``product_events`` and ``product_groups`` (``ACCT_PRODUCT_SOURCE=mixpanel``)."""
 
     name = "mixpanel"
 
@@ -145,11 +151,18 @@ class MixpanelSource:
         if spec.name != PRODUCT_EVENTS.name:
             raise SourceError(f"mixpanel does not provide {spec.name}")
         with tempfile.TemporaryFile(prefix="mixpanel-export-") as spool:
-            params = {"project_id": self.project_id, "from_date": day.isoformat(), "to_date": day.isoformat()}
+            params = {
+                "project_id": self.project_id,
+                "from_date": day.isoformat(),
+                "to_date": day.isoformat(),
+            }
             self.client.download("/api/2.0/export", spool, params=params)
             spool.seek(0)
             yield from batches_of(
-                self._rows(spool, day), spec.column_names, f"mixpanel:/api/2.0/export?day={day}", self.batch_rows
+                self._rows(spool, day),
+                spec.column_names,
+                f"mixpanel:/api/2.0/export?day={day}",
+                self.batch_rows,
             )
 
     def _rows(self, lines: Any, day: date) -> Iterator[dict[str, Any]]:
@@ -188,7 +201,9 @@ class MixpanelSource:
             yield {
                 "event_id": text(insert_id),
                 "event_name": text(name),
-                "occurred_at": datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds" if t % 1 else "seconds"),
+                "occurred_at": datetime.fromtimestamp(t, UTC).isoformat(
+                    timespec="milliseconds" if t % 1 else "seconds"
+                ),
                 "user_id": text(distinct_id),
                 "group_id": text(group[0] if isinstance(group, list) and group else group),
                 "properties": json.dumps(extra) if extra else None,
@@ -199,14 +214,24 @@ class MixpanelSource:
     def read_table(self, spec: TableSpec) -> Iterator[RawBatch]:
         if spec.name != PRODUCT_GROUPS.name:
             raise SourceError(f"mixpanel does not provide {spec.name}")
-        return batches_of(self._groups(), spec.column_names, "mixpanel:/api/2.0/engage", self.batch_rows)
+        return batches_of(
+            self._groups(), spec.column_names, "mixpanel:/api/2.0/engage", self.batch_rows
+        )
 
     def _groups(self) -> Iterator[dict[str, Any]]:
         page, session = 0, None
         while True:
-            form = {"data_group_id": self.group_key_id, "page": page, **({"session_id": session} if session else {})}
+            form = {
+                "data_group_id": self.group_key_id,
+                "page": page,
+                **({"session_id": session} if session else {}),
+            }
             body = self.api.request(
-                "POST", "/api/2.0/engage", params={"project_id": self.project_id}, data=form, idempotent=True
+                "POST",
+                "/api/2.0/engage",
+                params={"project_id": self.project_id},
+                data=form,
+                idempotent=True,
             ).json()
             results = body.get("results") or []
             for r in results:

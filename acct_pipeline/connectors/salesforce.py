@@ -19,7 +19,8 @@ Field mapping (custom fields end in ``__c``; adjust the constants for your org):
 Account: Id, Name, Website, Industry, Region__c, NumberOfEmployees, Lifecycle_Stage__c, OwnerId,
 Owner.Email, CreatedDate, LastModifiedDate. Contact: Id, AccountId, Email, FirstName, LastName,
 Title, Is_Champion__c, Left_Company_At__c, CreatedDate, LastModifiedDate. Task: Type ``Email`` ->
-email_sent, ``Email Reply`` -> email_reply, ``Call`` -> call, ``NPS`` -> nps_response (NPS_Score__c),
+email_sent, ``Email Reply`` -> email_reply, ``Call`` -> call, ``NPS`` -> nps_response
+(NPS_Score__c),
 CompletedDateTime; Event -> meeting (StartDateTime). Case: Priority, Status (New -> open, Working /
 Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
 """
@@ -41,7 +42,13 @@ from acct_pipeline.connectors.http import (
     salesforce_classifier,
     text,
 )
-from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS, TableSpec
+from acct_pipeline.warehouse import (
+    CRM_ACTIVITIES,
+    CRM_COMPANIES,
+    CRM_CONTACTS,
+    CRM_TICKETS,
+    TableSpec,
+)
 
 TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
 INSTANCE_ENV = "SALESFORCE_INSTANCE_URL"
@@ -84,7 +91,12 @@ CASE_FIELDS = {
     "escalated": "IsEscalated",
     "csat_score": "CSAT__c",
 }
-TASK_TYPES = {"Email": "email_sent", "Email Reply": "email_reply", "Call": "call", "NPS": "nps_response"}
+TASK_TYPES = {
+    "Email": "email_sent",
+    "Email Reply": "email_reply",
+    "Call": "call",
+    "NPS": "nps_response",
+}
 CASE_STATUSES = {"New": "open", "Working": "pending", "Escalated": "pending", "Closed": "closed"}
 
 
@@ -185,7 +197,8 @@ class SalesforceSource:
             yield row
 
     def _activities(self) -> Iterator[dict[str, Any]]:
-        task = "SELECT Id, AccountId, WhoId, Type, CompletedDateTime, NPS_Score__c FROM Task ORDER BY Id"
+        fields = "Id, AccountId, WhoId, Type, CompletedDateTime, NPS_Score__c"
+        task = f"SELECT {fields} FROM Task ORDER BY Id"
         for rec in self.query(task):
             kind = rec.get("Type")
             yield {

@@ -5,14 +5,13 @@ is configured (``ACCT_CRM_SOURCE``, ``ACCT_BILLING_SOURCE``, ``ACCT_PRODUCT_SOUR
 files default never pays for these imports. Each builder reads its configuration from the
 environment mapping it is given; the variables are documented in each connector's module.
 
-| source       | module          | required variables |
-| ------------ | --------------- | ------------------ |
-| ``hubspot``    | ``hubspot.py``    | ``HUBSPOT_ACCESS_TOKEN`` |
-| ``salesforce`` | ``salesforce.py`` | ``SALESFORCE_INSTANCE_URL``, ``SALESFORCE_ACCESS_TOKEN`` |
-| ``stripe``     | ``stripe.py``     | ``STRIPE_API_KEY`` |
-| ``mixpanel``   | ``mixpanel.py``   | ``MIXPANEL_PROJECT_ID``, ``MIXPANEL_SERVICE_ACCOUNT_USERNAME``, ``MIXPANEL_SERVICE_ACCOUNT_SECRET`` |
-| ``amplitude``  | ``amplitude.py``  | ``AMPLITUDE_API_KEY``, ``AMPLITUDE_SECRET_KEY`` |
-| ``segment``    | ``segment.py``    | ``SEGMENT_EXPORT_DIR`` |
+- ``hubspot`` (``hubspot.py``): ``HUBSPOT_ACCESS_TOKEN``
+- ``salesforce`` (``salesforce.py``): ``SALESFORCE_INSTANCE_URL``, ``SALESFORCE_ACCESS_TOKEN``
+- ``stripe`` (``stripe.py``): ``STRIPE_API_KEY``
+- ``mixpanel`` (``mixpanel.py``): ``MIXPANEL_PROJECT_ID``, ``MIXPANEL_SERVICE_ACCOUNT_USERNAME``,
+  ``MIXPANEL_SERVICE_ACCOUNT_SECRET``
+- ``amplitude`` (``amplitude.py``): ``AMPLITUDE_API_KEY``, ``AMPLITUDE_SECRET_KEY``
+- ``segment`` (``segment.py``): ``SEGMENT_EXPORT_DIR``
 """
 
 from __future__ import annotations

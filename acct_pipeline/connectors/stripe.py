@@ -35,8 +35,20 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
-from acct_pipeline.connectors.http import ServiceClient, RateLimiter, batches_of, rate_windows, require_env, text
-from acct_pipeline.warehouse import BILLING_CUSTOMERS, BILLING_INVOICES, BILLING_SUBSCRIPTIONS, TableSpec
+from acct_pipeline.connectors.http import (
+    RateLimiter,
+    ServiceClient,
+    batches_of,
+    rate_windows,
+    require_env,
+    text,
+)
+from acct_pipeline.warehouse import (
+    BILLING_CUSTOMERS,
+    BILLING_INVOICES,
+    BILLING_SUBSCRIPTIONS,
+    TableSpec,
+)
 
 KEY_ENV = "STRIPE_API_KEY"
 VERSION_ENV = "STRIPE_API_VERSION"
@@ -60,7 +72,10 @@ def stripe_client(
         "stripe",
         env.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
         auth_env=KEY_ENV,
-        headers={"Authorization": f"Bearer {key}", "Stripe-Version": env.get(VERSION_ENV) or DEFAULT_VERSION},
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Stripe-Version": env.get(VERSION_ENV) or DEFAULT_VERSION,
+        },
         secrets=[key],
         rate_limiter=RateLimiter(rate_windows(env, RATE_ENV, "20/1"), sleep=sleep, clock=clock),
         sleep=sleep,
@@ -83,7 +98,9 @@ def monthly_cents(price: Mapping[str, Any], quantity: Any) -> float:
     recurring = price.get("recurring") or {}
     if not recurring:
         return 0.0
-    per = MONTHS_PER.get(str(recurring.get("interval")), 1.0) * int(recurring.get("interval_count") or 1)
+    per = MONTHS_PER.get(str(recurring.get("interval")), 1.0) * int(
+        recurring.get("interval_count") or 1
+    )
     amount = price.get("unit_amount")
     if amount is None:
         amount = float(price.get("unit_amount_decimal") or 0)
@@ -99,7 +116,15 @@ def subscription_mrr(sub: Mapping[str, Any]) -> float:
     if sub.get("status") not in MRR_STATUSES:
         return 0.0
     items = (sub.get("items") or {}).get("data") or []
-    return round(sum(monthly_cents(i.get("price") or {}, i.get("quantity")) for i in items) / 100, 2)
+    return round(
+        sum(monthly_cents(i.get("price") or {}, i.get("quantity")) for i in items) / 100, 2
+    )
+
+
+def _lines_mrr(lines: list[Mapping[str, Any]]) -> str | None:
+    if not lines:
+        return None
+    return f"{sum(monthly_cents(ln['price'], ln.get('quantity')) for ln in lines) / 100:.2f}"
 
 
 class StripeSource:
@@ -107,7 +132,9 @@ class StripeSource:
 
     name = "stripe"
 
-    def __init__(self, client: ServiceClient, *, batch_rows: int = 5000, page_limit: int = PAGE_LIMIT) -> None:
+    def __init__(
+        self, client: ServiceClient, *, batch_rows: int = 5000, page_limit: int = PAGE_LIMIT
+    ) -> None:
         self.client = client
         self.batch_rows = batch_rows
         self.page_limit = min(page_limit, PAGE_LIMIT)
@@ -130,7 +157,12 @@ class StripeSource:
         n = 0
         while True:
             page = self.client.get_json(
-                path, params={**params, "limit": self.page_limit, **({"starting_after": after} if after else {})}
+                path,
+                params={
+                    **params,
+                    "limit": self.page_limit,
+                    **({"starting_after": after} if after else {}),
+                },
             )
             data = page.get("data") or []
             for obj in data:
@@ -146,7 +178,9 @@ class StripeSource:
             rows = (self._customer(c) for c in self.iter_list("/v1/customers"))
             origin = "stripe:/v1/customers"
         elif spec.name == BILLING_SUBSCRIPTIONS.name:
-            rows = (self._subscription(s) for s in self.iter_list("/v1/subscriptions", status="all"))
+            rows = (
+                self._subscription(s) for s in self.iter_list("/v1/subscriptions", status="all")
+            )
             origin = "stripe:/v1/subscriptions"
         elif spec.name == BILLING_INVOICES.name:
             rows = (self._invoice(i) for i in self.iter_list("/v1/invoices"))
@@ -191,7 +225,11 @@ class StripeSource:
 
     @staticmethod
     def _invoice(i: Mapping[str, Any]) -> dict[str, Any]:
-        lines = [ln for ln in (i.get("lines") or {}).get("data") or [] if (ln.get("price") or {}).get("recurring")]
+        lines = [
+            ln
+            for ln in (i.get("lines") or {}).get("data") or []
+            if (ln.get("price") or {}).get("recurring")
+        ]
         first = lines[0].get("price") or {} if lines else {}
         customer = i.get("customer")
         return {
@@ -209,7 +247,5 @@ class StripeSource:
             "paid_at": iso((i.get("status_transitions") or {}).get("paid_at")),
             "plan": _plan(first) if first else None,
             "seats": text(sum(int(ln.get("quantity") or 0) for ln in lines)) if lines else None,
-            "mrr": f"{sum(monthly_cents(ln['price'], ln.get('quantity')) for ln in lines) / 100:.2f}"
-            if lines
-            else None,
+            "mrr": _lines_mrr(lines),
         }

@@ -33,11 +33,13 @@ class LoadCounts:
         out = []
         if self.rows_in != self.rows_kept + self.rows_quarantined:
             out.append(
-                f"{where}: rows in {self.rows_in} != kept {self.rows_kept} + quarantined {self.rows_quarantined}"
+                f"{where}: rows in {self.rows_in} != kept {self.rows_kept} "
+                f"+ quarantined {self.rows_quarantined}"
             )
         if self.kept_found != self.rows_kept:
             out.append(
-                f"{where}: load audit says {self.rows_kept} rows kept, ingest table holds {self.kept_found}"
+                f"{where}: load audit says {self.rows_kept} rows kept, "
+                f"ingest table holds {self.kept_found}"
             )
         if self.quarantined_found != self.rows_quarantined:
             out.append(
@@ -94,7 +96,8 @@ def reconcile_load(
                 [part],
             )
         audit = con.execute(
-            f"SELECT rows_in, rows_kept, rows_quarantined FROM {LOAD_AUDIT} WHERE source_table = ? AND {audit_filter}",
+            f"SELECT rows_in, rows_kept, rows_quarantined FROM {LOAD_AUDIT} "
+            f"WHERE source_table = ? AND {audit_filter}",
             [spec.name, *params],
         ).fetchall()
         kept = con.execute(

@@ -349,7 +349,8 @@ def _volume_vs_previous_load() -> Expectation:
         gx_type="ExpectTableRowCountToBeBetween",
         kwargs_fn=bounds,
         severity="WARN",
-        description=f"Volume: the snapshot's row count is within the band ({VOLUME_BAND_ENV}, default "
+        description="Volume: the snapshot's row count is within the band "
+        f"({VOLUME_BAND_ENV}, default "
         f"{DEFAULT_VOLUME_BAND[0]:g}x..{DEFAULT_VOLUME_BAND[1]:g}x) of the previous load.",
     )
 
@@ -446,8 +447,8 @@ def raw_suite(spec: TableSpec) -> Suite:
                 kwargs={"column_A": "_occurred_day", "column_B": EVENT_DATE},
                 columns=("_occurred_day", EVENT_DATE),
                 severity="WARN",
-                description="Every event of a day's file happened on that UTC day (a wrong day file "
-                "would shift usage between partitions).",
+                description="Every event of a day's file happened on that UTC day (a wrong "
+                "day file would shift usage between partitions).",
             )
         )
         exps += [_partition_has_rows(), _volume_vs_previous_partition(EVENTS_VOLUME_LAG_DAYS)]

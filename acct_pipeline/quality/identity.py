@@ -257,13 +257,15 @@ def identity_report(con: duckdb.DuckDBPyConnection) -> IdentityReport:
         )
         by_method = dict(
             con.execute(
-                f"SELECT match_method, count(*) FROM {IDENTITY_MAP} WHERE source_system = ? GROUP BY 1",
+                f"SELECT match_method, count(*) FROM {IDENTITY_MAP} "
+                "WHERE source_system = ? GROUP BY 1",
                 [system],
             ).fetchall()
         )
         by_reason = dict(
             con.execute(
-                f"SELECT reason, count(*) FROM {UNMATCHED_RECORDS} WHERE source_system = ? GROUP BY 1",
+                f"SELECT reason, count(*) FROM {UNMATCHED_RECORDS} "
+                "WHERE source_system = ? GROUP BY 1",
                 [system],
             ).fetchall()
         )
@@ -276,7 +278,9 @@ def identity_report(con: duckdb.DuckDBPyConnection) -> IdentityReport:
                 f"""
                 SELECT count(*) FROM {table} s
                 WHERE s.{key} NOT IN (SELECT source_id FROM {IDENTITY_MAP} WHERE source_system = ?)
-                  AND s.{key} NOT IN (SELECT source_id FROM {UNMATCHED_RECORDS} WHERE source_system = ?)
+                  AND s.{key} NOT IN (
+                      SELECT source_id FROM {UNMATCHED_RECORDS} WHERE source_system = ?
+                  )
                 """,
                 [system, system],
             ).fetchone()[0]
@@ -297,11 +301,15 @@ def identity_report(con: duckdb.DuckDBPyConnection) -> IdentityReport:
     both, doubled, free_mail, unknown_account = con.execute(
         f"""
         SELECT
-            (SELECT count(*) FROM {IDENTITY_MAP} m JOIN {UNMATCHED_RECORDS} u USING (source_system, source_id)),
-            (SELECT count(*) FROM (SELECT 1 FROM {IDENTITY_MAP} GROUP BY source_system, source_id HAVING count(*) > 1)),
+            (SELECT count(*) FROM {IDENTITY_MAP} m
+                JOIN {UNMATCHED_RECORDS} u USING (source_system, source_id)),
+            (SELECT count(*) FROM (
+                SELECT 1 FROM {IDENTITY_MAP} GROUP BY source_system, source_id HAVING count(*) > 1
+            )),
             (SELECT count(*) FROM {IDENTITY_MAP} WHERE match_method = '{METHOD_DOMAIN}'
                 AND domain IN (SELECT unnest(?::VARCHAR[]))),
-            (SELECT count(*) FROM {IDENTITY_MAP} WHERE account_id NOT IN (SELECT account_id FROM {ACCOUNTS}))
+            (SELECT count(*) FROM {IDENTITY_MAP}
+                WHERE account_id NOT IN (SELECT account_id FROM {ACCOUNTS}))
         """,
         [list(FREE_MAIL_DOMAINS)],
     ).fetchone()

@@ -40,7 +40,8 @@ def cast_expr(col: Column, source: str | None = None) -> str:
         return f"CAST(TRY_CAST({src} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if col.type == "BIGINT":
         # Integers must be integral: "12.5" seats is malformed, not rounded.
-        return f"CASE WHEN TRY_CAST({src} AS DOUBLE) = floor(TRY_CAST({src} AS DOUBLE)) THEN TRY_CAST({src} AS BIGINT) END"
+        as_double = f"TRY_CAST({src} AS DOUBLE)"
+        return f"CASE WHEN {as_double} = floor({as_double}) THEN TRY_CAST({src} AS BIGINT) END"
     return f"TRY_CAST({src} AS {col.type})"
 
 

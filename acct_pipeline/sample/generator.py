@@ -313,7 +313,7 @@ class _Simulation:
         self.decided = np.zeros(n, bool)
         self.renewed_t = np.full(n, -1, np.int64)  # last renewal inside the period
         self.champ_left_n = np.zeros(n, np.int64)
-        self.open_invoices_due: list[np.ndarray] = []
+        self.overdue_open = np.zeros(n, np.int64)  # invoices still open after their due date
         self.price = PRICE_CENTS[self.plan]
 
         # Health state.
@@ -414,6 +414,7 @@ class _Simulation:
         if len(idx):
             contact = self.contact_start[idx] + self.champ_left_n[idx]
             when = self.sec(t) + rng.integers(0, DAY, len(idx))
+            when = np.minimum(np.maximum(when, self.c_created[contact] + DAY), self.end_sec - 1)
             self.c_left[contact] = when
             self.champ_left_n[idx] += 1
             replaced = rng.random(len(idx)) < 0.6
@@ -705,7 +706,7 @@ class _Simulation:
             else:
                 due_cents[r] = -due_cents[r]
                 planted.append((r, "negative_amount:amount_due"))
-        self.open_invoices_due.append(np.stack([idx, np.where(status == "open", due, -1)]))
+        np.add.at(self.overdue_open, idx, (status == "open") & (due < self.end_sec))
         cols = {
             "invoice_id": ids("in_", self.invoice_counter + np.arange(m), 7),
             "customer_id": self.customer_id.take(pa.array(idx)),
@@ -861,14 +862,8 @@ class _Simulation:
         )
         n_orph = max(2, int(round(0.005 * n)))
         o_dom = orphan_domains(n_orph, "shop")
-        delinquent = np.zeros(n, bool)
-        if self.open_invoices_due:
-            oi = np.concatenate(self.open_invoices_due, axis=1)
-            overdue = (oi[1] >= 0) & (oi[1] < self.end_sec)
-            cnt = np.bincount(oi[0][overdue], minlength=n)
-            delinquent = cnt > 0
-        else:
-            cnt = np.zeros(n, np.int64)
+        cnt = self.overdue_open
+        delinquent = cnt > 0
         orph_num = np.arange(n_orph) + n + 1
         cust_cols = {
             "customer_id": pa.concat_arrays([self.customer_id, ids("cus_", orph_num, 6)]),

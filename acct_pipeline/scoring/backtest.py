@@ -3,12 +3,13 @@
 ``acct-pipeline backtest --model candidate.yaml [--from D1 --to D2] [--out FILE]``
 
 The production warehouse is never written: a temporary DuckDB file ATTACHes it READ_ONLY, copies
-the inputs the scoring engine reads (ingest snapshots, staging, features, the product events of
-the window and the stored scores before the window so hysteresis and deltas have their past),
-DETACHes it, and then calls the engine's ``score_day`` for each day in order inside the copy.
-The current model's side is the scores already stored for the same days. Both sides go through
-the same validation code (``validation.compute_validation``), so the numbers are comparable with
-the ``scores.score_validation`` table.
+the inputs the scoring engine reads (ingest, staging and features tables, and the stored scores
+before the window so hysteresis and deltas have their past), DETACHes it, and then calls the
+engine's ``score_day`` for each day in order inside the copy. With enough history the
+candidate's churn model is trained there too (artefact in the temporary folder). The current
+model's side is the scores already stored for the same days. Both sides go through the same
+validation code (``validation.compute_validation``), so the numbers are comparable with the
+``scores.score_validation`` table.
 
 Because features are point-in-time correct (DESIGN.md §3), re-scoring day D from the stored
 signals of D is what the candidate would have said on that day.
@@ -21,7 +22,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,13 @@ from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
     ACCOUNTS,
-    EVENT_DATE,
-    PRODUCT_EVENTS,
     table_exists,
     warehouse_path,
 )
 
-# Schemas holding outputs (never inputs of scoring): not copied, except the scores before the window.
+# Schemas holding outputs (never inputs of scoring): not copied, except the scores before the
+# window.
 OUTPUT_SCHEMAS = ("scores", "sync", "alerts")
-# Product events are the one large table: only the window plus this much look-back is copied.
-EVENTS_LOOKBACK_DAYS = 120
 CURRENT_SCORES = "backtest.current_scores"
 TOP_MOVERS = 20
 
@@ -80,7 +78,6 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str
 def _copy_inputs(con: duckdb.DuckDBPyConnection, date_from: date, date_to: date) -> dict[str, int]:
     """Copy what scoring reads from ``prod`` into the temporary database. Returns rows per table."""
     copied: dict[str, int] = {}
-    events_schema, events_name = PRODUCT_EVENTS.qualified.split(".")
     for schema, name in _tables(con, "prod"):
         qualified = f"{schema}.{name}"
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -99,25 +96,17 @@ def _copy_inputs(con: duckdb.DuckDBPyConnection, date_from: date, date_to: date)
             ).fetchone()[0]
             if before:
                 con.execute(
-                    f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} WHERE as_of_date < ?",
+                    f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} "
+                    "WHERE as_of_date < ?",
                     [date_from],
                 )
             copied[CURRENT_SCORES] = con.execute(
                 f"SELECT count(*) FROM {CURRENT_SCORES}"
             ).fetchone()[0]
             continue
-        if (schema, name) == (events_schema, events_name):
-            con.execute(
-                f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} WHERE {EVENT_DATE} BETWEEN ? AND ?",
-                [date_from - timedelta(days=EVENTS_LOOKBACK_DAYS), date_to],
-            )
-        elif qualified == ACCOUNT_SIGNALS:
-            con.execute(
-                f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified} WHERE as_of_date <= ?",
-                [date_to],
-            )
-        else:
-            con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified}")
+        # Everything else is copied whole: signal windows, the churn model's labelled days and
+        # its warm-up read the full history.
+        con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM prod.{qualified}")
         copied[qualified] = con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
     return copied
 
@@ -174,13 +163,15 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
     n, worse, better, same = con.execute(
         """
         SELECT count(*), coalesce(sum(CAST(tier_steps > 0 AS INTEGER)), 0),
-               coalesce(sum(CAST(tier_steps < 0 AS INTEGER)), 0), coalesce(sum(CAST(tier_steps = 0 AS INTEGER)), 0)
+               coalesce(sum(CAST(tier_steps < 0 AS INTEGER)), 0),
+                   coalesce(sum(CAST(tier_steps = 0 AS INTEGER)), 0)
         FROM _bt_pairs WHERE as_of_date = ?
         """,
         [last_day],
     ).fetchone()
     matrix_rows = con.execute(
-        "SELECT current_tier, candidate_tier, count(*) FROM _bt_pairs WHERE as_of_date = ? GROUP BY 1, 2",
+        "SELECT current_tier, candidate_tier, count(*) FROM _bt_pairs "
+        "WHERE as_of_date = ? GROUP BY 1, 2",
         [last_day],
     ).fetchall()
     tiers = ordered_tiers(
@@ -196,7 +187,8 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
         WITH days AS (SELECT account_id, sum(CAST(tier_steps <> 0 AS INTEGER)) AS days_changed
                       FROM _bt_pairs GROUP BY 1)
         SELECT p.account_id, {name_col} AS name, p.current_score, p.current_tier, p.candidate_score,
-               p.candidate_tier, p.tier_steps, p.candidate_score - p.current_score AS score_change, d.days_changed
+               p.candidate_tier, p.tier_steps,
+                   p.candidate_score - p.current_score AS score_change, d.days_changed
         FROM _bt_pairs p JOIN days d USING (account_id) {names}
         WHERE p.as_of_date = ? AND p.tier_steps <> 0
         ORDER BY abs(p.tier_steps) DESC, abs(p.candidate_score - p.current_score) DESC, p.account_id
@@ -239,6 +231,35 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
     }
 
 
+def _train_candidate_churn(
+    con: duckdb.DuckDBPyConnection, model: Any, workdir: Path, days: list[date]
+) -> dict[str, Any]:
+    """Train the candidate's churn model on the temporary copy and fill its probabilities.
+
+    The artefact goes to the temporary folder, never to the production models folder. Without
+    enough labelled history (scores covering the churn horizon) this is skipped with the reason.
+    """
+    from acct_pipeline.scoring.churn import apply_churn_model, train_churn_model
+
+    try:
+        artifact = train_churn_model(con, model, directory=workdir / "churn_models")
+        apply_churn_model(con, artifact, days)
+    except Exception as exc:  # noqa: BLE001 - a backtest without a churn model is still useful
+        return {"trained": False, "reason": str(exc)}
+    keep = (
+        "version",
+        "rows",
+        "positives",
+        "first_date",
+        "last_date",
+        "holdout_churn_auc",
+        "holdout_health_auc",
+        "holdout_churn_brier",
+        "holdout",
+    )
+    return {"trained": True, **{k: artifact.metadata[k] for k in keep if k in artifact.metadata}}
+
+
 def run_backtest(
     warehouse_path: str | Path,
     candidate_path: str | Path,
@@ -247,13 +268,16 @@ def run_backtest(
     *,
     load_model: LoadModel | None = None,
     score_day: ScoreDay | None = None,
+    train_churn: bool = True,
 ) -> dict[str, Any]:
     """Re-score the warehouse's history under ``candidate_path`` and compare with what is stored.
 
     The warehouse file is opened READ_ONLY (through ATTACH) and left byte-for-byte unchanged. The
     days scored are the stored score days in ``date_from``..``date_to`` (default: all). Returns a
     JSON-ready dict: ``current`` and ``candidate`` metrics, ``tier_changes``, ``window``.
-    ``load_model`` / ``score_day`` default to the scoring engine's.
+    ``load_model`` / ``score_day`` default to the scoring engine's; with the engine and
+    ``train_churn``, the candidate's churn model is trained inside the temporary copy (its
+    time-split hold-out metrics are in ``candidate_churn_model``) and fills its churn probability.
     """
     prod = Path(warehouse_path).resolve()
     if not prod.exists():
@@ -263,6 +287,7 @@ def run_backtest(
     candidate_path = Path(candidate_path)
     if not candidate_path.exists():
         raise BacktestError(f"backtest: candidate model file {candidate_path} does not exist")
+    engine = load_model is None and score_day is None
     if load_model is None or score_day is None:
         engine_load, engine_score = scoring_engine()
         load_model, score_day = load_model or engine_load, score_day or engine_score
@@ -278,7 +303,8 @@ def run_backtest(
                 con.execute(f"ATTACH '{prod}' AS prod (READ_ONLY)")
             except duckdb.Error as exc:
                 raise BacktestError(
-                    f"backtest: cannot open {prod} read-only ({exc}); is a pipeline run writing to it?"
+                    f"backtest: cannot open {prod} read-only ({exc}); "
+                    "is a pipeline run writing to it?"
                 ) from exc
             if not table_exists(con, ACCOUNT_SCORES):
                 raise BacktestError(
@@ -295,14 +321,16 @@ def run_backtest(
             ]
             if not days:
                 raise BacktestError(
-                    f"backtest: no stored scores between {date_from or 'the start'} and {date_to or 'the end'}"
+                    f"backtest: no stored scores between {date_from or 'the start'} "
+                    f"and {date_to or 'the end'}"
                 )
             first, last = days[0], days[-1]
             copied = _copy_inputs(con, first, last)
             stored_signals = {
                 r[0]
                 for r in con.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_catalog = current_database() "
                     "AND table_schema || '.' || table_name = ?",
                     [ACCOUNT_SIGNALS],
                 ).fetchall()
@@ -313,6 +341,11 @@ def run_backtest(
             con.execute("DETACH prod")
             for day in days:
                 score_day(con, day, model)
+            churn_model = (
+                _train_candidate_churn(con, model, workdir, days)
+                if engine and train_churn
+                else {"trained": False, "reason": "not requested"}
+            )
             current = compute_validation(con, CURRENT_SCORES, date_from=first, date_to=last)
             candidate = compute_validation(con, ACCOUNT_SCORES, date_from=first, date_to=last)
             changes = _tier_changes(con, ACCOUNT_SCORES, last)
@@ -333,6 +366,7 @@ def run_backtest(
         "current": _side(current.summary),
         "candidate": _side(candidate.summary),
         "tier_changes": changes,
+        "candidate_churn_model": churn_model,
     }
 
 
@@ -351,9 +385,11 @@ def format_backtest(result: dict[str, Any]) -> str:
     cur_v = ", ".join(cur.get("model_versions") or ["?"])
     cand_v = ", ".join(cand.get("model_versions") or ["?"])
     lines = [
-        f"Backtest {w['from']} .. {w['to']} ({w['days']} days, {cur.get('accounts') or 0:,} accounts) "
+        f"Backtest {w['from']} .. {w['to']} ({w['days']} days, "
+        f"{cur.get('accounts') or 0:,} accounts) "
         f"in {result.get('seconds', 0)}s",
-        f"candidate model file: {result['candidate_model']}",
+        f"current:   {cur_v} (the stored scores)",
+        f"candidate: {cand_v} ({result['candidate_model']})",
     ]
     if result.get("signals_missing_from_history"):
         lines.append(
@@ -364,7 +400,6 @@ def format_backtest(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"{'':32}{'current':>18}{'candidate':>18}{'change':>12}",
-        f"{'model version':32}{cur_v[:17]:>18}{cand_v[:17]:>18}",
     ]
 
     def row(label: str, a: Any, b: Any, digits: int = 3) -> str:
@@ -412,11 +447,22 @@ def format_backtest(result: dict[str, Any]) -> str:
     lines.append(
         f"  {'':30}{mono[cur.get('churn_monotonic')]:>18}{mono[cand.get('churn_monotonic')]:>18}"
     )
+    churn = result.get("candidate_churn_model") or {}
+    if churn.get("trained"):
+        lines.append(
+            f"candidate churn model {churn.get('version')}: hold-out AUC "
+            f"{_f(churn.get('holdout_churn_auc'))} (health score on the same rows "
+            f"{_f(churn.get('holdout_health_auc'))}); probabilities above are in-sample"
+        )
+    elif churn:
+        lines.append(f"candidate churn model not trained: {churn.get('reason')}")
     lines += [
         "",
-        f"tier changes on {ch['compared_on']}: {ch['accounts_changing_tier']:,} of {ch['accounts_compared']:,} "
+        f"tier changes on {ch['compared_on']}: {ch['accounts_changing_tier']:,} "
+        f"of {ch['accounts_compared']:,} "
         f"accounts ({_pct(ch['share_changing_tier'])}): {ch['to_worse_tier']:,} to a worse tier, "
-        f"{ch['to_better_tier']:,} to a better one; over the window {_pct(ch['share_account_days_changing_tier'])} "
+        f"{ch['to_better_tier']:,} to a better one; over the window "
+        f"{_pct(ch['share_account_days_changing_tier'])} "
         "of account-days differ",
         "",
         "  current \\ candidate" + "".join(f"{t:>12}" for t in ch["migration_matrix"]),
@@ -432,7 +478,8 @@ def format_backtest(result: dict[str, Any]) -> str:
             lines.append(
                 f"  {str(m['account_id'])[:13]:14}{str(m['name'] or '')[:23]:24}"
                 f"{_f(m['current_score'], 1) + ' ' + str(m['current_tier']):>18}"
-                f"{_f(m['candidate_score'], 1) + ' ' + str(m['candidate_tier']):>18}{m['days_changed']:>16}"
+                f"{_f(m['candidate_score'], 1) + ' ' + str(m['candidate_tier']):>18}"
+                f"{m['days_changed']:>16}"
             )
     return "\n".join(lines)
 

@@ -34,6 +34,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from acct_pipeline.scoring.model import ScoringModel
 from acct_pipeline.scoring.outcomes import create_outcome_tables
@@ -52,6 +53,9 @@ SCORE_FEATURES: tuple[str, ...] = ("health_score", "engagement_score", "value_sc
 # Windows of the usage signals are 35 days long: earlier days would learn from truncated windows.
 WARMUP_DAYS = 34
 RANDOM_STATE = 0
+# Gradient boosting's OpenMP threads oversubscribe a busy machine badly (10x slower on 2 shared
+# cores): one thread is fast enough for account-day tables.
+OPENMP_THREADS = 1
 
 
 class ChurnModelError(RuntimeError):
@@ -204,7 +208,8 @@ def fit_churn(model: ScoringModel, frame: pd.DataFrame) -> tuple[Any, list[str],
     est, splits = _estimator(model, groups, y)
     if not splits:
         raise ChurnModelError("churn model: too few churned accounts for calibration folds")
-    est.fit(X, y)
+    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+        est.fit(X, y)
     medians = {f: float(np.nanmedian(X[:, i])) if np.isfinite(X[:, i]).any() else 0.0 for i, f in enumerate(features)}
     return est, features, medians
 
@@ -239,7 +244,7 @@ def evaluate_holdout(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> Hol
     test = training_frame(con, model, eval_dates)
     est, features, _ = fit_churn(model, train)
     y = test["churned"].to_numpy(dtype=int)
-    proba = est.predict_proba(_matrix(test, features))[:, 1]
+    proba = _predict(est, _matrix(test, features))
     health = test["health_score"].to_numpy(dtype=float, na_value=np.nan)
     tiers = model.tiers.names
     rates: dict[str, float] = {}
@@ -375,7 +380,12 @@ def needs_training(model: ScoringModel, directory: str | Path | None = None) -> 
 def predict_churn(artifact: ChurnArtifact, signals: pd.DataFrame, scores: pd.DataFrame) -> np.ndarray:
     """Calibrated churn probability per row (``signals`` and ``scores`` row-aligned)."""
     frame = _joined(signals, scores)
-    return artifact.estimator.predict_proba(_matrix(frame, artifact.features))[:, 1]
+    return _predict(artifact.estimator, _matrix(frame, artifact.features))
+
+
+def _predict(estimator: Any, X: np.ndarray) -> np.ndarray:
+    with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
+        return estimator.predict_proba(X)[:, 1]
 
 
 def _joined(signals: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -392,12 +402,12 @@ def churn_drivers(
     account's, would lower the churn probability the most; with that change in probability."""
     frame = _joined(signals, scores)
     X = _matrix(frame, artifact.features)
-    base = artifact.estimator.predict_proba(X)[:, 1]
+    base = _predict(artifact.estimator, X)
     effects = np.zeros_like(X)
     for j, f in enumerate(artifact.features):
         Xj = X.copy()
         Xj[:, j] = artifact.medians.get(f, np.nan)
-        effects[:, j] = base - artifact.estimator.predict_proba(Xj)[:, 1]
+        effects[:, j] = base - _predict(artifact.estimator, Xj)
     out = []
     for i in range(len(X)):
         order = np.argsort(-effects[i])[:top]

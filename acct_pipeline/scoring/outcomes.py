@@ -96,12 +96,14 @@ def create_outcome_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
     have_invoices = have_subs and table_exists(con, BILLING_INVOICES.qualified)
     empty_subs = (
-        "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS subscription_id, NULL::VARCHAR AS status,"
+        "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS subscription_id,"
+        " NULL::VARCHAR AS status,"
         " NULL::DATE AS started_on, NULL::DATE AS term_start, NULL::DATE AS term_end,"
         " NULL::DATE AS ended_on WHERE false"
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _outcome_subs AS {_SUBSCRIPTIONS_SQL if have_subs else empty_subs}"
+        "CREATE OR REPLACE TEMP TABLE _outcome_subs AS "
+        + (_SUBSCRIPTIONS_SQL if have_subs else empty_subs)
     )
     changes = (
         _INVOICE_CHANGES_SQL
@@ -177,8 +179,10 @@ def account_outcomes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def churn_label_sql(scores_relation: str, horizon_days: int = CHURN_HORIZON_DAYS) -> str:
     """SQL labelling each (account, as-of day D) row of ``scores_relation``.
 
-    ``churned`` is 1 when the account churned in (D, D + horizon]. Rows of accounts that had
-    already churned on or before D are left out (there is nothing left to predict).
+    ``churned`` is 1 when the account churned in (D, D + horizon]. Only customers on D are
+    labelled: accounts without a billing link (no observable outcome), accounts whose first
+    subscription starts after D, and accounts that had already churned on or before D are left
+    out.
     ``censored`` marks days whose horizon runs past the last scored day: a 0 there means "not
     churned yet", not "did not churn". Needs ``create_outcome_tables`` first.
     """
@@ -186,13 +190,16 @@ def churn_label_sql(scores_relation: str, horizon_days: int = CHURN_HORIZON_DAYS
     SELECT s.*,
            CAST(o.churned_on IS NOT NULL
                 AND o.churned_on > s.as_of_date
-                AND o.churned_on <= s.as_of_date + INTERVAL {int(horizon_days)} DAY AS INTEGER) AS churned,
-           s.as_of_date + INTERVAL {int(horizon_days)} DAY > (SELECT max(as_of_date) FROM {scores_relation})
+                AND o.churned_on <= s.as_of_date + INTERVAL {int(horizon_days)} DAY AS INTEGER)
+                    AS churned,
+           s.as_of_date + INTERVAL {int(horizon_days)} DAY > (SELECT max(as_of_date) FROM
+               {scores_relation})
                AS censored,
            o.churned_on
     FROM {scores_relation} s
-    LEFT JOIN {ACCOUNT_OUTCOMES} o USING (account_id)
-    WHERE o.churned_on IS NULL OR o.churned_on > s.as_of_date
+    JOIN {ACCOUNT_OUTCOMES} o USING (account_id)
+    WHERE (o.churned_on IS NULL OR o.churned_on > s.as_of_date)
+      AND o.customer_since <= s.as_of_date
     """
 
 
@@ -205,10 +212,12 @@ def churn_labels(
     return con.execute(
         f"""
         SELECT account_id,
-               CAST(churned_on IS NOT NULL AND churned_on <= CAST(? AS DATE) + INTERVAL {int(horizon_days)} DAY
+               CAST(churned_on IS NOT NULL AND churned_on <= CAST(? AS DATE) + INTERVAL
+                   {int(horizon_days)} DAY
                     AS INTEGER) AS churned_within
         FROM {ACCOUNT_OUTCOMES}
-        WHERE (churned_on IS NULL OR churned_on > CAST(? AS DATE)) AND customer_since <= CAST(? AS DATE)
+        WHERE (churned_on IS NULL OR churned_on > CAST(? AS DATE)) AND customer_since <= CAST(?
+            AS DATE)
         ORDER BY account_id
         """,
         [as_of, as_of, as_of],

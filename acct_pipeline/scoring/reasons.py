@@ -59,15 +59,38 @@ def default_sentence(title: str, value: float, points: float) -> str:
     return f"{title}: {FORMATTER.format_field(float(value), '')} ({points:.0f}/100 points)"
 
 
+def _compile(template: str) -> list[tuple[str, str | None, str]]:
+    return [(lit, f, spec or "") for lit, f, spec, _ in string.Formatter().parse(template)]
+
+
+def _render_rows(
+    parts: list[tuple[str, str | None, str]],
+    value: np.ndarray,
+    columns: dict[str, np.ndarray],
+    rows: np.ndarray,
+) -> list[str]:
+    """One template rendered for many rows at once (a column per placeholder, then joined)."""
+    fmt = FORMATTER.format_field
+    pieces: list[list[str]] = []
+    for literal, name, spec in parts:
+        if literal:
+            pieces.append([literal] * len(rows))
+        if name:
+            src = value if name == "value" else columns.get(name, np.full(len(value), np.nan))
+            pieces.append([fmt(float(x), spec) for x in src[rows]])
+    return ["".join(p) for p in zip(*pieces, strict=True)] if pieces else [""] * len(rows)
+
+
 def reason_codes(
     result: ScoreResult, signals: pd.DataFrame, max_reasons: int
 ) -> tuple[list[list[str]], np.ndarray]:
-    """Top reasons per row (knock-outs first among equals, then by |impact|).
+    """Top reasons per row (knock-outs first, then by |impact|).
 
     Returns the sentences and, for the record, the impact matrix (rows × candidates).
     """
     n = len(signals)
-    cands: list[tuple[str, Any, np.ndarray, np.ndarray, np.ndarray]] = []
+    templates: list[tuple[list[tuple[str, str | None, str]] | None, Any]] = []
+    values: list[np.ndarray] = []
     impacts = []
     for m in result.measures:
         impact = np.where(np.isnan(m.points), np.nan, m.impact)
@@ -76,51 +99,57 @@ def reason_codes(
         if m.measure.reason_if == "cost":
             impact = np.where(impact < 0, impact, np.nan)
         impacts.append(impact)
-        cands.append(("measure", m, m.values, m.points, impact))
+        templates.append((_compile(m.measure.reason) if m.measure.reason else None, m))
+        values.append(m.values)
     for k in result.knockouts:
-        cost = np.where(k.fired, np.minimum(0.0, k.knockout.cap - result.uncapped), np.nan)
-        # a knock-out that fires is always worth telling, even when the cap did not bite
-        cost = np.where(k.fired, np.minimum(cost, -0.01) - 100.0, np.nan)
+        # a knock-out that fires is always told first, even when the cap did not bite
+        cost = np.where(k.fired, np.minimum(0.0, k.knockout.cap - result.uncapped) - 100.0, np.nan)
         impacts.append(cost)
-        cands.append(("knockout", k, k.values, np.full(n, np.nan), cost))
+        templates.append((_compile(k.knockout.reason) if k.knockout.reason else None, k))
+        values.append(k.values)
     if not impacts:
         return [[] for _ in range(n)], np.zeros((n, 0))
     mat = np.column_stack(impacts)
-    order = np.argsort(-np.nan_to_num(np.abs(mat), nan=-1.0), axis=1, kind="stable")[:, :max_reasons]
+    key = np.nan_to_num(np.abs(mat), nan=-1.0)
+    order = np.argsort(-key, axis=1, kind="stable")[:, :max_reasons]
+    chosen = np.take_along_axis(key, order, axis=1) >= 0
 
-    needed: dict[str, np.ndarray] = {}
-    for kind, obj, *_ in cands:
-        template = obj.measure.reason if kind == "measure" else obj.knockout.reason
-        for f in _fields(template or ""):
-            if f != "value" and f not in needed and f in signals:
-                needed[f] = pd.to_numeric(signals[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    columns: dict[str, np.ndarray] = {}
+    for parts, _ in templates:
+        for _, f, _ in parts or []:
+            if f and f != "value" and f not in columns and f in signals:
+                columns[f] = pd.to_numeric(signals[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
-    out: list[list[str]] = []
-    for i in range(n):
-        sentences = []
-        for j in order[i]:
-            if np.isnan(mat[i, j]):
-                continue
-            kind, obj, values, points, _ = cands[j]
-            value = float(values[i])
-            row = {f: float(arr[i]) for f, arr in needed.items()}
-            if kind == "knockout":
-                ko = obj.knockout
-                text = (
-                    render(ko.reason, value, row)
-                    if ko.reason
-                    else f"{ko.signal.replace('_', ' ')} {ko.op} {ko.value:g} caps the score at {ko.cap:g}"
-                )
+    grid = np.full(order.shape, None, dtype=object)
+    for j, (parts, obj) in enumerate(templates):
+        hit = (order == j) & chosen
+        if not hit.any():
+            continue
+        rows, slots = np.nonzero(hit)
+        val = values[j]
+        missing = np.isnan(val[rows])
+        texts: list[str] = [""] * len(rows)
+        if hasattr(obj, "knockout"):
+            ko = obj.knockout
+            if parts:
+                texts = _render_rows(parts, val, columns, rows)
             else:
-                m = obj.measure
-                if m.reason and not math.isnan(value):
-                    text = render(m.reason, value, row)
-                elif m.missing_reason and math.isnan(value):
-                    text = m.missing_reason
-                else:
-                    text = default_sentence(m.title, value, float(points[i]))
-            sentences.append(text)
-        out.append(sentences)
+                texts = [f"{ko.signal.replace('_', ' ')} {ko.op} {ko.value:g} caps the score at {ko.cap:g}"] * len(rows)
+        else:
+            m = obj.measure
+            arr = np.empty(len(rows), dtype=object)
+            present = rows[~missing]
+            if parts:
+                arr[~missing] = _render_rows(parts, val, columns, present)
+            else:
+                arr[~missing] = [default_sentence(m.title, float(val[r]), float(obj.points[r])) for r in present]
+            arr[missing] = [
+                m.missing_reason or default_sentence(m.title, float("nan"), float(obj.points[r]))
+                for r in rows[missing]
+            ]
+            texts = arr.tolist()
+        grid[rows, slots] = texts
+    out = [[t for t in row if t is not None] for row in grid.tolist()]
     return out, mat
 
 

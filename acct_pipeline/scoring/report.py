@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from acct_pipeline.scoring.outcomes import CONTRACT_ENDS, create_outcome_tables
+from acct_pipeline.scoring.outcomes import ACCOUNT_OUTCOMES, CONTRACT_ENDS, create_outcome_tables
 from acct_pipeline.scoring.validation import (
     SEGMENT_TYPES,
     TIER_ORDER,
@@ -44,7 +44,7 @@ from acct_pipeline.warehouse import (
 )
 
 REPORTS_DIR_ENV = "ACCT_REPORTS_DIR"
-TOP_AT_RISK = 25
+TOP_AT_RISK = 20
 AUTOPSY_DAYS = 90
 MIGRATION_LOOKBACK_DAYS = 30
 
@@ -223,7 +223,8 @@ def _chart_calibration(con: duckdb.DuckDBPyConnection, v: ValidationResult) -> s
     else:
         # No predictive score yet: show how the observed churn rate falls as the health score rises.
         df = con.execute(
-            """SELECT least(CAST(floor(health_score / 10) AS INTEGER), 9) * 10 AS band, avg(churned) AS rate,
+            """SELECT least(CAST(floor(health_score / 10) AS INTEGER), 9) * 10 AS band,
+                      avg(churned) AS rate,
                       count(*) AS n
                FROM _v_labeled WHERE health_score IS NOT NULL GROUP BY 1 ORDER BY 1"""
         ).df()
@@ -235,7 +236,9 @@ def _chart_calibration(con: duckdb.DuckDBPyConnection, v: ValidationResult) -> s
         ax.bar(df["band"] + 5, df["rate"], width=8, color="#1565c0")
         ax.set_xlabel("health score band")
         ax.set_ylabel("observed 90-day churn rate")
-        ax.set_title("Observed churn by health score (churn probability not available)")
+        ax.set_title(
+            "Observed churn by health score\n(churn probability not available)", fontsize=10
+        )
     ax.legend(fontsize=8) if not pred.empty else None
     return _png(fig)
 
@@ -353,9 +356,11 @@ def _autopsy_signals(con: duckdb.DuckDBPyConnection) -> list[str]:
     numeric = {
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? "
             "AND table_catalog = current_database() AND data_type IN "
-            "('DOUBLE', 'FLOAT', 'BIGINT', 'INTEGER', 'HUGEINT', 'SMALLINT', 'DECIMAL', 'REAL', 'UBIGINT')",
+            "('DOUBLE', 'FLOAT', 'BIGINT', 'INTEGER', 'HUGEINT', 'SMALLINT', 'DECIMAL', 'REAL', "
+            "'UBIGINT')",
             [schema, name],
         ).fetchall()
     }
@@ -368,14 +373,16 @@ def _chart_autopsy(con: duckdb.DuckDBPyConnection) -> tuple[str, pd.DataFrame]:
     signals = _autopsy_signals(con)
     sig_cols = "".join(f', median(g."{c}") AS "{c}"' for c in signals)
     join = (
-        f"LEFT JOIN {ACCOUNT_SIGNALS} g ON g.account_id = s.account_id AND g.as_of_date = s.as_of_date"
+        f"LEFT JOIN {ACCOUNT_SIGNALS} g "
+        "ON g.account_id = s.account_id AND g.as_of_date = s.as_of_date"
         if signals
         else ""
     )
     df = con.execute(
         f"""
         SELECT e.outcome, CAST(s.as_of_date - e.end_date AS INTEGER) AS day,
-               count(DISTINCT e.account_id) AS accounts, median(s.health_score) AS health_score {sig_cols}
+               count(DISTINCT e.account_id) AS accounts,
+                   median(s.health_score) AS health_score {sig_cols}
         FROM {CONTRACT_ENDS} e
         JOIN _v_scores s ON s.account_id = e.account_id
              AND s.as_of_date BETWEEN e.end_date - {AUTOPSY_DAYS} AND e.end_date
@@ -418,12 +425,13 @@ def _chart_autopsy(con: duckdb.DuckDBPyConnection) -> tuple[str, pd.DataFrame]:
 
 
 def _top_at_risk(con: duckdb.DuckDBPyConnection, day: date) -> pd.DataFrame:
+    """The riskiest accounts that are still customers on ``day`` (churned ones are gone)."""
     schema, name = ACCOUNT_SCORES.split(".")
     cols = {
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "AND table_catalog = current_database()",
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
             [schema, name],
         ).fetchall()
     }
@@ -449,10 +457,13 @@ def _top_at_risk(con: duckdb.DuckDBPyConnection, day: date) -> pd.DataFrame:
     join = f"LEFT JOIN {ACCOUNTS} a USING (account_id)" if acc else ""
     extra_sql = "".join(f", s.{c}" for c in extra)
     return con.execute(
-        f"""SELECT s.account_id, {name_sql} AS name, {owner} AS owner, s.health_score, s.tier {extra_sql}
+        f"""SELECT s.account_id, {name_sql} AS name, {owner} AS owner, s.health_score,
+                   s.tier {extra_sql}
             FROM {ACCOUNT_SCORES} s {join}
-            WHERE s.as_of_date = ? ORDER BY {order}, s.account_id LIMIT {TOP_AT_RISK}""",
-        [day],
+            LEFT JOIN {ACCOUNT_OUTCOMES} o ON o.account_id = s.account_id
+            WHERE s.as_of_date = ? AND (o.churned_on IS NULL OR o.churned_on > ?)
+            ORDER BY {order}, s.account_id LIMIT {TOP_AT_RISK}""",
+        [day, day],
     ).df()
 
 
@@ -460,7 +471,8 @@ def _has_column(con: duckdb.DuckDBPyConnection, qualified: str, column: str) -> 
     schema, name = qualified.split(".")
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? "
             "AND column_name = ? AND table_catalog = current_database()",
             [schema, name, column],
         ).fetchone()[0]
@@ -526,9 +538,12 @@ def _md_to_html(md: str) -> str:
 
 
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
-h1{font-size:22px} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
-table{border-collapse:collapse;font-size:12px;margin:8px 0} th,td{border:1px solid #ddd;padding:3px 6px;
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px
+    auto;max-width:1100px;color:#222}
+h1{font-size:22px} h2{font-size:17px;border-bottom:1px solid
+    #ddd;padding-bottom:4px;margin-top:32px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0} th,td{border:1px solid
+    #ddd;padding:3px 6px;
 vertical-align:top;text-align:left} th{background:#f5f5f5} td ul{margin:0;padding-left:16px}
 img{max-width:100%;display:block;margin:8px 0} .muted{color:#777} .note{font-size:12px;color:#555}
 """
@@ -606,29 +621,43 @@ def build_report(
     )
     top = _top_at_risk(con, last)
     md = summary_markdown(v.summary)
-    img = lambda key, alt: (
-        f"<img alt='{html.escape(alt)}' data-chart='{key}' src='data:image/png;base64,{charts[key]}'>"
-    )  # noqa: E731
+
+    def img(key: str, alt: str) -> str:
+        src = f"data:image/png;base64,{charts[key]}"
+        return f"<img alt='{html.escape(alt)}' data-chart='{key}' src='{src}'>"
+
     doc = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Score report {last}</title><style>{_CSS}</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>Score report
+    {last}</title><style>{_CSS}</style></head>
 <body>
 <h1>Account score report, {last}</h1>
-<p class="note">History {first} .. {last}; churn label: churned within {v.summary["horizon_days"]} days after the
-as-of day ({v.summary["censored_share"]:.0%} of account-days have a horizon beyond the history and count as
+<p class="note">History {first} .. {last}; churn label: churned within
+    {v.summary["horizon_days"]} days after the
+as-of day ({v.summary["censored_share"]:.0%} of account-days have a horizon beyond the history
+    and count as
 "not churned yet"). Outcome events: {html.escape(str(v.summary["outcome_events"]))}.</p>
 {_md_to_html(md)}
-<h2>Tier distribution over time</h2>{img("tier_distribution_over_time", "tier distribution over time")}
+<h2>Tier distribution over time</h2>{
+        img("tier_distribution_over_time", "tier distribution over time")
+    }
 <h2>Churn by tier</h2>{img("churn_by_tier", "churn rate by tier")}
-<p class="note">Churn and renewal rate by the tier the account was in 30 / 60 / 90 days before its contract ended:</p>
+<p class="note">Churn and renewal rate by the tier the account was in 30 / 60 / 90 days before
+    its contract ended:</p>
 {_table(contract_tbl)}
 <h2>Lift</h2>{img("lift_chart", "lift chart")}
 <h2>Calibration</h2>{img("calibration", "calibration")}
 <h2>Stability</h2>{img("stability", "stability")}
 <h2>Tier migration {d1} → {last}</h2>{img("tier_migration", "tier migration")}
-<h2>Top {TOP_AT_RISK} at-risk accounts on {last}</h2>{_table(top)}
-<h2>Model version timeline</h2>{img("model_version_timeline", "model version timeline")}{_table(versions)}
+<h2>Top {TOP_AT_RISK} at-risk accounts on {last}</h2>
+<p class="note">Customers on that day (accounts that already churned are left out), riskiest
+first.</p>
+{_table(top)}
+<h2>Model version timeline</h2>{img("model_version_timeline", "model version timeline")}{
+        _table(versions)
+    }
 <h2>Churn autopsy</h2>{img("churn_autopsy", "churn autopsy")}
-<p class="note">Accounts aligned on their contract end (churn date, or start of the renewed term); lines are
+<p class="note">Accounts aligned on their contract end (churn date,
+    or start of the renewed term); lines are
 medians across accounts for each day before the end.</p>
 <h2>Coverage by segment (latest day)</h2>{_table(coverage_tbl)}
 </body></html>

@@ -70,11 +70,14 @@ CHECK_MONOTONIC = "churn_rate_monotonic_across_tiers"
 CHECK_PSI = "score_distribution_stable"
 CHECK_FLAPPING = "no_tier_flapping"
 CHECK_DESCRIPTIONS = {
-    CHECK_AUC: f"Health-score ROC-AUC for 90-day churn is between {AUC_LOW} (near random below) and "
+    CHECK_AUC: f"Health-score ROC-AUC for 90-day churn is between {AUC_LOW} (near random below) "
+    "and "
     f"{AUC_HIGH} (likely leakage above).",
-    CHECK_MONOTONIC: "The 90-day churn rate rises from Healthy to At-Risk to Concerning to Critical.",
+    CHECK_MONOTONIC: "The 90-day churn rate rises from Healthy to At-Risk to Concerning to "
+    "Critical.",
     CHECK_PSI: f"No day-over-day PSI of the health-score distribution above {PSI_SHIFTED}.",
-    CHECK_FLAPPING: f"At most {FLAP_SHARE_MAX:.0%} of accounts change tier and back within {FLAP_WINDOW_DAYS} days, "
+    CHECK_FLAPPING: f"At most {FLAP_SHARE_MAX:.0%} of accounts change tier and back within "
+    f"{FLAP_WINDOW_DAYS} days, "
     f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
 }
 
@@ -207,12 +210,14 @@ def _auc_sql(score_expr: str) -> str:
     WITH s AS (SELECT {score_expr} AS risk, churned FROM _v_labeled WHERE {score_expr} IS NOT NULL),
     r AS (
         SELECT churned,
-               rank() OVER (ORDER BY risk) + (count(*) OVER (PARTITION BY risk) - 1) / 2.0 AS avg_rank
+               rank() OVER (ORDER BY risk) + (count(*) OVER (PARTITION BY risk) - 1) / 2.0 AS
+                   avg_rank
         FROM s
     ),
     t AS (SELECT sum(churned) AS n1, count(*) - sum(churned) AS n0,
                  sum(CASE WHEN churned = 1 THEN avg_rank ELSE 0 END) AS pos_ranks FROM r)
-    SELECT CASE WHEN n1 > 0 AND n0 > 0 THEN (pos_ranks - n1 * (n1 + 1) / 2.0) / (n1 * n0) END AS auc,
+    SELECT CASE WHEN n1 > 0 AND n0 > 0 THEN (pos_ranks - n1 * (n1 + 1) / 2.0) / (n1 * n0) END AS
+        auc,
            n1 + n0 AS n, n1
     FROM t
     """
@@ -223,12 +228,14 @@ def _decile_sql(score_expr: str) -> str:
     return f"""
     WITH d AS (
         SELECT churned,
-               ntile(10) OVER (PARTITION BY as_of_date ORDER BY {score_expr} DESC, hash(account_id)) AS decile
+               ntile(10) OVER (PARTITION BY as_of_date ORDER BY {score_expr} DESC,
+                   hash(account_id)) AS decile
         FROM _v_labeled WHERE {score_expr} IS NOT NULL
     ),
     base AS (SELECT avg(churned) AS rate FROM d)
     SELECT decile, count(*) AS n, avg(churned) AS churn_rate,
-           CASE WHEN (SELECT rate FROM base) > 0 THEN avg(churned) / (SELECT rate FROM base) END AS lift
+           CASE WHEN (SELECT rate FROM base) > 0 THEN avg(churned) / (SELECT rate FROM base) END
+               AS lift
     FROM d GROUP BY decile ORDER BY decile
     """
 
@@ -292,7 +299,8 @@ def _discrimination(
 
 def _churn_by_tier(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> None:
     rows = con.execute(
-        "SELECT tier, count(*) AS n, sum(churned) AS churned, avg(churned) AS rate FROM _v_labeled GROUP BY tier"
+        "SELECT tier, count(*) AS n, sum(churned) AS churned, avg(churned) AS rate "
+        "FROM _v_labeled GROUP BY tier"
     ).fetchall()
     by_tier = {t: (int(n), int(c), float(r)) for t, n, c, r in rows}
     for tier in ordered_tiers(list(by_tier)):
@@ -435,9 +443,11 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
                            {PSI_BINS - 1}) AS bin,
                      count(*) AS n
               FROM _v_scores WHERE health_score IS NOT NULL GROUP BY ALL),
-        grid AS (SELECT d.as_of_date, d.idx, b.range AS bin FROM days d CROSS JOIN range({PSI_BINS}) b),
+        grid AS (SELECT d.as_of_date, d.idx,
+            b.range AS bin FROM days d CROSS JOIN range({PSI_BINS}) b),
         dist AS (SELECT g.as_of_date, g.idx, g.bin,
-                        greatest(coalesce(h.n, 0) / sum(coalesce(h.n, 0)) OVER (PARTITION BY g.as_of_date),
+                        greatest(coalesce(h.n, 0) / sum(coalesce(h.n,
+                            0)) OVER (PARTITION BY g.as_of_date),
                                  1e-4) AS p
                  FROM grid g LEFT JOIN h ON h.as_of_date = g.as_of_date AND h.bin = g.bin)
         SELECT cur.as_of_date, sum((cur.p - prev.p) * ln(cur.p / prev.p)) AS psi
@@ -477,7 +487,8 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
         """
     )
     per_day = con.execute(
-        "SELECT as_of_date, count(*), avg(CAST(changed AS INTEGER)) FROM _v_tier_changes GROUP BY 1 ORDER BY 1"
+        "SELECT as_of_date, count(*), avg(CAST(changed AS INTEGER)) "
+        "FROM _v_tier_changes GROUP BY 1 ORDER BY 1"
     ).fetchall()
     for day, n, share in per_day:
         recs.append(
@@ -527,11 +538,15 @@ def _segment_sql(con: duckdb.DuckDBPyConnection, signals_table: str) -> tuple[st
     inputs = [c for c in sig_cols if c not in NON_INPUT_COLUMNS]
     if inputs:
         missing = " + ".join(f'CAST("{c}" IS NULL AS INTEGER)' for c in inputs)
-        sig = f"""SELECT account_id, {len(inputs)} AS n_inputs, {missing} AS n_missing
-                  {", CAST(plan AS VARCHAR) AS signal_plan" if "plan" in sig_cols else ", NULL::VARCHAR AS signal_plan"}
+        plan = "CAST(plan AS VARCHAR)" if "plan" in sig_cols else "NULL::VARCHAR"
+        sig = f"""SELECT account_id, {len(inputs)} AS n_inputs, {missing} AS n_missing,
+                         {plan} AS signal_plan
                   FROM {signals_table} WHERE as_of_date = CAST($day AS DATE)"""
     else:
-        sig = "SELECT NULL::VARCHAR AS account_id, 0 AS n_inputs, 0 AS n_missing, NULL::VARCHAR AS signal_plan WHERE false"
+        sig = (
+            "SELECT NULL::VARCHAR AS account_id, 0 AS n_inputs, 0 AS n_missing, "
+            "NULL::VARCHAR AS signal_plan WHERE false"
+        )
     acc_cols = _columns(con, ACCOUNTS) if table_exists(con, ACCOUNTS) else []
     region = "CAST(a.region AS VARCHAR)" if "region" in acc_cols else "NULL::VARCHAR"
     industry = "CAST(a.industry AS VARCHAR)" if "industry" in acc_cols else "NULL::VARCHAR"
@@ -574,7 +589,8 @@ def _coverage(
         res = con.execute(
             f"""
             SELECT {seg_type} AS seg, count(*) AS n,
-                   avg(CASE WHEN n_inputs IS NULL THEN 1.0 ELSE CAST(n_missing > 0 AS DOUBLE) END) AS missing_any,
+                   avg(CASE WHEN n_inputs IS NULL THEN 1.0 ELSE CAST(n_missing > 0 AS DOUBLE)
+                       END) AS missing_any,
                    avg(CASE WHEN n_inputs IS NULL OR n_inputs = 0 THEN 1.0
                             ELSE n_missing / n_inputs END) AS missing_share,
                    avg(health_score), quantile_cont(health_score, 0.1), median(health_score),
@@ -599,7 +615,8 @@ def _coverage(
             if share is not None and (worst is None or share > worst[0]):
                 worst = (float(share), f"{seg_type}={seg}")
         for seg, tier, share, n in con.execute(
-            f"""SELECT {seg_type}, tier, count(*) / sum(count(*)) OVER (PARTITION BY {seg_type}), count(*)
+            f"""SELECT {seg_type}, tier,
+                       count(*) / sum(count(*)) OVER (PARTITION BY {seg_type}), count(*)
                 FROM _v_segments GROUP BY 1, 2 ORDER BY 1, 2"""
         ).fetchall():
             recs.append(
@@ -641,7 +658,8 @@ def compute_validation(
     outcome_counts = create_outcome_tables(con)
     avail = _prepare_scores(con, scores_table, date_from, date_to, horizon_days)
     first, last, days, account_days, accounts = con.execute(
-        "SELECT min(as_of_date), max(as_of_date), count(DISTINCT as_of_date), count(*), count(DISTINCT account_id) "
+        "SELECT min(as_of_date), max(as_of_date), count(DISTINCT as_of_date), count(*), "
+        "count(DISTINCT account_id) "
         "FROM _v_scores"
     ).fetchone()
     if not account_days:
@@ -719,7 +737,8 @@ def write_validation(con: duckdb.DuckDBPyConnection, result: ValidationResult) -
             SCORE_VALIDATION,
             """
             SELECT CAST(metric AS VARCHAR) AS metric, CAST(score AS VARCHAR) AS score,
-                   CAST(segment_type AS VARCHAR) AS segment_type, CAST(segment AS VARCHAR) AS segment,
+                   CAST(segment_type AS VARCHAR) AS segment_type,
+                       CAST(segment AS VARCHAR) AS segment,
                    CAST("window" AS VARCHAR) AS "window", CAST(as_of_date AS DATE) AS as_of_date,
                    CAST(value AS DOUBLE) AS value, CAST(n AS BIGINT) AS n,
                    CAST(date_from AS DATE) AS date_from, CAST(date_to AS DATE) AS date_to,
@@ -832,7 +851,8 @@ def evaluate_checks(summary: dict[str, Any]) -> list[CheckOutcome]:
         "only one day scored: no PSI yet"
         if psi_max is None
         else f"max day-over-day PSI {psi_max:.3f} (on {summary.get('psi_max_day')}), "
-        f"mean {_fmt(summary.get('psi_mean'))}; > {PSI_SHIFTED} means the score distribution shifted"
+        f"mean {_fmt(summary.get('psi_mean'))}; > {PSI_SHIFTED} means the score distribution "
+        "shifted"
     )
 
     flap = summary.get("tier_flap_share")
@@ -841,7 +861,8 @@ def evaluate_checks(summary: dict[str, Any]) -> list[CheckOutcome]:
         change is None or change <= TIER_CHANGE_SHARE_MAX
     )
     flap_msg = (
-        f"{_fmt(flap, 3)} of accounts changed tier and back within {FLAP_WINDOW_DAYS} days (max {FLAP_SHARE_MAX}); "
+        f"{_fmt(flap, 3)} of accounts changed tier and back within {FLAP_WINDOW_DAYS} days "
+        f"(max {FLAP_SHARE_MAX}); "
         f"mean {_fmt(change, 3)} of accounts change tier per day (max {TIER_CHANGE_SHARE_MAX})"
     )
     return [
@@ -866,7 +887,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     rates = summary.get("churn_rate_by_tier", {})
     lines = [
         f"**Score validation** {summary['date_from']} .. {summary['date_to']} "
-        f"({summary['days']} days, {summary['accounts']:,} accounts, model {', '.join(summary['model_versions'])})",
+        f"({summary['days']} days, {summary['accounts']:,} accounts, "
+        f"model {', '.join(summary['model_versions'])})",
         "",
         "| measure | health score | churn probability |",
         "| --- | --- | --- |",
@@ -881,7 +903,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         + (" (monotonic)" if summary.get("churn_monotonic") else " (**not monotonic**)"),
         "",
         f"Stability: max PSI {_fmt(summary.get('psi_max'))}, mean tier changes per day "
-        f"{_fmt(summary.get('tier_change_share_mean'))}, flapping accounts {_fmt(summary.get('tier_flap_share'))}. "
+        f"{_fmt(summary.get('tier_change_share_mean'))}, flapping accounts "
+        f"{_fmt(summary.get('tier_flap_share'))}. "
         f"Censored share (horizon beyond history): {summary.get('censored_share', 0):.0%}.",
     ]
     return "\n".join(lines)

@@ -148,6 +148,7 @@ def run_sync(
             _require_scores(con, as_of_date)
             ledger_table = ledger.ledger_for_reading(con) if dry_run else ledger.ensure_ledger(con)
             if not dry_run:
+                ledger.fold_journal(con)  # a crashed run's last steps
                 stuck = ledger.in_flight(con, settings.target)
                 if stuck:
                     tgt = tgt or build_target(settings, mapping)
@@ -216,7 +217,10 @@ def run_sync(
                 len(todo),
                 tgt.batch_size,
             )
-            _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+            try:
+                _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+            finally:
+                ledger.fold_journal(con)
             return _finish(con, report, tgt, started, settings)
     finally:
         if own_target and tgt is not None:
@@ -247,6 +251,8 @@ def _finish(
     started: float,
     settings: SyncSettings,
 ) -> SyncReport:
+    if not report.dry_run:
+        ledger.fold_journal(con)
     counts = ledger.status_counts(con, settings.target)
     report.pending = sum(n for s, n in counts.items() if s != ledger.ACCEPTED)
     if tgt is not None:
@@ -360,27 +366,29 @@ def _send_all(
     stop: str | None = None
     error: BaseException | None = None
     running: set[Future[_Delivery]] = set()
+    deliveries: list[_Delivery] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
         while True:
-            while stop is None and error is None and len(running) < workers:
+            for d in deliveries:
+                stop = stop or d.stop
+                error = error or d.error
+            fresh: list[tuple[list[OutRecord], str]] = []
+            while stop is None and error is None and len(running) + len(fresh) < workers:
                 nxt = next(batches, None)
                 if nxt is None:
                     break
-                records, batch_id = nxt
-                ledger.mark_in_flight(con, target, [r.record_id for r in records], batch_id, run_id)
+                fresh.append(nxt)
+            # One commit per step: outcomes of the finished batches, and the next batches marked
+            # in flight — committed before any of them is sent.
+            _commit_step(con, target, deliveries, fresh, run_id, report)
+            for records, batch_id in fresh:
                 report.sent += len(records)
                 running.add(pool.submit(_deliver, tgt, settings, records, batch_id, log))
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                running.discard(fut)
-                d = fut.result()
-                _apply(con, target, d, run_id, report)
-                if d.stop and stop is None:
-                    stop = d.stop
-                if d.error is not None and error is None:
-                    error = d.error
+            running -= done
+            deliveries = [fut.result() for fut in done]
     if stop:
         report.stopped_reason = stop
         log.warning("sync stopped: %s", stop)
@@ -388,23 +396,30 @@ def _send_all(
         raise error
 
 
-def _apply(
-    con: duckdb.DuckDBPyConnection, target: str, d: _Delivery, run_id: str, report: SyncReport
+def _commit_step(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    deliveries: Sequence[_Delivery],
+    fresh: Sequence[tuple[list[OutRecord], str]],
+    run_id: str,
+    report: SyncReport,
 ) -> None:
-    con.execute("BEGIN TRANSACTION")  # one commit per batch outcome
-    try:
-        ledger.mark_accepted(con, target, d.accepted, run_id)
-        ledger.mark_accepted(con, target, d.confirmed, run_id, "confirmed by read-back")
-        ledger.mark_rejected(con, target, d.rejected, run_id)
-        ledger.mark_pending(con, target, d.unsent, run_id, None)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    report.accepted += len(d.accepted)
-    report.confirmed_by_read_back += len(d.confirmed)
-    report.rejected += len(d.rejected)
-    report.rejection_messages.update(d.rejected.values())
+    """Record finished batches and mark the next ones in flight, in one transaction."""
+    accepted = [rid for d in deliveries for rid in d.accepted]
+    confirmed = [rid for d in deliveries for rid in d.confirmed]
+    rejected = {rid: msg for d in deliveries for rid, msg in d.rejected.items()}
+    unsent = [rid for d in deliveries for rid in d.unsent]
+    events: list[tuple[str, str, str | None, str | None]] = []
+    events += [(rid, "accepted", None, None) for rid in accepted]
+    events += [(rid, "confirmed", None, "confirmed by read-back") for rid in confirmed]
+    events += [(rid, "rejected", None, msg) for rid, msg in rejected.items()]
+    events += [(rid, "pending", None, None) for rid in unsent]
+    events += [(r.record_id, "in_flight", bid, None) for recs, bid in fresh for r in recs]
+    ledger.journal(con, target, events, run_id, time.time_ns())  # one statement, one commit
+    report.accepted += len(accepted)
+    report.confirmed_by_read_back += len(confirmed)
+    report.rejected += len(rejected)
+    report.rejection_messages.update(rejected.values())
 
 
 def _deliver(

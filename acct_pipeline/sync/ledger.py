@@ -11,8 +11,13 @@ it was NULL keeps its last accepted value). Status life cycle of a row::
                                         run reads the record back from the CRM before anything else
 
 A record is ``accepted`` only after the CRM confirmed it (a 200/207 result, or a read-back that
-shows the values). Every status change is its own committed statement, so a ``kill -9`` at any
-point leaves the ledger consistent with what may have reached the CRM.
+shows the values). Every status change is committed before the next network call, so a ``kill -9``
+at any point leaves the ledger consistent with what may have reached the CRM.
+
+While a run sends, status changes go to an append-only journal (``sync.crm_sync_ledger_journal``)
+— an INSERT per step costs the same however large the ledger is, where an UPDATE of the ledger per
+batch would slow the run down as the CRM grows. ``fold_journal`` applies the journal to the ledger
+in one set-based UPDATE at the end of the run and, after a crash, at the start of the next one.
 """
 
 from __future__ import annotations
@@ -62,10 +67,96 @@ EMPTY_LEDGER_DDL = f"CREATE OR REPLACE TEMP TABLE sync_ledger_empty ({LEDGER_COL
 NOW = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)"
 
 
+JOURNAL = CRM_SYNC_LEDGER + "_journal"
+JOURNAL_DDL = f"""
+CREATE TABLE IF NOT EXISTS {JOURNAL} (
+    step      BIGINT NOT NULL,    -- increasing per commit step (ns clock)
+    target    VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    event     VARCHAR NOT NULL,   -- in_flight | accepted | confirmed | rejected | pending
+    batch_id  VARCHAR,
+    message   VARCHAR,
+    run_id    VARCHAR,
+    logged_at TIMESTAMP NOT NULL
+)
+"""
+EVENTS = ("in_flight", "accepted", "confirmed", "rejected", "pending")
+
+
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> str:
     con.execute("CREATE SCHEMA IF NOT EXISTS sync")
     con.execute(LEDGER_DDL)
+    con.execute(JOURNAL_DDL)
     return CRM_SYNC_LEDGER
+
+
+def journal(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    events: Sequence[tuple[str, str, str | None, str | None]],
+    run_id: str,
+    step: int,
+) -> None:
+    """Append ``(record_id, event, batch_id, message)`` rows (one statement)."""
+    if not events:
+        return
+    cols = list(zip(*events, strict=True))
+    con.execute(
+        f"""INSERT INTO {JOURNAL}
+            SELECT ?, ?, unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[])),
+                   unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[])), ?, {NOW}""",
+        [step, target, list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), run_id],
+    )
+
+
+def fold_journal(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the journal's latest event per record to the ledger, then empty it (one transaction).
+
+    ``accepted`` / ``confirmed`` make the sent values the accepted ones; ``rejected`` keeps the
+    CRM's message; ``pending`` never downgrades an accepted row; every ``in_flight`` counts as an
+    attempt. Returns the number of ledger rows changed.
+    """
+    if not table_exists(con, JOURNAL):
+        return 0
+    if not con.execute(f"SELECT count(*) FROM {JOURNAL}").fetchone()[0]:
+        return 0
+    merged = "CAST(json_merge_patch(coalesce(l.accepted_json, '{}'), l.values_json) AS VARCHAR)"
+    ok = "j.event IN ('accepted', 'confirmed')"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        n = con.execute(
+            f"""
+            UPDATE {CRM_SYNC_LEDGER} AS l SET
+                status = CASE WHEN {ok} THEN '{ACCEPTED}'
+                              WHEN j.event = 'pending' AND l.status = '{ACCEPTED}' THEN l.status
+                              ELSE j.event END,
+                batch_id = coalesce(j.batch_id, l.batch_id),
+                attempts = l.attempts + j.sends,
+                accepted_json = CASE WHEN {ok} THEN {merged} ELSE l.accepted_json END,
+                accepted_hash = CASE WHEN {ok} THEN md5({merged}) ELSE l.accepted_hash END,
+                accepted_as_of = CASE WHEN {ok} THEN l.as_of_date ELSE l.accepted_as_of END,
+                accepted_at = CASE WHEN {ok} THEN j.logged_at ELSE l.accepted_at END,
+                message = CASE WHEN j.event IN ('pending', 'in_flight') THEN coalesce(j.message, l.message)
+                               ELSE j.message END,
+                run_id = coalesce(j.run_id, l.run_id),
+                updated_at = j.logged_at
+            FROM (
+                SELECT target, record_id, event, batch_id, message, run_id, logged_at,
+                       count(*) FILTER (WHERE event = 'in_flight')
+                           OVER (PARTITION BY target, record_id) AS sends
+                FROM {JOURNAL}
+                QUALIFY row_number() OVER (PARTITION BY target, record_id
+                                           ORDER BY step DESC, logged_at DESC) = 1
+            ) j
+            WHERE l.target = j.target AND l.record_id = j.record_id
+            """
+        ).fetchone()[0]
+        con.execute(f"DELETE FROM {JOURNAL}")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(n)
 
 
 def ledger_for_reading(con: duckdb.DuckDBPyConnection) -> str:
@@ -100,19 +191,26 @@ def stage_pending(con: duckdb.DuckDBPyConnection, target: str, plan_table: str, 
     return int(n)
 
 
-def _ids_clause() -> str:
-    return "list_contains(CAST(? AS VARCHAR[]), record_id)"
-
-
 def mark_in_flight(
-    con: duckdb.DuckDBPyConnection, target: str, ids: Sequence[str], batch_id: str, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    batches: Sequence[tuple[Sequence[str], str]],
+    run_id: str,
 ) -> None:
+    """Mark the records of one or more batches (``(record ids, batch id)``) as sent, in one
+    committed statement, before any of them leaves."""
+    rids = [rid for ids, _ in batches for rid in ids]
+    bids = [bid for ids, bid in batches for _ in ids]
+    if not rids:
+        return
     con.execute(
-        f"""UPDATE {CRM_SYNC_LEDGER}
-            SET status = '{IN_FLIGHT}', batch_id = ?, run_id = ?, attempts = attempts + 1,
-                updated_at = {NOW}
-            WHERE target = ? AND {_ids_clause()}""",
-        [batch_id, run_id, target, list(ids)],
+        f"""UPDATE {CRM_SYNC_LEDGER} AS l
+            SET status = '{IN_FLIGHT}', batch_id = b.batch_id, run_id = ?,
+                attempts = l.attempts + 1, updated_at = {NOW}
+            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid,
+                         unnest(CAST(? AS VARCHAR[])) AS batch_id) b
+            WHERE l.target = ? AND l.record_id = b.rid""",
+        [run_id, rids, bids, target],
     )
 
 
@@ -123,19 +221,18 @@ def mark_accepted(
     run_id: str,
     note: str | None = None,
 ) -> None:
+    """The CRM confirmed these records: their sent values become the accepted ones."""
     if not ids:
         return
+    merged = "CAST(json_merge_patch(coalesce(l.accepted_json, '{}'), l.values_json) AS VARCHAR)"
     con.execute(
-        f"""UPDATE {CRM_SYNC_LEDGER}
-            SET status = '{ACCEPTED}',
-                accepted_json = CAST(json_merge_patch(coalesce(accepted_json, '{{}}'), values_json)
-                                     AS VARCHAR),
-                accepted_hash = md5(CAST(json_merge_patch(coalesce(accepted_json, '{{}}'), values_json)
-                                         AS VARCHAR)),
-                accepted_as_of = as_of_date, accepted_at = {NOW}, message = ?, run_id = ?,
+        f"""UPDATE {CRM_SYNC_LEDGER} AS l
+            SET status = '{ACCEPTED}', accepted_json = {merged}, accepted_hash = md5({merged}),
+                accepted_as_of = l.as_of_date, accepted_at = {NOW}, message = ?, run_id = ?,
                 updated_at = {NOW}
-            WHERE target = ? AND {_ids_clause()}""",
-        [note, run_id, target, list(ids)],
+            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
+            WHERE l.target = ? AND l.record_id = u.rid""",
+        [note, run_id, list(ids), target],
     )
 
 
@@ -165,10 +262,11 @@ def mark_pending(
     if not ids:
         return
     con.execute(
-        f"""UPDATE {CRM_SYNC_LEDGER}
-            SET status = '{PENDING}', message = coalesce(?, message), run_id = ?, updated_at = {NOW}
-            WHERE target = ? AND {_ids_clause()} AND status <> '{ACCEPTED}'""",
-        [message, run_id, target, list(ids)],
+        f"""UPDATE {CRM_SYNC_LEDGER} AS l
+            SET status = '{PENDING}', message = coalesce(?, l.message), run_id = ?, updated_at = {NOW}
+            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
+            WHERE l.target = ? AND l.record_id = u.rid AND l.status <> '{ACCEPTED}'""",
+        [message, run_id, list(ids), target],
     )
 
 

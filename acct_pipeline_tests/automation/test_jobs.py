@@ -30,8 +30,6 @@ def test_the_alert_job_materializes_only_the_alerts() -> None:
 def test_sensors_and_schedule_are_on_by_default() -> None:
     loaded = defs()
     statuses = {s.name: s.default_status for s in loaded.sensors}
-    assert statuses == {
-        "score_drop_sensor": dg.DefaultSensorStatus.RUNNING,
-        "scores_freshness_sensor": dg.DefaultSensorStatus.RUNNING,
-    }
+    assert statuses["score_drop_sensor"] == dg.DefaultSensorStatus.RUNNING
+    assert statuses["scores_freshness_sensor"] == dg.DefaultSensorStatus.RUNNING
     assert loaded.resolve_sensor_def("score_drop_sensor").job_name == ALERTS_JOB_NAME

@@ -29,18 +29,27 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def sample_days(root: Path) -> list[date]:
-    return sorted(date.fromisoformat(p.stem.removeprefix("events_")) for p in (root / "events").glob("events_*.csv"))
+    return sorted(
+        date.fromisoformat(p.stem.removeprefix("events_"))
+        for p in (root / "events").glob("events_*.csv")
+    )
 
 
-def load(db: Path, source: Source, specs: Iterable[TableSpec], days: Iterable[date] = ()) -> dict[str, LoadResult]:
-    """Load snapshot tables (and, for partitioned specs, the given days) from ``source`` into ``db``."""
+def load(
+    db: Path, source: Source, specs: Iterable[TableSpec], days: Iterable[date] = ()
+) -> dict[str, LoadResult]:
+    """Load snapshot tables (and the given days of partitioned ones) from ``source`` into ``db``."""
     out: dict[str, LoadResult] = {}
     with connect(db) as con:
         for spec in specs:
             if spec.partitioned:
                 total = LoadResult(table=spec.name, source=source.name)
                 for day in days:
-                    total.add(load_batches(con, spec, source.read_events(spec, day), source.name, partition=day))
+                    total.add(
+                        load_batches(
+                            con, spec, source.read_events(spec, day), source.name, partition=day
+                        )
+                    )
                 out[spec.name] = total
             else:
                 out[spec.name] = load_batches(con, spec, source.read_table(spec), source.name)
@@ -49,7 +58,9 @@ def load(db: Path, source: Source, specs: Iterable[TableSpec], days: Iterable[da
 
 def table(db: Path, spec: TableSpec) -> pd.DataFrame:
     """The contract columns of a raw table, sorted by key (loader columns dropped)."""
-    cols = ", ".join(f'"{c}"' for c in spec.column_names) + (", event_date" if spec.partitioned else "")
+    cols = ", ".join(f'"{c}"' for c in spec.column_names) + (
+        ", event_date" if spec.partitioned else ""
+    )
     keys = ", ".join(spec.key)
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(f"SELECT {cols} FROM {spec.qualified} ORDER BY {keys}").df()
@@ -60,13 +71,20 @@ def assert_same_table(
     api_db: Path,
     spec: TableSpec,
     normalise: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    days: Iterable[date] | None = None,
 ) -> pd.DataFrame:
-    """The raw table loaded from files equals the one loaded from the API (after ``normalise``)."""
+    """The raw table loaded from files equals the one loaded from the API (after ``normalise``);
+    for a partitioned table, only ``days`` (default: all) of the files side are compared."""
     a, b = table(files_db, spec), table(api_db, spec)
+    if days is not None:
+        wanted = pd.to_datetime(pd.Series(list(days)))
+        a = a[pd.to_datetime(a["event_date"]).isin(wanted)]
     if normalise is not None:
         a, b = normalise(a), normalise(b)
     assert len(a) > 0, f"{spec.name}: nothing loaded from files"
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False
+    )
     return b
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from acct_pipeline.connectors.http import AuthFailed, QuotaExhausted, no_sleep
+from acct_pipeline.connectors.http import AuthFailed, QuotaExhausted
 from acct_pipeline.connectors.hubspot import HubSpotSource
 from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
 from acct_pipeline_tests.connectors.conftest import assert_same_table, load, table
@@ -43,7 +43,9 @@ def test_date_versioned_base_path(sample: Path, files_warehouse: Path, tmp_path:
     assert_same_table(files_warehouse, tmp_path / "api.duckdb", CRM_TICKETS)
 
 
-def test_recovers_from_429_and_5xx_bursts_without_duplicates(sample: Path, files_warehouse: Path, tmp_path: Path) -> None:
+def test_recovers_from_429_and_5xx_bursts_without_duplicates(
+    sample: Path, files_warehouse: Path, tmp_path: Path
+) -> None:
     clock = FakeClock()
     with FakeHubSpot(clock=clock).load_landing(sample) as hs:
         hs.inject("status", 3, status=429, path="/contacts")
@@ -53,7 +55,15 @@ def test_recovers_from_429_and_5xx_bursts_without_duplicates(sample: Path, files
         src = source(hs, clock)
         load(tmp_path / "api.duckdb", src, CRM)
         faults = [c.fault for c in hs.calls if c.fault]
-    assert sorted(faults) == ["drop", "status:429", "status:429", "status:429", "status:502", "status:502", "status:503"]
+    assert sorted(faults) == [
+        "drop",
+        "status:429",
+        "status:429",
+        "status:429",
+        "status:502",
+        "status:502",
+        "status:503",
+    ]
     for spec in CRM:
         assert_same_table(files_warehouse, tmp_path / "api.duckdb", spec)
     stats = src.client.stats
@@ -91,7 +101,9 @@ def test_401_fails_fast_naming_the_variable_without_the_token(sample: Path, tmp_
     wrong = "pat-na1-00000000-dead-beef-0000-000000000000"
     clock = FakeClock()
     with FakeHubSpot(clock=clock).load_landing(sample) as hs:
-        src = HubSpotSource.from_env({"HUBSPOT_ACCESS_TOKEN": wrong, "HUBSPOT_BASE_URL": hs.url}, sleep=clock.sleep)
+        src = HubSpotSource.from_env(
+            {"HUBSPOT_ACCESS_TOKEN": wrong, "HUBSPOT_BASE_URL": hs.url}, sleep=clock.sleep
+        )
         with pytest.raises(AuthFailed) as err:
             load(tmp_path / "api.duckdb", src, (CRM_COMPANIES,))
         assert len(hs.calls) == 1  # no retries on a 401
@@ -113,9 +125,22 @@ def test_only_needed_properties_so_no_414(sample: Path) -> None:
                 pass
         assert max(len(c.path) + len("&".join(c.query)) for c in hs.calls) < hs.max_url_length
         assert {c.status for c in hs.calls} == {200}
-        sent = {p for c in hs.calls_to("/companies") for p in ",".join(c.query.get("properties", [])).split(",")}
-        assert sent == {"name", "domain", "industry", "region", "numberofemployees", "lifecyclestage",
-                        "hubspot_owner_id", "createdate", "hs_lastmodifieddate"}
+        sent = {
+            p
+            for c in hs.calls_to("/companies")
+            for p in ",".join(c.query.get("properties", [])).split(",")
+        }
+        assert sent == {
+            "name",
+            "domain",
+            "industry",
+            "region",
+            "numberofemployees",
+            "lifecyclestage",
+            "hubspot_owner_id",
+            "createdate",
+            "hs_lastmodifieddate",
+        }
 
 
 def test_incremental_ignores_our_own_write_back(sample: Path, tmp_path: Path) -> None:
@@ -127,17 +152,32 @@ def test_incremental_ignores_our_own_write_back(sample: Path, tmp_path: Path) ->
         before = table(tmp_path / "a.duckdb", CRM_COMPANIES).set_index("company_id")
         ids = list(before.index[:3])
         client = first.client
-        client.post_json("/crm/v3/properties/companies", {
-            "name": "acct_health_score", "label": "Health score", "type": "number",
-            "fieldType": "number", "groupName": "companyinformation"})
+        client.post_json(
+            "/crm/v3/properties/companies",
+            {
+                "name": "acct_health_score",
+                "label": "Health score",
+                "type": "number",
+                "fieldType": "number",
+                "groupName": "companyinformation",
+            },
+        )
         clock.sleep(60)
         # the pipeline's own write-back on two companies, a customer's edit on the third
-        client.post_json("/crm/v3/objects/companies/batch/update", {"inputs": [
-            {"id": ids[0], "properties": {"acct_health_score": "87"}},
-            {"id": ids[1], "properties": {"acct_health_score": "42"}},
-            {"id": ids[2], "properties": {"name": "Renamed Inc"}},
-        ]}, idempotent=True)
-        assert hs.objects["companies"][ids[0]].properties["hs_lastmodifieddate"] > str(before.loc[ids[0], "updated_at"])
+        client.post_json(
+            "/crm/v3/objects/companies/batch/update",
+            {
+                "inputs": [
+                    {"id": ids[0], "properties": {"acct_health_score": "87"}},
+                    {"id": ids[1], "properties": {"acct_health_score": "42"}},
+                    {"id": ids[2], "properties": {"name": "Renamed Inc"}},
+                ]
+            },
+            idempotent=True,
+        )
+        assert hs.objects["companies"][ids[0]].properties["hs_lastmodifieddate"] > str(
+            before.loc[ids[0], "updated_at"]
+        )
         second = source(hs, clock, HUBSPOT_INCREMENTAL_STATE=str(state))
         load(tmp_path / "b.duckdb", second, (CRM_COMPANIES,))
         assert hs.calls_to("/companies/search")

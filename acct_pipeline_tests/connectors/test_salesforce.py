@@ -22,7 +22,9 @@ def source(fake: FakeSalesforce, clock: FakeClock, token: str = TOKEN) -> Salesf
     return SalesforceSource.from_env(env, sleep=clock.sleep, clock=clock)
 
 
-def test_same_raw_tables_as_files_across_many_pages(sample: Path, files_warehouse: Path, tmp_path: Path) -> None:
+def test_same_raw_tables_as_files_across_many_pages(
+    sample: Path, files_warehouse: Path, tmp_path: Path
+) -> None:
     clock = FakeClock()
     with FakeSalesforce(clock=clock, page_size=200).load_landing(sample) as sf:
         src = source(sf, clock)
@@ -33,7 +35,9 @@ def test_same_raw_tables_as_files_across_many_pages(sample: Path, files_warehous
         assert_same_table(files_warehouse, tmp_path / "api.duckdb", spec)
 
 
-def test_burst_of_5xx_and_dropped_connection_recovered(sample: Path, files_warehouse: Path, tmp_path: Path) -> None:
+def test_burst_of_5xx_and_dropped_connection_recovered(
+    sample: Path, files_warehouse: Path, tmp_path: Path
+) -> None:
     clock = FakeClock()
     with FakeSalesforce(clock=clock, page_size=300).load_landing(sample) as sf:
         sf.inject("status", 3, status=503, path="/query/01g")

@@ -1,4 +1,4 @@
-"""Stripe connector against the fake account: same raw tables as files, MRR, paging, limits, auth."""
+"""Stripe connector against the fake account: same tables as files, MRR, paging, limits, auth."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ BILLING = (BILLING_CUSTOMERS, BILLING_SUBSCRIPTIONS, BILLING_INVOICES)
 
 
 def source(fake: FakeStripe, clock: FakeClock, key: str = API_KEY, **env: str) -> StripeSource:
-    return StripeSource.from_env({"STRIPE_API_KEY": key, "STRIPE_BASE_URL": fake.url, **env}, sleep=clock.sleep, clock=clock)
+    return StripeSource.from_env(
+        {"STRIPE_API_KEY": key, "STRIPE_BASE_URL": fake.url, **env}, sleep=clock.sleep, clock=clock
+    )
 
 
 def mrr_only_when_active(frame: pd.DataFrame) -> pd.DataFrame:
@@ -41,30 +43,52 @@ def test_same_raw_tables_as_files(sample: Path, files_warehouse: Path, tmp_path:
     assert len(fake.calls_to("/v1/invoices")) >= 5  # starting_after across pages
     assert_same_table(files_warehouse, tmp_path / "api.duckdb", BILLING_CUSTOMERS)
     assert_same_table(files_warehouse, tmp_path / "api.duckdb", BILLING_INVOICES)
-    subs = assert_same_table(files_warehouse, tmp_path / "api.duckdb", BILLING_SUBSCRIPTIONS, mrr_only_when_active)
+    subs = assert_same_table(
+        files_warehouse, tmp_path / "api.duckdb", BILLING_SUBSCRIPTIONS, mrr_only_when_active
+    )
     assert (subs["status"] == "canceled").any()  # status=all: churned subscriptions are there
 
 
 def test_mrr_normalised_by_interval_over_active_and_past_due() -> None:
     def sub(status: str, *items: tuple[int, int, str, int]) -> dict:
-        return {"status": status, "items": {"data": [
-            {"quantity": q, "price": {"unit_amount": a, "recurring": {"interval": i, "interval_count": n}}}
-            for a, q, i, n in items]}}
+        return {
+            "status": status,
+            "items": {
+                "data": [
+                    {
+                        "quantity": q,
+                        "price": {
+                            "unit_amount": a,
+                            "recurring": {"interval": i, "interval_count": n},
+                        },
+                    }
+                    for a, q, i, n in items
+                ]
+            },
+        }
 
     assert subscription_mrr(sub("active", (4500, 10, "month", 1))) == 450.0
     assert subscription_mrr(sub("past_due", (54000, 10, "year", 1), (3000, 2, "month", 3))) == 470.0
     assert subscription_mrr(sub("trialing", (4500, 10, "month", 1))) == 0.0
     assert subscription_mrr(sub("canceled", (4500, 10, "month", 1))) == 0.0
-    assert monthly_cents({"unit_amount": 1000, "recurring": {"interval": "week", "interval_count": 1}}, 1) == pytest.approx(1000 * 52 / 12)
-    assert monthly_cents({"unit_amount": 1000}, 1) == 0.0  # one-off prices are not recurring revenue
+    assert monthly_cents(
+        {"unit_amount": 1000, "recurring": {"interval": "week", "interval_count": 1}}, 1
+    ) == pytest.approx(1000 * 52 / 12)
+    assert (
+        monthly_cents({"unit_amount": 1000}, 1) == 0.0
+    )  # one-off prices are not recurring revenue
 
 
-def test_429_and_5xx_bursts_and_tight_rate_limit(sample: Path, files_warehouse: Path, tmp_path: Path) -> None:
+def test_429_and_5xx_bursts_and_tight_rate_limit(
+    sample: Path, files_warehouse: Path, tmp_path: Path
+) -> None:
     clock = FakeClock()
     with FakeStripe(clock=clock, rate_limit=(3, 1.0)).load_landing(sample) as fake:
         fake.inject("status", 4, status=429, path="/v1/invoices")
         fake.inject("status", 2, status=500)
-        src = source(fake, clock, STRIPE_RATE_LIMIT="100/1")  # pace too fast on purpose: server 429s
+        src = source(
+            fake, clock, STRIPE_RATE_LIMIT="100/1"
+        )  # pace too fast on purpose: server 429s
         load(tmp_path / "api.duckdb", src, BILLING)
         limited = [c for c in fake.calls if c.status == 429]
     assert len(limited) >= 4 and src.client.stats.rate_limit_waits >= 4

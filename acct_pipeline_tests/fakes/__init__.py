@@ -10,26 +10,27 @@ Use::
 
     from acct_pipeline_tests.fakes.hubspot import FakeHubSpot, TOKEN
     with FakeHubSpot(rate_limit=(100, 10.0)).load_landing(sample_dir) as hs:
-        client = hubspot_client(env={"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_BASE_URL": hs.url}, sleep=no_sleep)
+        env = {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_BASE_URL": hs.url}
+        client = hubspot_client(env, sleep=no_sleep)
         ...
         assert hs.writes_to("companies", "123")[0].properties == {"acct_health_score": "87"}
 
 Common knobs (``FakeServer``, ``base.py``)
 ------------------------------------------
-``url``                          base URL (``http://127.0.0.1:<port>``), after ``start()`` / ``with``.
-``inject(kind, count, ...)``     the next ``count`` matching requests fail:
-                                 ``inject("status", 3, status=429)`` (the service's own 429 body/headers),
-                                 ``inject("status", 2, status=503)``, ``inject("slow", 1, delay=2.0)``
-                                 (real seconds, then a normal answer: lets a client timeout fire),
-                                 ``inject("drop", 1)`` (connection closed without an answer).
-                                 Filters: ``path=<regex>``, ``method="POST"``. ``clear_faults()``.
-``calls`` / ``calls_to(regex, method)``  every request seen: method, path, query, status, fault.
-``max_url_length``               longer request lines get 414 (HubSpot: 4096).
-``clock``                        a ``FakeClock`` shared with the client (``sleep=clock.sleep``) makes
-                                 rate-limit windows pass instantly; default real ``time.time``.
-``load_landing(dir)``            fill the store from a sample-generator landing folder (one record
-                                 per id: rows without an id or with a repeated id are not stored —
-                                 the loader would quarantine them anyway).
+- ``url``: the base URL (``http://127.0.0.1:<port>``), after ``start()`` / ``with``.
+- ``inject(kind, count, ...)``: the next ``count`` matching requests fail.
+  ``inject("status", 3, status=429)`` (the service's own 429 body and headers),
+  ``inject("status", 2, status=503)``, ``inject("slow", 1, delay=2.0)`` (real seconds, then a
+  normal answer: lets a client timeout fire), ``inject("drop", 1)`` (connection closed without
+  an answer), ``inject("truncate", 1)`` (body cut off half-way). Filters: ``path=<regex>``,
+  ``method="POST"``. ``clear_faults()``.
+- ``calls`` / ``calls_to(regex, method)``: every request seen (method, path, query, status, fault).
+- ``max_url_length``: longer request lines get 414 (HubSpot: 4096).
+- ``clock``: a ``FakeClock`` shared with the client (``sleep=clock.sleep``) makes rate-limit
+  windows pass instantly; default real ``time.time``.
+- ``load_landing(dir)``: fill the store from a sample-generator landing folder (one record per
+  id: rows without an id or with a repeated id are not stored — the loader would quarantine them
+  anyway).
 
 ``FakeHubSpot`` (``hubspot.py``; token ``hubspot.TOKEN``; Bearer, 401 otherwise)
 --------------------------------------------------------------------------------
@@ -49,13 +50,14 @@ Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, fe
   ``POST /properties/{type}`` (201, 409 ``OBJECT_ALREADY_EXISTS``; group must exist),
   ``GET|POST /properties/{type}/groups`` (409 when it exists).
 - limits: ``rate_limit=(100, 10.0)`` rolling window -> 429 ``TEN_SECONDLY_ROLLING`` with
-  ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` (+ ``-Daily``, ``-Daily-Remaining``
-  on every answer), no ``Retry-After``; ``daily_limit=250_000`` -> 429 ``DAILY``;
-  ``exhaust_daily_quota()`` makes the next request hit it. ``rate_limit=None`` / ``daily_limit=None``
-  switch them off.
+  ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` (+ ``-Daily``,
+  ``-Daily-Remaining`` on every answer), no ``Retry-After``; ``daily_limit=250_000`` -> 429
+  ``DAILY``; ``exhaust_daily_quota()`` makes the next request hit it. ``rate_limit=None`` /
+  ``daily_limit=None`` switch them off.
 - writes: ``writes`` (``Write(object_type, record_id, properties, at, endpoint, request_no)``),
-  ``writes_to(type, id)``, ``written_property_names(type)``; ``reject(type, ids, message, category)``
-  / ``accept(type, ids)`` configure per-record 207 errors; ``objects[type][id]`` is the store
+  ``writes_to(type, id)``, ``written_property_names(type)``;
+  ``reject(type, ids, message, category)`` / ``accept(type, ids)`` configure per-record 207
+  errors; ``objects[type][id]`` is the store
   (``HubSpotRecord.properties``); ``owners``; ``properties[type]`` the property definitions.
 - landing mapping: companies (name, domain, industry, region, numberofemployees, lifecyclestage,
   hubspot_owner_id, createdate, hs_lastmodifieddate; owners from owner_id/owner_email), contacts

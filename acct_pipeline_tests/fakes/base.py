@@ -123,7 +123,8 @@ Handler = Callable[..., Response]
 class FakeServer:
     """Base class: subclasses call ``self.route(method, regex, handler)`` in ``__init__``.
 
-    Knobs common to every fake: ``inject(...)`` faults, ``calls`` (every request), ``max_url_length``
+    Knobs common to every fake: ``inject(...)`` faults, ``calls`` (every request),
+    ``max_url_length``
     (414 beyond it), ``clock`` (a ``FakeClock`` or ``time.time``).
     """
 
@@ -156,7 +157,7 @@ class FakeServer:
         path: str | None = None,
         method: str | None = None,
     ) -> Fault:
-        """Make the next ``count`` matching requests fail: ``status`` / ``slow`` / ``drop`` / ``truncate``.
+        """Make the next ``count`` matching requests fail (status / slow / drop / truncate).
 
         A ``status`` fault of 429 without ``body`` uses the service's own rate-limit answer.
         """
@@ -173,7 +174,9 @@ class FakeServer:
 
     def calls_to(self, pattern: str, method: str | None = None) -> list[Call]:
         rx = re.compile(pattern)
-        return [c for c in self.calls if rx.search(c.path) and (method is None or c.method == method)]
+        return [
+            c for c in self.calls if rx.search(c.path) and (method is None or c.method == method)
+        ]
 
     # -- hooks for subclasses ------------------------------------------------------------------
 
@@ -218,8 +221,11 @@ class FakeServer:
             if fault.kind == "slow":
                 time.sleep(fault.delay)  # real time, so a client timeout can fire
         if len(req.raw_path) > self.max_url_length:
-            return Response(414, b"<html><body>414 Request-URI Too Large</body></html>",
-                            {"Content-Type": "text/html"}), None
+            return Response(
+                414,
+                b"<html><body>414 Request-URI Too Large</body></html>",
+                {"Content-Type": "text/html"},
+            ), None
         denied = self.authenticate(req)
         if denied is not None:
             return denied, None
@@ -254,7 +260,15 @@ class FakeServer:
             resp, fault = json_response(500, {"error": f"fake crashed: {exc!r}"}), "crash"
         with self.lock:
             self.calls.append(
-                Call(req.method, req.path, req.query, resp.status if resp else 0, self.clock(), body, fault)
+                Call(
+                    req.method,
+                    req.path,
+                    req.query,
+                    resp.status if resp else 0,
+                    self.clock(),
+                    body,
+                    fault,
+                )
             )
         if resp is None:
             _hang_up(h)
@@ -299,7 +313,9 @@ class FakeServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{self.name}-fake", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"{self.name}-fake", daemon=True
+        )
         self._thread.start()
         return self
 

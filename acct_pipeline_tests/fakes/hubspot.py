@@ -17,7 +17,15 @@ from typing import Any
 
 from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
 from acct_pipeline_tests.fakes import landing
-from acct_pipeline_tests.fakes.base import FakeServer, Fault, Request, Response, bearer_token, iso_ms, json_response
+from acct_pipeline_tests.fakes.base import (
+    FakeServer,
+    Fault,
+    Request,
+    Response,
+    bearer_token,
+    iso_ms,
+    json_response,
+)
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 OBJECT_TYPES = (
@@ -38,31 +46,62 @@ DEFAULT_PROPERTIES = {"createdate", "hs_lastmodifieddate", "hs_object_id"}
 # Properties a portal has out of the box, per object (the fake refuses writes to anything else).
 STANDARD_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
     "companies": (
-        ("name", "string"), ("domain", "string"), ("industry", "enumeration"), ("region", "string"),
-        ("numberofemployees", "number"), ("lifecyclestage", "enumeration"),
-        ("hubspot_owner_id", "enumeration"), ("createdate", "datetime"),
-        ("hs_lastmodifieddate", "datetime"), ("hs_object_id", "number"), ("description", "string"),
+        ("name", "string"),
+        ("domain", "string"),
+        ("industry", "enumeration"),
+        ("region", "string"),
+        ("numberofemployees", "number"),
+        ("lifecyclestage", "enumeration"),
+        ("hubspot_owner_id", "enumeration"),
+        ("createdate", "datetime"),
+        ("hs_lastmodifieddate", "datetime"),
+        ("hs_object_id", "number"),
+        ("description", "string"),
     ),
     "contacts": (
-        ("email", "string"), ("firstname", "string"), ("lastname", "string"), ("jobtitle", "string"),
-        ("hs_buying_role", "enumeration"), ("left_company_date", "datetime"),
-        ("createdate", "datetime"), ("lastmodifieddate", "datetime"), ("hs_object_id", "number"),
+        ("email", "string"),
+        ("firstname", "string"),
+        ("lastname", "string"),
+        ("jobtitle", "string"),
+        ("hs_buying_role", "enumeration"),
+        ("left_company_date", "datetime"),
+        ("createdate", "datetime"),
+        ("lastmodifieddate", "datetime"),
+        ("hs_object_id", "number"),
     ),
     "tickets": (
-        ("subject", "string"), ("hs_ticket_priority", "enumeration"), ("hs_pipeline_stage", "enumeration"),
-        ("closed_date", "datetime"), ("escalated", "bool"), ("csat_score", "number"),
-        ("createdate", "datetime"), ("hs_lastmodifieddate", "datetime"), ("hs_object_id", "number"),
+        ("subject", "string"),
+        ("hs_ticket_priority", "enumeration"),
+        ("hs_pipeline_stage", "enumeration"),
+        ("closed_date", "datetime"),
+        ("escalated", "bool"),
+        ("csat_score", "number"),
+        ("createdate", "datetime"),
+        ("hs_lastmodifieddate", "datetime"),
+        ("hs_object_id", "number"),
     ),
     "tasks": (
-        ("hs_task_subject", "string"), ("hs_task_body", "string"), ("hs_task_status", "enumeration"),
-        ("hs_task_priority", "enumeration"), ("hs_task_type", "enumeration"), ("hs_timestamp", "datetime"),
-        ("hubspot_owner_id", "enumeration"), ("createdate", "datetime"), ("hs_lastmodifieddate", "datetime"),
+        ("hs_task_subject", "string"),
+        ("hs_task_body", "string"),
+        ("hs_task_status", "enumeration"),
+        ("hs_task_priority", "enumeration"),
+        ("hs_task_type", "enumeration"),
+        ("hs_timestamp", "datetime"),
+        ("hubspot_owner_id", "enumeration"),
+        ("createdate", "datetime"),
+        ("hs_lastmodifieddate", "datetime"),
     ),
 }
-_ACTIVITY_PROPS = (("hs_timestamp", "datetime"), ("createdate", "datetime"), ("hs_lastmodifieddate", "datetime"))
+_ACTIVITY_PROPS = (
+    ("hs_timestamp", "datetime"),
+    ("createdate", "datetime"),
+    ("hs_lastmodifieddate", "datetime"),
+)
 for _t in ("emails", "meetings", "calls", "notes", "feedback_submissions"):
     STANDARD_PROPERTIES[_t] = _ACTIVITY_PROPS + (
-        ("hs_email_direction", "enumeration"), ("hs_survey_type", "enumeration"), ("hs_response_value", "number"),
+        ("hs_email_direction", "enumeration"),
+        ("hs_survey_type", "enumeration"),
+        ("hs_response_value", "number"),
     )
 
 PRIORITY_TO_API = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
@@ -141,7 +180,9 @@ class FakeHubSpot(FakeServer):
                 name: _property_def(name, name, ptype, "string" if ptype == "string" else ptype, "")
                 for name, ptype in props
             }
-            self.groups[otype] = {"companyinformation": {"name": "companyinformation", "label": "Information"}}
+            self.groups[otype] = {
+                "companyinformation": {"name": "companyinformation", "label": "Information"}
+            }
         for base in BASE_PATHS:
             self.route("GET", f"{base}/(?P<otype>[a-z_]+)", self.list_objects)
             self.route("GET", f"{base}/(?P<otype>[a-z_]+)/(?P<rid>[^/]+)", self.get_object)
@@ -159,8 +200,13 @@ class FakeHubSpot(FakeServer):
 
     # -- knobs ---------------------------------------------------------------------------------
 
-    def reject(self, object_type: str, ids: list[str], message: str = "Property values were not valid",
-               category: str = "VALIDATION_ERROR") -> None:
+    def reject(
+        self,
+        object_type: str,
+        ids: list[str],
+        message: str = "Property values were not valid",
+        category: str = "VALIDATION_ERROR",
+    ) -> None:
         """Make ``batch/update`` fail for these records (207 Multi-Status with their errors)."""
         for rid in ids:
             self.rejections[(object_type, str(rid))] = Rejection("error", category, message)
@@ -176,13 +222,22 @@ class FakeHubSpot(FakeServer):
             self.daily_limit = 0
 
     def writes_to(self, object_type: str, record_id: str | None = None) -> list[Write]:
-        return [w for w in self.writes if w.object_type == object_type and (record_id is None or w.record_id == record_id)]
+        return [
+            w
+            for w in self.writes
+            if w.object_type == object_type and (record_id is None or w.record_id == record_id)
+        ]
 
     def written_property_names(self, object_type: str = "companies") -> set[str]:
         return {p for w in self.writes if w.object_type == object_type for p in w.properties}
 
-    def add_record(self, object_type: str, record_id: str | None, properties: dict[str, Any],
-                   associations: dict[str, list[str]] | None = None) -> HubSpotRecord:
+    def add_record(
+        self,
+        object_type: str,
+        record_id: str | None,
+        properties: dict[str, Any],
+        associations: dict[str, list[str]] | None = None,
+    ) -> HubSpotRecord:
         rid = str(record_id) if record_id else str(next(self._ids))
         now = iso_ms(self.clock())
         props = {k: v for k, v in properties.items()}
@@ -201,25 +256,56 @@ class FakeHubSpot(FakeServer):
         for row in landing.unique_rows(root, CRM_COMPANIES):
             if row.get("owner_id") and row["owner_id"] not in self.owners:
                 self.owners[row["owner_id"]] = {
-                    "id": row["owner_id"], "email": row.get("owner_email"), "firstName": None,
-                    "lastName": None, "userId": None, "archived": False,
+                    "id": row["owner_id"],
+                    "email": row.get("owner_email"),
+                    "firstName": None,
+                    "lastName": None,
+                    "userId": None,
+                    "archived": False,
                 }
-            self.add_record("companies", row["company_id"], {
-                "name": row.get("name"), "domain": row.get("domain"), "industry": row.get("industry"),
-                "region": row.get("region"), "numberofemployees": row.get("employees"),
-                "lifecyclestage": row.get("lifecycle_stage"), "hubspot_owner_id": row.get("owner_id"),
-                "createdate": row.get("created_at"), "hs_lastmodifieddate": row.get("updated_at"),
-            })
+            self.add_record(
+                "companies",
+                row["company_id"],
+                {
+                    "name": row.get("name"),
+                    "domain": row.get("domain"),
+                    "industry": row.get("industry"),
+                    "region": row.get("region"),
+                    "numberofemployees": row.get("employees"),
+                    "lifecyclestage": row.get("lifecycle_stage"),
+                    "hubspot_owner_id": row.get("owner_id"),
+                    "createdate": row.get("created_at"),
+                    "hs_lastmodifieddate": row.get("updated_at"),
+                },
+            )
         for row in landing.unique_rows(root, CRM_CONTACTS):
             champion = row.get("is_champion")
-            role = None if champion is None else ("CHAMPION" if champion.lower() == "true" else
-                                                  "" if champion.lower() == "false" else champion)
-            self.add_record("contacts", row["contact_id"], {
-                "email": row.get("email"), "firstname": row.get("first_name"), "lastname": row.get("last_name"),
-                "jobtitle": row.get("job_title"), "hs_buying_role": role,
-                "left_company_date": row.get("left_company_at"), "createdate": row.get("created_at"),
-                "lastmodifieddate": row.get("updated_at"),
-            }, {"companies": [row["company_id"]]} if row.get("company_id") else {})
+            role = (
+                None
+                if champion is None
+                else (
+                    "CHAMPION"
+                    if champion.lower() == "true"
+                    else ""
+                    if champion.lower() == "false"
+                    else champion
+                )
+            )
+            self.add_record(
+                "contacts",
+                row["contact_id"],
+                {
+                    "email": row.get("email"),
+                    "firstname": row.get("first_name"),
+                    "lastname": row.get("last_name"),
+                    "jobtitle": row.get("job_title"),
+                    "hs_buying_role": role,
+                    "left_company_date": row.get("left_company_at"),
+                    "createdate": row.get("created_at"),
+                    "lastmodifieddate": row.get("updated_at"),
+                },
+                {"companies": [row["company_id"]]} if row.get("company_id") else {},
+            )
         for row in landing.unique_rows(root, CRM_ACTIVITIES):
             otype, direction = ACTIVITY_OBJECT.get(row.get("activity_type") or "", ("notes", None))
             props = {"hs_timestamp": row.get("occurred_at"), "createdate": row.get("occurred_at")}
@@ -237,12 +323,19 @@ class FakeHubSpot(FakeServer):
             self.add_record(otype, row["activity_id"], props, assoc)
         for row in landing.unique_rows(root, CRM_TICKETS):
             sev, status = row.get("severity"), row.get("status")
-            self.add_record("tickets", row["ticket_id"], {
-                "createdate": row.get("created_at"), "closed_date": row.get("closed_at"),
-                "hs_ticket_priority": PRIORITY_TO_API.get(sev, sev) if sev else None,
-                "hs_pipeline_stage": STAGE_TO_API.get(status, status) if status else None,
-                "escalated": row.get("escalated"), "csat_score": row.get("csat_score"),
-            }, {"companies": [row["company_id"]]} if row.get("company_id") else {})
+            self.add_record(
+                "tickets",
+                row["ticket_id"],
+                {
+                    "createdate": row.get("created_at"),
+                    "closed_date": row.get("closed_at"),
+                    "hs_ticket_priority": PRIORITY_TO_API.get(sev, sev) if sev else None,
+                    "hs_pipeline_stage": STAGE_TO_API.get(status, status) if status else None,
+                    "escalated": row.get("escalated"),
+                    "csat_score": row.get("csat_score"),
+                },
+                {"companies": [row["company_id"]]} if row.get("company_id") else {},
+            )
         return self
 
     # -- auth, limits, faults ------------------------------------------------------------------
@@ -250,13 +343,17 @@ class FakeHubSpot(FakeServer):
     def authenticate(self, req: Request) -> Response | None:
         if bearer_token(req) == self.token:
             return None
-        return json_response(401, {
-            "status": "error",
-            "message": "Authentication credentials not found. This API supports OAuth 2.0 authentication "
-                       "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-            "correlationId": "00000000-0000-4000-8000-000000000401",
-            "category": "INVALID_AUTHENTICATION",
-        })
+        return json_response(
+            401,
+            {
+                "status": "error",
+                "message": "Authentication credentials not found. This API supports OAuth 2.0 "
+                "authentication "
+                "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "correlationId": "00000000-0000-4000-8000-000000000401",
+                "category": "INVALID_AUTHENTICATION",
+            },
+        )
 
     def _limit_headers(self, remaining: int) -> dict[str, str]:
         n, period = self.rate_limit or (100, 10.0)
@@ -267,7 +364,9 @@ class FakeHubSpot(FakeServer):
         }
         if self.daily_limit is not None:
             h["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
-            h["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, self.daily_limit - self.daily_used))
+            h["X-HubSpot-RateLimit-Daily-Remaining"] = str(
+                max(0, self.daily_limit - self.daily_used)
+            )
         return h
 
     def _429(self, policy: str, remaining: int = 0) -> Response:
@@ -275,11 +374,18 @@ class FakeHubSpot(FakeServer):
             "DAILY": "You have reached your daily limit.",
             "SECONDLY": "You have reached your secondly limit.",
         }.get(policy, "You have reached your ten_secondly_rolling limit.")
-        return json_response(429, {
-            "status": "error", "message": msg, "errorType": "RATE_LIMIT",
-            "correlationId": "00000000-0000-4000-8000-000000000429", "policyName": policy,
-            "groupName": "publicapi:private-app:1234567",
-        }, self._limit_headers(remaining))
+        return json_response(
+            429,
+            {
+                "status": "error",
+                "message": msg,
+                "errorType": "RATE_LIMIT",
+                "correlationId": "00000000-0000-4000-8000-000000000429",
+                "policyName": policy,
+                "groupName": "publicapi:private-app:1234567",
+            },
+            self._limit_headers(remaining),
+        )
 
     def rate_limit_fault_response(self, fault: Fault) -> Response:
         return self._429("TEN_SECONDLY_ROLLING")
@@ -317,8 +423,13 @@ class FakeHubSpot(FakeServer):
     def _store(self, otype: str) -> dict[str, HubSpotRecord] | None:
         return self.objects.get(otype)
 
-    def _render(self, otype: str, rec: HubSpotRecord, props: list[str] | None,
-                assoc: list[str] | None = None) -> dict[str, Any]:
+    def _render(
+        self,
+        otype: str,
+        rec: HubSpotRecord,
+        props: list[str] | None,
+        assoc: list[str] | None = None,
+    ) -> dict[str, Any]:
         names = set(props) | DEFAULT_PROPERTIES if props else set(rec.properties)
         out = {
             "id": rec.id,
@@ -332,22 +443,39 @@ class FakeHubSpot(FakeServer):
             for t in assoc:
                 ids = rec.associations.get(t) or []
                 if ids:
-                    a[t] = {"results": [{"id": i, "type": f"{_singular(otype)}_to_{_singular(t)}"} for i in ids]}
+                    a[t] = {
+                        "results": [
+                            {"id": i, "type": f"{_singular(otype)}_to_{_singular(t)}"} for i in ids
+                        ]
+                    }
             if a:
                 out["associations"] = a
         return out
 
     @staticmethod
     def _bad_request(message: str, category: str = "VALIDATION_ERROR", **extra: Any) -> Response:
-        return json_response(400, {
-            "status": "error", "message": message, "category": category,
-            "correlationId": "00000000-0000-4000-8000-000000000400", **extra,
-        })
+        return json_response(
+            400,
+            {
+                "status": "error",
+                "message": message,
+                "category": category,
+                "correlationId": "00000000-0000-4000-8000-000000000400",
+                **extra,
+            },
+        )
 
     @staticmethod
     def _not_found(message: str = "resource not found") -> Response:
-        return json_response(404, {"status": "error", "message": message, "category": "OBJECT_NOT_FOUND",
-                                   "correlationId": "00000000-0000-4000-8000-000000000404"})
+        return json_response(
+            404,
+            {
+                "status": "error",
+                "message": message,
+                "category": "OBJECT_NOT_FOUND",
+                "correlationId": "00000000-0000-4000-8000-000000000404",
+            },
+        )
 
     # -- read routes ---------------------------------------------------------------------------
 
@@ -371,7 +499,9 @@ class FakeHubSpot(FakeServer):
         page = ids[start : start + limit]
         props = req.args("properties") or None
         assoc = req.args("associations") or None
-        body: dict[str, Any] = {"results": [self._render(otype, store[i], props, assoc) for i in page]}
+        body: dict[str, Any] = {
+            "results": [self._render(otype, store[i], props, assoc) for i in page]
+        }
         if start + limit < len(ids):
             nxt = str(start + limit)
             body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
@@ -381,8 +511,12 @@ class FakeHubSpot(FakeServer):
         store = self._store(otype)
         if store is None or rid not in store:
             return self._not_found()
-        return json_response(200, self._render(otype, store[rid], req.args("properties") or None,
-                                               req.args("associations") or None))
+        return json_response(
+            200,
+            self._render(
+                otype, store[rid], req.args("properties") or None, req.args("associations") or None
+            ),
+        )
 
     def batch_read(self, req: Request, otype: str) -> Response:
         store = self._store(otype)
@@ -399,9 +533,14 @@ class FakeHubSpot(FakeServer):
             if rid in store:
                 results.append(self._render(otype, store[rid], props))
             else:
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "message": "Could not get some objects, they may be deleted or not exist.",
-                               "context": {"ids": [rid]}})
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": "Could not get some objects, they may be deleted or not exist.",
+                        "context": {"ids": [rid]},
+                    }
+                )
         status = 207 if errors else 200
         out: dict[str, Any] = {"status": "COMPLETE", "results": results}
         if errors:
@@ -418,14 +557,18 @@ class FakeHubSpot(FakeServer):
             return self._bad_request("limit must be less than or equal to 200")
         after = int(body.get("after") or 0)
         if after + limit > 10_000:
-            return self._bad_request("Paging past 10,000 results is not supported", "VALIDATION_ERROR")
+            return self._bad_request(
+                "Paging past 10,000 results is not supported", "VALIDATION_ERROR"
+            )
         groups = body.get("filterGroups") or []
 
         def keep(rec: HubSpotRecord) -> bool:
             if not groups:
                 return True
-            return any(all(_match(rec.properties.get(f["propertyName"]), f) for f in g.get("filters", []))
-                       for g in groups)
+            return any(
+                all(_match(rec.properties.get(f["propertyName"]), f) for f in g.get("filters", []))
+                for g in groups
+            )
 
         hits = [r for r in store.values() if keep(r)]
         for s in reversed(body.get("sorts") or []):
@@ -434,7 +577,10 @@ class FakeHubSpot(FakeServer):
             hits.sort(key=lambda r, n=name: _sort_key(r.properties.get(n)), reverse=desc)
         page = hits[after : after + limit]
         props = body.get("properties") or None
-        out: dict[str, Any] = {"total": len(hits), "results": [self._render(otype, r, props) for r in page]}
+        out: dict[str, Any] = {
+            "total": len(hits),
+            "results": [self._render(otype, r, props) for r in page],
+        }
         if after + limit < len(hits):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return json_response(200, out)
@@ -468,7 +614,10 @@ class FakeHubSpot(FakeServer):
             if d.get("type") == "enumeration" and d.get("options"):
                 allowed = {o["value"] for o in d["options"]}
                 if str(value) not in allowed:
-                    return f'{value!r} was not one of the allowed options for property "{name}": {sorted(allowed)}'
+                    return (
+                        f'{value!r} was not one of the allowed options for property "{name}": '
+                        f"{sorted(allowed)}"
+                    )
         return None
 
     def batch_update(self, req: Request, otype: str) -> Response:
@@ -479,16 +628,23 @@ class FakeHubSpot(FakeServer):
         if not isinstance(inputs, list) or not inputs:
             return self._bad_request("inputs must be a non-empty list")
         if len(inputs) > 100:
-            return self._bad_request(f"Batch input size {len(inputs)} exceeds the maximum of 100",
-                                     context={"size": [str(len(inputs))]})
+            return self._bad_request(
+                f"Batch input size {len(inputs)} exceeds the maximum of 100",
+                context={"size": [str(len(inputs))]},
+            )
         ids = [str(i.get("id")) for i in inputs]
         if len(set(ids)) != len(ids):
             return self._bad_request("Duplicate IDs found in batch input", context={"ids": ids})
         for inp in inputs:  # an unknown property fails the whole batch, as in HubSpot
-            problem = self._validate(otype, {k: v for k, v in (inp.get("properties") or {}).items()})
+            problem = self._validate(
+                otype, {k: v for k, v in (inp.get("properties") or {}).items()}
+            )
             if problem and "does not exist" in problem:
-                return self._bad_request(problem, "VALIDATION_ERROR",
-                                         errors=[{"message": problem, "code": "PROPERTY_DOESNT_EXIST"}])
+                return self._bad_request(
+                    problem,
+                    "VALIDATION_ERROR",
+                    errors=[{"message": problem, "code": "PROPERTY_DOESNT_EXIST"}],
+                )
         results, errors = [], []
         now = self.clock()
         with self.lock:
@@ -497,25 +653,44 @@ class FakeHubSpot(FakeServer):
                 props = dict(inp.get("properties") or {})
                 rec = store.get(rid)
                 if rec is None:
-                    errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                                   "message": f"Object not found. objectId are usually numeric. ({rid})",
-                                   "context": {"ids": [rid]}})
+                    errors.append(
+                        {
+                            "status": "error",
+                            "category": "OBJECT_NOT_FOUND",
+                            "message": f"Object not found. objectId are usually numeric. ({rid})",
+                            "context": {"ids": [rid]},
+                        }
+                    )
                     continue
                 rejection = self.rejections.get((otype, rid))
                 problem = self._validate(otype, props)
                 if rejection or problem:
                     r = rejection or Rejection(message=problem or "")
-                    errors.append({"status": r.status, "category": r.category, "message": r.message,
-                                   "context": {"ids": [rid]}})
+                    errors.append(
+                        {
+                            "status": r.status,
+                            "category": r.category,
+                            "message": r.message,
+                            "context": {"ids": [rid]},
+                        }
+                    )
                     continue
-                rec.properties.update({k: (None if v is None else str(v)) for k, v in props.items()})
+                rec.properties.update(
+                    {k: (None if v is None else str(v)) for k, v in props.items()}
+                )
                 stamp = iso_ms(now)
-                rec.properties["lastmodifieddate" if otype == "contacts" else "hs_lastmodifieddate"] = stamp
+                rec.properties[
+                    "lastmodifieddate" if otype == "contacts" else "hs_lastmodifieddate"
+                ] = stamp
                 rec.updated_at = stamp
                 self.writes.append(Write(otype, rid, props, now, "batch/update", self._request_no))
                 results.append(self._render(otype, rec, list(props)))
-        out: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                               "startedAt": iso_ms(now), "completedAt": iso_ms(now)}
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": iso_ms(now),
+            "completedAt": iso_ms(now),
+        }
         if errors:
             out |= {"numErrors": len(errors), "errors": errors}
             return json_response(207, out)
@@ -532,13 +707,19 @@ class FakeHubSpot(FakeServer):
         assoc: dict[str, list[str]] = {}
         for a in body.get("associations") or []:
             to = str((a.get("to") or {}).get("id"))
-            target = next((t for t in ("companies", "contacts", "tickets") if to in self.objects[t]), None)
+            target = next(
+                (t for t in ("companies", "contacts", "tickets") if to in self.objects[t]), None
+            )
             if target is None:
                 return self._bad_request(f"association target {to} does not exist")
             assoc.setdefault(target, []).append(to)
         with self.lock:
-            rec = self.add_record(otype, None, {k: (None if v is None else str(v)) for k, v in props.items()}, assoc)
-            self.writes.append(Write(otype, rec.id, props, self.clock(), "create", self._request_no))
+            rec = self.add_record(
+                otype, None, {k: (None if v is None else str(v)) for k, v in props.items()}, assoc
+            )
+            self.writes.append(
+                Write(otype, rec.id, props, self.clock(), "create", self._request_no)
+            )
         return json_response(201, self._render(otype, rec, None, list(assoc)))
 
     # -- properties ----------------------------------------------------------------------------
@@ -552,7 +733,9 @@ class FakeHubSpot(FakeServer):
 
     def create_property(self, req: Request, otype: str) -> Response:
         body = req.json() or {}
-        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
+        missing = [
+            k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)
+        ]
         if missing:
             return self._bad_request(f"missing required field(s) {missing}")
         if body["groupName"] not in self.groups.setdefault(otype, {}):
@@ -561,14 +744,35 @@ class FakeHubSpot(FakeServer):
             return self._bad_request("enumeration properties need options")
         props = self.properties.setdefault(otype, {})
         if body["name"] in props:
-            return json_response(409, {"status": "error", "category": "OBJECT_ALREADY_EXISTS",
-                                       "message": f"Property named '{body['name']}' already exists.",
-                                       "correlationId": "00000000-0000-4000-8000-000000000409"})
-        d = _property_def(body["name"], body["label"], body["type"], body["fieldType"], body["groupName"],
-                          body.get("options"), body.get("description", ""))
+            return json_response(
+                409,
+                {
+                    "status": "error",
+                    "category": "OBJECT_ALREADY_EXISTS",
+                    "message": f"Property named '{body['name']}' already exists.",
+                    "correlationId": "00000000-0000-4000-8000-000000000409",
+                },
+            )
+        d = _property_def(
+            body["name"],
+            body["label"],
+            body["type"],
+            body["fieldType"],
+            body["groupName"],
+            body.get("options"),
+            body.get("description", ""),
+        )
         props[body["name"]] = d
-        self.writes.append(Write("properties/" + otype, body["name"], body, self.clock(), "create_property",
-                                 self._request_no))
+        self.writes.append(
+            Write(
+                "properties/" + otype,
+                body["name"],
+                body,
+                self.clock(),
+                "create_property",
+                self._request_no,
+            )
+        )
         return json_response(201, d)
 
     def list_groups(self, req: Request, otype: str) -> Response:
@@ -580,22 +784,50 @@ class FakeHubSpot(FakeServer):
             return self._bad_request("name and label are required")
         groups = self.groups.setdefault(otype, {})
         if body["name"] in groups:
-            return json_response(409, {"status": "error", "category": "OBJECT_ALREADY_EXISTS",
-                                       "message": f"Property group '{body['name']}' already exists."})
-        groups[body["name"]] = {"name": body["name"], "label": body["label"],
-                                "displayOrder": body.get("displayOrder", -1), "archived": False}
+            return json_response(
+                409,
+                {
+                    "status": "error",
+                    "category": "OBJECT_ALREADY_EXISTS",
+                    "message": f"Property group '{body['name']}' already exists.",
+                },
+            )
+        groups[body["name"]] = {
+            "name": body["name"],
+            "label": body["label"],
+            "displayOrder": body.get("displayOrder", -1),
+            "archived": False,
+        }
         return json_response(201, groups[body["name"]])
 
 
-def _property_def(name: str, label: str, ptype: str, field_type: str, group: str,
-                  options: list | None = None, description: str = "") -> dict[str, Any]:
-    return {"name": name, "label": label, "type": ptype, "fieldType": field_type, "groupName": group,
-            "options": options or [], "description": description, "hubspotDefined": group == "",
-            "calculated": False, "archived": False}
+def _property_def(
+    name: str,
+    label: str,
+    ptype: str,
+    field_type: str,
+    group: str,
+    options: list | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": ptype,
+        "fieldType": field_type,
+        "groupName": group,
+        "options": options or [],
+        "description": description,
+        "hubspotDefined": group == "",
+        "calculated": False,
+        "archived": False,
+    }
 
 
 def _singular(t: str) -> str:
-    return {"companies": "company", "feedback_submissions": "feedback_submission"}.get(t, t.rstrip("s"))
+    return {"companies": "company", "feedback_submissions": "feedback_submission"}.get(
+        t, t.rstrip("s")
+    )
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
@@ -619,4 +851,11 @@ def _match(value: Any, f: dict[str, Any]) -> bool:
     a, b = _sort_key(value)[1], _sort_key(f.get("value"))[1]
     if type(a) is not type(b):
         a, b = str(value), str(f.get("value"))
-    return {"EQ": a == b, "NEQ": a != b, "GT": a > b, "GTE": a >= b, "LT": a < b, "LTE": a <= b}.get(op, False)
+    return {
+        "EQ": a == b,
+        "NEQ": a != b,
+        "GT": a > b,
+        "GTE": a >= b,
+        "LT": a < b,
+        "LTE": a <= b,
+    }.get(op, False)

@@ -76,8 +76,13 @@ class FakeMixpanel(FakeServer):
         self.groups = []
         for row in landing.unique_rows(root, PRODUCT_GROUPS):
             created = landing.parse_ts(row.get("created_at"))
-            props = {"$name": row.get("name"), "domain": row.get("domain"),
-                     "$created": created.strftime("%Y-%m-%dT%H:%M:%S") if created else row.get("created_at")}
+            props = {
+                "$name": row.get("name"),
+                "domain": row.get("domain"),
+                "$created": created.strftime("%Y-%m-%dT%H:%M:%S")
+                if created
+                else row.get("created_at"),
+            }
             if row.get("crm_company_id"):
                 props["crm_company_id"] = row["crm_company_id"]
             self.groups.append({"$distinct_id": row["group_id"], "$properties": props})
@@ -92,11 +97,22 @@ class FakeMixpanel(FakeServer):
             user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
             ok = (user, pw) == (self.username, self.secret)
         if not ok:
-            return json_response(401, {"error": "Invalid credentials: service account or secret is wrong",
-                                       "status": "error"})
+            return json_response(
+                401,
+                {
+                    "error": "Invalid credentials: service account or secret is wrong",
+                    "status": "error",
+                },
+            )
         if req.arg("project_id") != self.project_id:
-            return json_response(400, {"error": "project_id is required and must name a project this "
-                                                "service account can access", "status": "error"})
+            return json_response(
+                400,
+                {
+                    "error": "project_id is required and must name a project this "
+                    "service account can access",
+                    "status": "error",
+                },
+            )
         return None
 
     def _429(self, why: str) -> Response:
@@ -109,7 +125,10 @@ class FakeMixpanel(FakeServer):
         with self.lock:
             now = self.clock()
             self._queries = [t for t in self._queries if t > now - 3600]
-            if self.per_second is not None and sum(1 for t in self._queries if t > now - 1) >= self.per_second:
+            if (
+                self.per_second is not None
+                and sum(1 for t in self._queries if t > now - 1) >= self.per_second
+            ):
                 return self._429(f"{self.per_second} queries per second")
             if self.hourly_limit is not None and len(self._queries) >= self.hourly_limit:
                 return self._429(f"{self.hourly_limit} queries per hour")
@@ -123,7 +142,9 @@ class FakeMixpanel(FakeServer):
             start = date.fromisoformat(req.arg("from_date") or "")
             end = date.fromisoformat(req.arg("to_date") or "")
         except ValueError:
-            return json_response(400, {"error": "from_date and to_date must be YYYY-MM-DD", "status": "error"})
+            return json_response(
+                400, {"error": "from_date and to_date must be YYYY-MM-DD", "status": "error"}
+            )
         if end < start:
             return json_response(400, {"error": "to_date is before from_date", "status": "error"})
         if self.events_source is None:
@@ -169,7 +190,11 @@ class FakeMixpanel(FakeServer):
             props[self.account_property] = row["group_id"]
         if row.get("properties"):
             props.update(json.loads(row["properties"]))
-        props |= {"mp_processing_time_ms": processed_ms, "$mp_api_endpoint": "api.mixpanel.com", "mp_lib": "python"}
+        props |= {
+            "mp_processing_time_ms": processed_ms,
+            "$mp_api_endpoint": "api.mixpanel.com",
+            "mp_lib": "python",
+        }
         return {"event": row.get("event_name"), "properties": props}
 
     # -- engage (group profiles) ---------------------------------------------------------------
@@ -177,14 +202,27 @@ class FakeMixpanel(FakeServer):
     def engage(self, req: Request) -> Response:
         form = {k: v[-1] for k, v in _form(req).items()}
         if form.get("data_group_id") != GROUP_KEY_ID:
-            return json_response(400, {"error": "data_group_id does not name a group key", "status": "error"})
+            return json_response(
+                400, {"error": "data_group_id does not name a group key", "status": "error"}
+            )
         page = int(form.get("page") or 0)
         if page and not form.get("session_id"):
-            return json_response(400, {"error": "session_id is required for page > 0", "status": "error"})
+            return json_response(
+                400, {"error": "session_id is required for page > 0", "status": "error"}
+            )
         size = self.engage_page_size
         results = self.groups[page * size : (page + 1) * size]
-        return json_response(200, {"page": page, "page_size": size, "session_id": "1234567890-EXAMPL",
-                                   "status": "ok", "total": len(self.groups), "results": results})
+        return json_response(
+            200,
+            {
+                "page": page,
+                "page_size": size,
+                "session_id": "1234567890-EXAMPL",
+                "status": "ok",
+                "total": len(self.groups),
+                "results": results,
+            },
+        )
 
 
 def _form(req: Request) -> dict[str, list[str]]:

@@ -19,49 +19,109 @@ from typing import Any
 
 from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
 from acct_pipeline_tests.fakes import landing
-from acct_pipeline_tests.fakes.base import FakeServer, Fault, Request, Response, bearer_token, json_response
+from acct_pipeline_tests.fakes.base import (
+    FakeServer,
+    Fault,
+    Request,
+    Response,
+    bearer_token,
+    json_response,
+)
 
 TOKEN = "00Dxx0000001gPL!AQ4AQFakeSessionTokenForTests0123456789abcdefghijklmnop"
 API_VERSION = "v62.0"
 
 # object -> field -> type (string, id, reference, datetime, date, int, double, boolean, picklist)
 SCHEMA: dict[str, dict[str, str]] = {
-    "User": {"Id": "id", "Email": "string", "Name": "string", "CreatedDate": "datetime",
-             "LastModifiedDate": "datetime"},
+    "User": {
+        "Id": "id",
+        "Email": "string",
+        "Name": "string",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+    },
     "Account": {
-        "Id": "id", "Name": "string", "Website": "url", "Industry": "picklist", "Region__c": "string",
-        "NumberOfEmployees": "int", "Lifecycle_Stage__c": "picklist", "OwnerId": "reference",
-        "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+        "Id": "id",
+        "Name": "string",
+        "Website": "url",
+        "Industry": "picklist",
+        "Region__c": "string",
+        "NumberOfEmployees": "int",
+        "Lifecycle_Stage__c": "picklist",
+        "OwnerId": "reference",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
     },
     "Contact": {
-        "Id": "id", "AccountId": "reference", "Email": "email", "FirstName": "string", "LastName": "string",
-        "Title": "string", "Is_Champion__c": "boolean", "Left_Company_At__c": "datetime",
-        "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+        "Id": "id",
+        "AccountId": "reference",
+        "Email": "email",
+        "FirstName": "string",
+        "LastName": "string",
+        "Title": "string",
+        "Is_Champion__c": "boolean",
+        "Left_Company_At__c": "datetime",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
     },
     "Task": {
-        "Id": "id", "AccountId": "reference", "WhoId": "reference", "WhatId": "reference", "Type": "picklist",
-        "Subject": "string", "Description": "textarea", "Status": "picklist", "Priority": "picklist",
-        "OwnerId": "reference", "ActivityDate": "date", "CompletedDateTime": "datetime",
-        "NPS_Score__c": "double", "CreatedDate": "datetime", "LastModifiedDate": "datetime",
+        "Id": "id",
+        "AccountId": "reference",
+        "WhoId": "reference",
+        "WhatId": "reference",
+        "Type": "picklist",
+        "Subject": "string",
+        "Description": "textarea",
+        "Status": "picklist",
+        "Priority": "picklist",
+        "OwnerId": "reference",
+        "ActivityDate": "date",
+        "CompletedDateTime": "datetime",
+        "NPS_Score__c": "double",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
         "SystemModstamp": "datetime",
     },
     "Event": {
-        "Id": "id", "AccountId": "reference", "WhoId": "reference", "Subject": "string",
-        "StartDateTime": "datetime", "EndDateTime": "datetime", "CreatedDate": "datetime",
-        "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+        "Id": "id",
+        "AccountId": "reference",
+        "WhoId": "reference",
+        "Subject": "string",
+        "StartDateTime": "datetime",
+        "EndDateTime": "datetime",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
     },
     "Case": {
-        "Id": "id", "AccountId": "reference", "CreatedDate": "datetime", "ClosedDate": "datetime",
-        "Priority": "picklist", "Status": "picklist", "IsEscalated": "boolean", "CSAT__c": "double",
-        "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+        "Id": "id",
+        "AccountId": "reference",
+        "CreatedDate": "datetime",
+        "ClosedDate": "datetime",
+        "Priority": "picklist",
+        "Status": "picklist",
+        "IsEscalated": "boolean",
+        "CSAT__c": "double",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
     },
 }
-RELATIONSHIPS = {("Account", "Owner"): ("OwnerId", "User"), ("Contact", "Account"): ("AccountId", "Account")}
+RELATIONSHIPS = {
+    ("Account", "Owner"): ("OwnerId", "User"),
+    ("Contact", "Account"): ("AccountId", "Account"),
+}
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"}
 
 PRIORITY_TO_API = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
 STATUS_TO_API = {"open": "New", "pending": "Working", "closed": "Closed"}
-TASK_TYPE_TO_API = {"email_sent": "Email", "email_reply": "Email Reply", "call": "Call", "nps_response": "NPS"}
+TASK_TYPE_TO_API = {
+    "email_sent": "Email",
+    "email_reply": "Email Reply",
+    "call": "Call",
+    "nps_response": "NPS",
+}
 
 
 @dataclass
@@ -141,17 +201,30 @@ class FakeSalesforce(FakeServer):
         """Answer 403 ``REQUEST_LIMIT_EXCEEDED`` once ``calls`` more API calls have been made."""
         self.api_limit = self.api_used + calls
 
-    def fail_record(self, record_id: str, message: str = "Health score out of range",
-                    status_code: str = "FIELD_CUSTOM_VALIDATION_EXCEPTION", fields: list[str] | None = None) -> None:
+    def fail_record(
+        self,
+        record_id: str,
+        message: str = "Health score out of range",
+        status_code: str = "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        fields: list[str] | None = None,
+    ) -> None:
         """Make updates of this record fail with a per-record error in composite results."""
-        self.record_errors[str(record_id)] = {"statusCode": status_code, "message": message, "fields": fields or []}
+        self.record_errors[str(record_id)] = {
+            "statusCode": status_code,
+            "message": message,
+            "fields": fields or [],
+        }
 
     def add_field(self, obj: str, name: str, ftype: str = "double") -> None:
         """A field an admin created (Setup / Metadata API); describe lists it from now on."""
         self.schema[obj][name] = ftype
 
     def writes_to(self, obj: str, record_id: str | None = None) -> list[Write]:
-        return [w for w in self.writes if w.object_type == obj and (record_id is None or w.record_id == record_id)]
+        return [
+            w
+            for w in self.writes
+            if w.object_type == obj and (record_id is None or w.record_id == record_id)
+        ]
 
     def add(self, obj: str, fields: dict[str, Any]) -> dict[str, Any]:
         rid = fields.get("Id") or f"{obj[:3]}{next(self._ids):012d}"
@@ -173,47 +246,80 @@ class FakeSalesforce(FakeServer):
             owner = row.get("owner_id")
             if owner and owner not in self.records["User"]:
                 self.add("User", {"Id": owner, "Email": row.get("owner_email"), "Name": owner})
-            self.add("Account", {
-                "Id": row["company_id"], "Name": row.get("name"), "Website": row.get("domain"),
-                "Industry": row.get("industry"), "Region__c": row.get("region"),
-                "NumberOfEmployees": _num(row.get("employees"), integer=True),
-                "Lifecycle_Stage__c": row.get("lifecycle_stage"), "OwnerId": owner,
-                "CreatedDate": sf_datetime(row.get("created_at")),
-                "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
-            })
+            self.add(
+                "Account",
+                {
+                    "Id": row["company_id"],
+                    "Name": row.get("name"),
+                    "Website": row.get("domain"),
+                    "Industry": row.get("industry"),
+                    "Region__c": row.get("region"),
+                    "NumberOfEmployees": _num(row.get("employees"), integer=True),
+                    "Lifecycle_Stage__c": row.get("lifecycle_stage"),
+                    "OwnerId": owner,
+                    "CreatedDate": sf_datetime(row.get("created_at")),
+                    "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
+                },
+            )
         for row in landing.unique_rows(root, CRM_CONTACTS):
-            self.add("Contact", {
-                "Id": row["contact_id"], "AccountId": row.get("company_id"), "Email": row.get("email"),
-                "FirstName": row.get("first_name"), "LastName": row.get("last_name"), "Title": row.get("job_title"),
-                "Is_Champion__c": _bool(row.get("is_champion")),
-                "Left_Company_At__c": sf_datetime(row.get("left_company_at")),
-                "CreatedDate": sf_datetime(row.get("created_at")),
-                "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
-            })
+            self.add(
+                "Contact",
+                {
+                    "Id": row["contact_id"],
+                    "AccountId": row.get("company_id"),
+                    "Email": row.get("email"),
+                    "FirstName": row.get("first_name"),
+                    "LastName": row.get("last_name"),
+                    "Title": row.get("job_title"),
+                    "Is_Champion__c": _bool(row.get("is_champion")),
+                    "Left_Company_At__c": sf_datetime(row.get("left_company_at")),
+                    "CreatedDate": sf_datetime(row.get("created_at")),
+                    "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
+                },
+            )
         for row in landing.unique_rows(root, CRM_ACTIVITIES):
             kind = row.get("activity_type")
             if kind == "meeting":
-                self.add("Event", {
-                    "Id": row["activity_id"], "AccountId": row.get("company_id"), "WhoId": row.get("contact_id"),
-                    "StartDateTime": sf_datetime(row.get("occurred_at")), "Subject": "Meeting",
-                    "CreatedDate": sf_datetime(row.get("occurred_at")),
-                })
+                self.add(
+                    "Event",
+                    {
+                        "Id": row["activity_id"],
+                        "AccountId": row.get("company_id"),
+                        "WhoId": row.get("contact_id"),
+                        "StartDateTime": sf_datetime(row.get("occurred_at")),
+                        "Subject": "Meeting",
+                        "CreatedDate": sf_datetime(row.get("occurred_at")),
+                    },
+                )
             else:
-                self.add("Task", {
-                    "Id": row["activity_id"], "AccountId": row.get("company_id"), "WhoId": row.get("contact_id"),
-                    "Type": TASK_TYPE_TO_API.get(kind or "", kind), "Status": "Completed",
-                    "CompletedDateTime": sf_datetime(row.get("occurred_at")),
-                    "NPS_Score__c": _num(row.get("value")), "CreatedDate": sf_datetime(row.get("occurred_at")),
-                })
+                self.add(
+                    "Task",
+                    {
+                        "Id": row["activity_id"],
+                        "AccountId": row.get("company_id"),
+                        "WhoId": row.get("contact_id"),
+                        "Type": TASK_TYPE_TO_API.get(kind or "", kind),
+                        "Status": "Completed",
+                        "CompletedDateTime": sf_datetime(row.get("occurred_at")),
+                        "NPS_Score__c": _num(row.get("value")),
+                        "CreatedDate": sf_datetime(row.get("occurred_at")),
+                    },
+                )
         for row in landing.unique_rows(root, CRM_TICKETS):
             sev, status = row.get("severity"), row.get("status")
-            self.add("Case", {
-                "Id": row["ticket_id"], "AccountId": row.get("company_id"),
-                "CreatedDate": sf_datetime(row.get("created_at")), "ClosedDate": sf_datetime(row.get("closed_at")),
-                "Priority": PRIORITY_TO_API.get(sev, sev) if sev else None,
-                "Status": STATUS_TO_API.get(status, status) if status else None,
-                "IsEscalated": _bool(row.get("escalated")), "CSAT__c": _num(row.get("csat_score")),
-            })
+            self.add(
+                "Case",
+                {
+                    "Id": row["ticket_id"],
+                    "AccountId": row.get("company_id"),
+                    "CreatedDate": sf_datetime(row.get("created_at")),
+                    "ClosedDate": sf_datetime(row.get("closed_at")),
+                    "Priority": PRIORITY_TO_API.get(sev, sev) if sev else None,
+                    "Status": STATUS_TO_API.get(status, status) if status else None,
+                    "IsEscalated": _bool(row.get("escalated")),
+                    "CSAT__c": _num(row.get("csat_score")),
+                },
+            )
         return self
 
     # -- auth and limits -----------------------------------------------------------------------
@@ -221,7 +327,9 @@ class FakeSalesforce(FakeServer):
     def authenticate(self, req: Request) -> Response | None:
         if bearer_token(req) == self.token:
             return None
-        return json_response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+        return json_response(
+            401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+        )
 
     def _limit_header(self) -> dict[str, str]:
         return {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.api_limit}"}
@@ -229,14 +337,24 @@ class FakeSalesforce(FakeServer):
     def throttle(self, req: Request) -> Response | None:
         with self.lock:
             if self.api_used >= self.api_limit:
-                return json_response(403, [{"message": "TotalRequests Limit exceeded.",
-                                            "errorCode": "REQUEST_LIMIT_EXCEEDED"}], self._limit_header())
+                return json_response(
+                    403,
+                    [
+                        {
+                            "message": "TotalRequests Limit exceeded.",
+                            "errorCode": "REQUEST_LIMIT_EXCEEDED",
+                        }
+                    ],
+                    self._limit_header(),
+                )
             self.api_used += 1
         return None
 
     def rate_limit_fault_response(self, fault: Fault) -> Response:
         # Salesforce has no 429 for API limits; an injected 429 looks like a gateway's.
-        return json_response(429, [{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+        return json_response(
+            429, [{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+        )
 
     def dispatch(self, req: Request) -> tuple[Response | None, str | None]:
         resp, fault = super().dispatch(req)
@@ -273,7 +391,9 @@ class FakeSalesforce(FakeServer):
         rows, offset, size = state
         return self._page(req, ver, rows, offset, size)
 
-    def _page(self, req: Request, ver: str, rows: list[dict[str, Any]], offset: int, size: int) -> Response:
+    def _page(
+        self, req: Request, ver: str, rows: list[dict[str, Any]], offset: int, size: int
+    ) -> Response:
         page = rows[offset : offset + size]
         done = offset + size >= len(rows)
         body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": page}
@@ -289,15 +409,24 @@ class FakeSalesforce(FakeServer):
         if obj not in self.schema:
             raise SoqlError("INVALID_TYPE", f"sObject type '{obj}' is not supported.")
         fields = parsed["fields"]
-        for f in fields + [w[0] for w in parsed["where"]] + ([parsed["order"][0]] if parsed["order"] else []):
+        for f in (
+            fields
+            + [w[0] for w in parsed["where"]]
+            + ([parsed["order"][0]] if parsed["order"] else [])
+        ):
             self._check_field(obj, f)
         recs = list(self.records[obj].values())
         for fname, op, lit in parsed["where"]:
             recs = [r for r in recs if _compare(self._value(obj, r, fname), op, lit)]
         if parsed["order"]:
             fname, desc = parsed["order"]
-            recs.sort(key=lambda r: (self._value(obj, r, fname) is None, str(self._value(obj, r, fname) or "")),
-                      reverse=desc)
+            recs.sort(
+                key=lambda r: (
+                    self._value(obj, r, fname) is None,
+                    str(self._value(obj, r, fname) or ""),
+                ),
+                reverse=desc,
+            )
         if parsed["limit"] is not None:
             recs = recs[: parsed["limit"]]
         return [self._shape(obj, r, fields) for r in recs]
@@ -306,7 +435,9 @@ class FakeSalesforce(FakeServer):
         if "." in f:
             rel, sub = f.split(".", 1)
             if (obj, rel) not in RELATIONSHIPS:
-                raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{rel}' in field path.")
+                raise SoqlError(
+                    "INVALID_FIELD", f"Didn't understand relationship '{rel}' in field path."
+                )
             self._check_field(RELATIONSHIPS[(obj, rel)][1], sub)
         elif f not in self.schema[obj]:
             raise SoqlError("INVALID_FIELD", f"No such column '{f}' on entity '{obj}'.")
@@ -320,7 +451,12 @@ class FakeSalesforce(FakeServer):
         return rec.get(f)
 
     def _shape(self, obj: str, rec: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"attributes": {"type": obj, "url": f"/services/data/{API_VERSION}/sobjects/{obj}/{rec['Id']}"}}
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": obj,
+                "url": f"/services/data/{API_VERSION}/sobjects/{obj}/{rec['Id']}",
+            }
+        }
         for f in fields:
             if "." in f:
                 rel, sub = f.split(".", 1)
@@ -329,7 +465,15 @@ class FakeSalesforce(FakeServer):
                 if other is None:
                     out[rel] = None
                 else:
-                    nested = out.setdefault(rel, {"attributes": {"type": target, "url": f"/services/data/{API_VERSION}/sobjects/{target}/{other['Id']}"}})
+                    nested = out.setdefault(
+                        rel,
+                        {
+                            "attributes": {
+                                "type": target,
+                                "url": _url(target, other["Id"]),
+                            }
+                        },
+                    )
                     nested[sub] = other.get(sub)
             else:
                 out[f] = rec.get(f)
@@ -343,7 +487,11 @@ class FakeSalesforce(FakeServer):
         if not isinstance(records, list) or not records:
             return self._error(400, "INVALID_FIELD", "records must be a non-empty list")
         if len(records) > 200:
-            return self._error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+            return self._error(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                "record limit reached. cannot submit more than 200 records into this call",
+            )
         all_or_none = bool(body.get("allOrNone", False))
         for r in records:
             obj = (r.get("attributes") or {}).get("type")
@@ -351,7 +499,9 @@ class FakeSalesforce(FakeServer):
                 return self._error(400, "INVALID_TYPE", f"sObject type '{obj}' is not supported.")
             for f in r:
                 if f not in ("attributes", "id", "Id") and f not in self.schema[obj]:
-                    return self._error(400, "INVALID_FIELD", f"No such column '{f}' on sobject of type {obj}")
+                    return self._error(
+                        400, "INVALID_FIELD", f"No such column '{f}' on sobject of type {obj}"
+                    )
         results: list[dict[str, Any]] = []
         ok: list[tuple[str, str, dict[str, Any]]] = []
         for r in records:
@@ -359,22 +509,59 @@ class FakeSalesforce(FakeServer):
             rid = str(r.get("id") or r.get("Id") or "")
             fields = {k: v for k, v in r.items() if k not in ("attributes", "id", "Id")}
             if rid not in self.records[obj]:
-                results.append({"id": rid, "success": False, "errors": [
-                    {"statusCode": "ENTITY_IS_DELETED" if rid else "MISSING_ARGUMENT",
-                     "message": "entity is deleted" if rid else "Id not specified in an update call", "fields": []}]})
+                results.append(
+                    {
+                        "id": rid,
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "ENTITY_IS_DELETED" if rid else "MISSING_ARGUMENT",
+                                "message": "entity is deleted"
+                                if rid
+                                else "Id not specified in an update call",
+                                "fields": [],
+                            }
+                        ],
+                    }
+                )
             elif rid in self.record_errors:
-                results.append({"id": rid, "success": False, "errors": [dict(self.record_errors[rid])]})
+                results.append(
+                    {"id": rid, "success": False, "errors": [dict(self.record_errors[rid])]}
+                )
             elif ro := [f for f in fields if f in READ_ONLY]:
-                results.append({"id": rid, "success": False, "errors": [
-                    {"statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE", "message": f"Unable to create/update fields: {', '.join(ro)}",
-                     "fields": ro}]})
+                results.append(
+                    {
+                        "id": rid,
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
+                                "message": f"Unable to create/update fields: {', '.join(ro)}",
+                                "fields": ro,
+                            }
+                        ],
+                    }
+                )
             else:
                 results.append({"id": rid, "success": True, "errors": []})
                 ok.append((obj, rid, fields))
         if all_or_none and len(ok) != len(records):
-            results = [r if not r["success"] else {"id": r["id"], "success": False, "errors": [
-                {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because not all records were valid and the request was using AllOrNone header", "fields": []}]}
-                for r in results]
+            results = [
+                r
+                if not r["success"]
+                else {
+                    "id": r["id"],
+                    "success": False,
+                    "errors": [
+                        {
+                            "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                            "message": ROLLED_BACK,
+                            "fields": [],
+                        }
+                    ],
+                }
+                for r in results
+            ]
             return json_response(200, results)
         now = self.clock()
         stamp = sf_datetime(datetime.fromtimestamp(now, UTC).isoformat())
@@ -392,7 +579,9 @@ class FakeSalesforce(FakeServer):
         fields = req.json() or {}
         bad = [f for f in fields if f not in self.schema[obj]]
         if bad:
-            return self._error(400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}")
+            return self._error(
+                400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}"
+            )
         self.records[obj][rid].update(fields)
         self.writes.append(Write(obj, rid, fields, self.clock(), "sobjects/update"))
         return Response(204)
@@ -403,7 +592,9 @@ class FakeSalesforce(FakeServer):
         fields = req.json() or {}
         bad = [f for f in fields if f not in self.schema[obj] or f in READ_ONLY]
         if bad:
-            return self._error(400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}")
+            return self._error(
+                400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}"
+            )
         with self.lock:
             rec = self.add(obj, {k: v for k, v in fields.items()})
             self.writes.append(Write(obj, rec["Id"], fields, self.clock(), "sobjects/insert"))
@@ -412,19 +603,54 @@ class FakeSalesforce(FakeServer):
     def describe(self, req: Request, ver: str, obj: str) -> Response:
         if obj not in self.schema:
             return self._error(404, "NOT_FOUND", "The requested resource does not exist")
-        fields = [{"name": n, "type": t, "label": n.replace("__c", "").replace("_", " "),
-                   "custom": n.endswith("__c"), "updateable": n not in READ_ONLY and t != "id",
-                   "nillable": t != "boolean"} for n, t in self.schema[obj].items()]
-        return json_response(200, {"name": obj, "label": obj, "custom": False, "queryable": True,
-                                   "updateable": True, "fields": fields})
+        fields = [
+            {
+                "name": n,
+                "type": t,
+                "label": n.replace("__c", "").replace("_", " "),
+                "custom": n.endswith("__c"),
+                "updateable": n not in READ_ONLY and t != "id",
+                "nillable": t != "boolean",
+            }
+            for n, t in self.schema[obj].items()
+        ]
+        return json_response(
+            200,
+            {
+                "name": obj,
+                "label": obj,
+                "custom": False,
+                "queryable": True,
+                "updateable": True,
+                "fields": fields,
+            },
+        )
 
     def limits(self, req: Request, ver: str) -> Response:
-        return json_response(200, {"DailyApiRequests": {"Max": self.api_limit, "Remaining": self.api_limit - self.api_used}})
+        return json_response(
+            200,
+            {
+                "DailyApiRequests": {
+                    "Max": self.api_limit,
+                    "Remaining": self.api_limit - self.api_used,
+                }
+            },
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # A tiny SOQL parser: enough for the connectors' and the sync's queries, strict about the rest.
 # ---------------------------------------------------------------------------------------------
+
+
+ROLLED_BACK = (
+    "Record rolled back because not all records were valid and the request was using "
+    "AllOrNone header"
+)
+
+
+def _url(obj: str, rid: str) -> str:
+    return f"/services/data/{API_VERSION}/sobjects/{obj}/{rid}"
 
 
 class SoqlError(Exception):
@@ -440,7 +666,9 @@ _SOQL = re.compile(
     r"(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_COND = re.compile(r"^\s*(?P<f>[\w.]+)\s*(?P<op>!=|<=|>=|=|<|>)\s*(?P<lit>'(?:[^'\\]|\\.)*'|[^\s]+)\s*$")
+_COND = re.compile(
+    r"^\s*(?P<f>[\w.]+)\s*(?P<op>!=|<=|>=|=|<|>)\s*(?P<lit>'(?:[^'\\]|\\.)*'|[^\s]+)\s*$"
+)
 
 
 def parse_soql(q: str) -> dict[str, Any]:
@@ -457,9 +685,18 @@ def parse_soql(q: str) -> dict[str, Any]:
             if not c:
                 raise SoqlError("MALFORMED_QUERY", f"unexpected condition: {part}")
             where.append((c.group("f"), c.group("op"), _literal(c.group("lit"))))
-    order = (m.group("order"), (m.group("dir") or "ASC").upper() == "DESC") if m.group("order") else None
-    return {"fields": fields, "object": m.group("obj"), "where": where, "order": order,
-            "limit": int(m.group("limit")) if m.group("limit") else None}
+    order = (
+        (m.group("order"), (m.group("dir") or "ASC").upper() == "DESC")
+        if m.group("order")
+        else None
+    )
+    return {
+        "fields": fields,
+        "object": m.group("obj"),
+        "where": where,
+        "order": order,
+        "limit": int(m.group("limit")) if m.group("limit") else None,
+    }
 
 
 def _literal(lit: str) -> Any:
@@ -495,5 +732,11 @@ def _compare(value: Any, op: str, lit: Any) -> bool:
             value = float(value)
         except (TypeError, ValueError):
             return False
-    return {"=": value == lit, "!=": value != lit, "<": value < lit, "<=": value <= lit,
-            ">": value > lit, ">=": value >= lit}[op]
+    return {
+        "=": value == lit,
+        "!=": value != lit,
+        "<": value < lit,
+        "<=": value <= lit,
+        ">": value > lit,
+        ">=": value >= lit,
+    }[op]

@@ -22,7 +22,14 @@ from typing import Any
 
 from acct_pipeline.warehouse import BILLING_CUSTOMERS, BILLING_INVOICES, BILLING_SUBSCRIPTIONS
 from acct_pipeline_tests.fakes import landing
-from acct_pipeline_tests.fakes.base import FakeServer, Fault, Request, Response, bearer_token, json_response
+from acct_pipeline_tests.fakes.base import (
+    FakeServer,
+    Fault,
+    Request,
+    Response,
+    bearer_token,
+    json_response,
+)
 
 API_KEY = "sk_test_51FakeKeyForTests0000000000000000000000000000000000"
 
@@ -86,32 +93,69 @@ class FakeStripe(FakeServer):
             except _Unparseable:
                 continue
             delinquent = (row.get("delinquent") or "false").lower() == "true"
-            self.customers.append({
-                "id": row["customer_id"], "object": "customer", "email": row.get("email"), "name": row.get("name"),
-                "currency": row.get("currency"), "delinquent": delinquent, "created": created, "livemode": False,
-                "metadata": {"crm_company_id": row["crm_company_id"]} if row.get("crm_company_id") else {},
-            })
+            self.customers.append(
+                {
+                    "id": row["customer_id"],
+                    "object": "customer",
+                    "email": row.get("email"),
+                    "name": row.get("name"),
+                    "currency": row.get("currency"),
+                    "delinquent": delinquent,
+                    "created": created,
+                    "livemode": False,
+                    "metadata": {"crm_company_id": row["crm_company_id"]}
+                    if row.get("crm_company_id")
+                    else {},
+                }
+            )
         sub_interval: dict[str, tuple[str, int]] = {}
         for i, row in enumerate(landing.unique_rows(root, BILLING_SUBSCRIPTIONS)):
             try:
                 created = _req_unix(row.get("started_at"))
             except _Unparseable:
                 continue
-            interval = ("year", 1) if i % self.yearly_every == 0 else ("month", 3) if i % self.quarterly_every == 0 else ("month", 1)
+            interval = (
+                ("year", 1)
+                if i % self.yearly_every == 0
+                else ("month", 3)
+                if i % self.quarterly_every == 0
+                else ("month", 1)
+            )
             sub_interval[row["subscription_id"]] = interval
             seats = int(float(row.get("seats") or 0))
             mrr_cents = _cents(row.get("mrr")) or 0
-            item = self._item(row["subscription_id"], row.get("plan"), seats, mrr_cents, interval, row.get("currency"))
-            self.subscriptions.append({
-                "id": row["subscription_id"], "object": "subscription", "customer": row["customer_id"],
-                "status": row.get("status"), "created": created, "start_date": created,
-                "currency": row.get("currency"), "canceled_at": _unix(row.get("canceled_at")),
-                "ended_at": _unix(row.get("ended_at")), "cancel_at_period_end": False,
-                "current_period_start": _unix(row.get("term_start")), "current_period_end": _unix(row.get("term_end")),
-                "metadata": {k: row[k] for k in ("term_start", "term_end") if row.get(k)},
-                "items": {"object": "list", "data": [item], "has_more": False, "total_count": 1,
-                          "url": f"/v1/subscription_items?subscription={row['subscription_id']}"},
-            })
+            item = self._item(
+                row["subscription_id"],
+                row.get("plan"),
+                seats,
+                mrr_cents,
+                interval,
+                row.get("currency"),
+            )
+            self.subscriptions.append(
+                {
+                    "id": row["subscription_id"],
+                    "object": "subscription",
+                    "customer": row["customer_id"],
+                    "status": row.get("status"),
+                    "created": created,
+                    "start_date": created,
+                    "currency": row.get("currency"),
+                    "canceled_at": _unix(row.get("canceled_at")),
+                    "ended_at": _unix(row.get("ended_at")),
+                    "cancel_at_period_end": False,
+                    "current_period_start": _unix(row.get("term_start")),
+                    "current_period_end": _unix(row.get("term_end")),
+                    "metadata": {k: row[k] for k in ("term_start", "term_end") if row.get(k)},
+                    "items": {
+                        "object": "list",
+                        "data": [item],
+                        "has_more": False,
+                        "total_count": 1,
+                        "url": f"/v1/subscription_items?subscription={row['subscription_id']}",
+                    },
+                }
+            )
         for row in landing.unique_rows(root, BILLING_INVOICES):
             try:
                 created = _req_unix(row.get("created_at"))
@@ -119,34 +163,81 @@ class FakeStripe(FakeServer):
                 continue
             interval = sub_interval.get(row.get("subscription_id") or "", ("month", 1))
             seats = int(float(row.get("seats") or 0))
-            line = self._item(row["invoice_id"], row.get("plan"), seats, _cents(row.get("mrr")) or 0, interval, "usd")
-            line |= {"object": "line_item", "amount": line["price"]["unit_amount"] * seats,
-                     "period": {"start": _unix(row.get("period_start")), "end": _unix(row.get("period_end"))}}
-            self.invoices.append({
-                "id": row["invoice_id"], "object": "invoice", "customer": row["customer_id"],
-                "subscription": row.get("subscription_id"), "created": created,
-                "period_start": _unix(row.get("period_start")), "period_end": _unix(row.get("period_end")),
-                "due_date": _unix(row.get("due_date")), "amount_due": _cents(row.get("amount_due")),
-                "amount_paid": _cents(row.get("amount_paid")), "status": row.get("status"),
-                "attempt_count": int(row["attempt_count"]) if row.get("attempt_count") else 0,
-                "status_transitions": {"paid_at": _unix(row.get("paid_at")), "finalized_at": created},
-                "currency": "usd",
-                "lines": {"object": "list", "data": [line] if row.get("plan") else [], "has_more": False},
-            })
+            line = self._item(
+                row["invoice_id"],
+                row.get("plan"),
+                seats,
+                _cents(row.get("mrr")) or 0,
+                interval,
+                "usd",
+            )
+            line |= {
+                "object": "line_item",
+                "amount": line["price"]["unit_amount"] * seats,
+                "period": {
+                    "start": _unix(row.get("period_start")),
+                    "end": _unix(row.get("period_end")),
+                },
+            }
+            self.invoices.append(
+                {
+                    "id": row["invoice_id"],
+                    "object": "invoice",
+                    "customer": row["customer_id"],
+                    "subscription": row.get("subscription_id"),
+                    "created": created,
+                    "period_start": _unix(row.get("period_start")),
+                    "period_end": _unix(row.get("period_end")),
+                    "due_date": _unix(row.get("due_date")),
+                    "amount_due": _cents(row.get("amount_due")),
+                    "amount_paid": _cents(row.get("amount_paid")),
+                    "status": row.get("status"),
+                    "attempt_count": int(row["attempt_count"]) if row.get("attempt_count") else 0,
+                    "status_transitions": {
+                        "paid_at": _unix(row.get("paid_at")),
+                        "finalized_at": created,
+                    },
+                    "currency": "usd",
+                    "lines": {
+                        "object": "list",
+                        "data": [line] if row.get("plan") else [],
+                        "has_more": False,
+                    },
+                }
+            )
         for coll in (self.customers, self.subscriptions, self.invoices):
             coll.sort(key=lambda o: (o["created"], o["id"]), reverse=True)  # newest first
         return self
 
     @staticmethod
-    def _item(owner: str, plan: str | None, seats: int, mrr_cents: int, interval: tuple[str, int],
-              currency: str | None) -> dict[str, Any]:
+    def _item(
+        owner: str,
+        plan: str | None,
+        seats: int,
+        mrr_cents: int,
+        interval: tuple[str, int],
+        currency: str | None,
+    ) -> dict[str, Any]:
         months = 12 * interval[1] if interval[0] == "year" else interval[1]
         per_seat = round(mrr_cents / seats) if seats else 0
         return {
-            "id": f"si_{owner}", "object": "subscription_item", "quantity": seats,
-            "price": {"id": f"price_{plan}_{interval[0]}_{interval[1]}", "object": "price", "currency": currency,
-                      "unit_amount": per_seat * months, "lookup_key": plan, "nickname": plan, "type": "recurring",
-                      "recurring": {"interval": interval[0], "interval_count": interval[1], "usage_type": "licensed"}},
+            "id": f"si_{owner}",
+            "object": "subscription_item",
+            "quantity": seats,
+            "price": {
+                "id": f"price_{plan}_{interval[0]}_{interval[1]}",
+                "object": "price",
+                "currency": currency,
+                "unit_amount": per_seat * months,
+                "lookup_key": plan,
+                "nickname": plan,
+                "type": "recurring",
+                "recurring": {
+                    "interval": interval[0],
+                    "interval_count": interval[1],
+                    "usage_type": "licensed",
+                },
+            },
         }
 
     # -- auth, limits --------------------------------------------------------------------------
@@ -161,19 +252,40 @@ class FakeStripe(FakeServer):
         if version:
             self.versions_seen.add(version)
             if version in self.invalid_versions:
-                return json_response(400, {"error": {"type": "invalid_request_error",
-                                                     "message": f"Invalid Stripe API version: {version}"}})
+                return json_response(
+                    400,
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": f"Invalid Stripe API version: {version}",
+                        }
+                    },
+                )
         if key == self.api_key:
             return None
         shown = f"{key[:8]}{'*' * 12}{key[-4:]}" if key and len(key) > 12 else "****"
-        return json_response(401, {"error": {"type": "invalid_request_error",
-                                             "message": f"Invalid API Key provided: {shown}"}})
+        return json_response(
+            401,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": f"Invalid API Key provided: {shown}",
+                }
+            },
+        )
 
     def _429(self) -> Response:
-        return json_response(429, {"error": {
-            "type": "invalid_request_error", "code": "rate_limit",
-            "message": "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        }}, {"Stripe-Rate-Limited-Reason": "global-rate"})
+        return json_response(
+            429,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "rate_limit",
+                    "message": "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+                }
+            },
+            {"Stripe-Rate-Limited-Reason": "global-rate"},
+        )
 
     def rate_limit_fault_response(self, fault: Fault) -> Response:
         return self._429()
@@ -194,7 +306,9 @@ class FakeStripe(FakeServer):
 
     @staticmethod
     def _error(message: str, param: str | None = None) -> Response:
-        return json_response(400, {"error": {"type": "invalid_request_error", "message": message, "param": param}})
+        return json_response(
+            400, {"error": {"type": "invalid_request_error", "message": message, "param": param}}
+        )
 
     def _list(self, req: Request, items: list[dict[str, Any]], url: str) -> Response:
         raw = req.arg("limit", "10") or "10"
@@ -214,7 +328,9 @@ class FakeStripe(FakeServer):
             end = ids.index(before)
             start = max(0, end - limit)
         page = items[start:end]
-        return json_response(200, {"object": "list", "url": url, "has_more": end < len(items), "data": page})
+        return json_response(
+            200, {"object": "list", "url": url, "has_more": end < len(items), "data": page}
+        )
 
     def list_subscriptions(self, req: Request) -> Response:
         status = req.arg("status")

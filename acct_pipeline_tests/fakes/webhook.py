@@ -13,7 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from acct_pipeline.alerts.channels import EVENT_KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from acct_pipeline.alerts.channels import (
+    EVENT_KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    verify_signature,
+)
 from acct_pipeline_tests.fakes.base import FakeServer, Request, Response, json_response
 
 PATH = "/hooks/alerts"

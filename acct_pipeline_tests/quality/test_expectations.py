@@ -44,8 +44,10 @@ def _scores(con: duckdb.DuckDBPyConnection, days: list[date], n: int = 20, extra
     )
     for d in days:
         con.execute(
-            "INSERT INTO scores.account_scores (account_id, as_of_date, health_score, tier, model_version) "
-            "SELECT 'a' || i, ?, 40 + i, CASE WHEN 40 + i >= 50 THEN 'Concerning' ELSE 'Critical' END, 'v1' "
+            "INSERT INTO scores.account_scores "
+            "(account_id, as_of_date, health_score, tier, model_version) "
+            "SELECT 'a' || i, ?, 40 + i, "
+            "CASE WHEN 40 + i >= 50 THEN 'Concerning' ELSE 'Critical' END, 'v1' "
             "FROM range(?) t(i)",
             [d, n],
         )
@@ -129,12 +131,24 @@ def test_broken_scores_fail_their_blocking_check_only_on_that_day(
     earlier = date(2026, 6, 9)
     _scores(con, [earlier, DAY])
     con.execute(breakage + " AND as_of_date = ?", [DAY])
-    bad = validate_suite(con, SCORES_SUITE, [DAY])[check]
+    bad = validate_suite(con, SCORES_SUITE, [DAY], only={check})[check]
     assert not bad.passed
     assert needle in bad.message
-    assert validate_suite(con, SCORES_SUITE, [earlier])[check].passed
+    assert validate_suite(con, SCORES_SUITE, [earlier], only={check})[check].passed
+
+
+def test_the_sync_guard_names_exactly_the_broken_rule_and_passes_a_clean_day(con) -> None:
+    earlier = date(2026, 6, 9)
+    _scores(con, [earlier, DAY])
+    con.execute("UPDATE scores.account_scores SET health_score = 140 WHERE account_id = 'a3'")
+    con.execute(
+        "UPDATE scores.account_scores SET tier = NULL WHERE as_of_date = ? AND account_id = 'a5'",
+        [DAY],
+    )
     problems = scores_partition_problems(con, DAY)
-    assert len(problems) == 1 and problems[0].startswith(check)
+    assert [p.split(":")[0] for p in problems] == [not_null("tier"), HEALTH_SCORE_IN_RANGE]
+    assert len(scores_partition_problems(con, earlier)) == 1
+    con.execute("UPDATE scores.account_scores SET health_score = 99 WHERE account_id = 'a3'")
     assert scores_partition_problems(con, earlier) == []
 
 
@@ -148,7 +162,8 @@ def test_out_of_range_probability_fails_when_the_column_exists(con) -> None:
 
 def test_a_score_stored_as_text_fails_the_type_check(con) -> None:
     con.execute(
-        "CREATE TABLE scores.account_scores AS SELECT 'a1' AS account_id, DATE '2026-06-10' AS as_of_date, "
+        "CREATE TABLE scores.account_scores AS SELECT 'a1' AS account_id, "
+        "DATE '2026-06-10' AS as_of_date, "
         "'87' AS health_score, 'Healthy' AS tier, 'v1' AS model_version"
     )
     out = validate_suite(con, SCORES_SUITE, [DAY], only={COLUMN_TYPES})[COLUMN_TYPES]
@@ -183,7 +198,8 @@ def test_an_empty_day_fails_freshness(con) -> None:
 
 def _insert_event(con, event_id: str, occurred: str, day: date) -> None:
     con.execute(
-        "INSERT INTO ingest.product_events VALUES (?, 'login', CAST(? AS TIMESTAMP), 'u1', 'g1', NULL, ?, "
+        "INSERT INTO ingest.product_events "
+        "VALUES (?, 'login', CAST(? AS TIMESTAMP), 'u1', 'g1', NULL, ?, "
         "'files', now()::TIMESTAMP)",
         [event_id, occurred, day],
     )
@@ -204,7 +220,8 @@ def test_snapshot_freshness_and_volume_against_the_previous_load(con) -> None:
     _insert_event(con, "e1", "2026-06-10 09:00:00", DAY)  # the data horizon is 2026-06-10
     for i, ts in enumerate(["2026-05-01 10:00:00", "2026-05-02 10:00:00"]):
         con.execute(
-            "INSERT INTO ingest.crm_activities (activity_id, company_id, activity_type, occurred_at, _source, "
+            "INSERT INTO ingest.crm_activities "
+            "(activity_id, company_id, activity_type, occurred_at, _source, "
             "_loaded_at) VALUES (?, 'c1', 'call', CAST(? AS TIMESTAMP), 'files', now()::TIMESTAMP)",
             [f"a{i}", ts],
         )

@@ -66,19 +66,22 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
     ensure_core_tables(con)
     for cid, domain in COMPANIES:
         con.execute(
-            f"INSERT INTO ingest.crm_companies (company_id, domain, created_at, _source, _loaded_at) "
+            "INSERT INTO ingest.crm_companies "
+            "(company_id, domain, created_at, _source, _loaded_at) "
             f"VALUES (?, ?, {TS}, 'files', {TS})",
             [cid, domain],
         )
     for cus, crm, email in CUSTOMERS:
         con.execute(
-            "INSERT INTO ingest.billing_customers (customer_id, crm_company_id, email, created_at, _source, "
+            "INSERT INTO ingest.billing_customers "
+            "(customer_id, crm_company_id, email, created_at, _source, "
             f"_loaded_at) VALUES (?, ?, ?, {TS}, 'files', {TS})",
             [cus, crm, email],
         )
     for gid, crm, domain in GROUPS:
         con.execute(
-            "INSERT INTO ingest.product_groups (group_id, crm_company_id, domain, created_at, _source, "
+            "INSERT INTO ingest.product_groups "
+            "(group_id, crm_company_id, domain, created_at, _source, "
             f"_loaded_at) VALUES (?, ?, ?, {TS}, 'files', {TS})",
             [gid, crm, domain],
         )
@@ -138,7 +141,8 @@ def test_identity_report_catches_a_lost_and_a_free_mail_match(resolved: Path) ->
     with connect(resolved) as con:
         con.execute(f"DELETE FROM {UNMATCHED_RECORDS} WHERE source_id = 'cus_nowhere'")
         con.execute(
-            f"INSERT INTO {IDENTITY_MAP} VALUES ('billing', 'cus_gmail', 'c5', 'domain', 'gmail.com')"
+            f"INSERT INTO {IDENTITY_MAP} "
+            "VALUES ('billing', 'cus_gmail', 'c5', 'domain', 'gmail.com')"
         )
         report = identity_report(con)
     text = " | ".join(report.problems)

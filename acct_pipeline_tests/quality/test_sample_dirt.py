@@ -1,4 +1,4 @@
-"""On the generated sample, the planted dirt is caught: quarantine, unmatched records, books balance."""
+"""On the generated sample the planted dirt is caught, and every source's books balance."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_every_planted_unmatched_record_is_in_unmatched_records(con, small_sampl
     )
     assert planted <= set(rows), sorted(planted - set(rows))
     assert {rows[p] for p in planted} <= {"free_mail_domain", "domain_not_in_crm"}
-    # nothing else is unmatched on the sample: every other record has an explicit id or a good domain
+    # nothing else is unmatched: every other record has an explicit id or a good domain
     assert set(rows) == planted
 
 
@@ -115,11 +115,13 @@ def test_reconciliation_notices_a_row_lost_after_the_load(
     events = next(s for s in RAW_TABLES if s.name == "product_events")
     with duckdb.connect(str(scored_warehouse_copy)) as c:
         c.execute(
-            "DELETE FROM ingest.product_events WHERE event_id = (SELECT min(event_id) FROM ingest.product_events WHERE event_date = ?)",
+            "DELETE FROM ingest.product_events WHERE event_id = "
+            "(SELECT min(event_id) FROM ingest.product_events WHERE event_date = ?)",
             [end],
         )
         c.execute(
-            f"UPDATE {LOAD_AUDIT} SET rows_quarantined = rows_quarantined + 1 WHERE source_table = 'crm_tickets'"
+            f"UPDATE {LOAD_AUDIT} SET rows_quarantined = rows_quarantined + 1 "
+            "WHERE source_table = 'crm_tickets'"
         )
         lost = reconcile_load(c, events, [end - timedelta(days=1), end])
         tickets = reconcile_load(c, next(s for s in RAW_TABLES if s.name == "crm_tickets"))

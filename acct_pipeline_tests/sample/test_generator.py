@@ -373,3 +373,29 @@ def test_default_size_is_in_the_advertised_range_per_account_day(sample: Path) -
     # defaults: 2,000 accounts x 180 days must give 1-3 M events, i.e. 2.8-8.3 per account-day
     assert 2.8 <= per_account_day <= 8.3, per_account_day
     assert set(RAW_BY_NAME) == set(m["counts"])
+
+
+def test_crm_records_are_internally_consistent(sample: Path) -> None:
+    header, contacts = rows_of(sample / "crm" / "contacts.csv")
+    champions: dict[str, int] = defaultdict(int)
+    left = 0
+    for values in contacts:
+        c = dict(zip(header, values, strict=True))
+        champions[c["company_id"]] += c["is_champion"] == "true"
+        if c["left_company_at"]:
+            left += 1
+            assert ts(c["left_company_at"]) > ts(c["created_at"]), c
+    assert set(champions.values()) <= {1, 2} and 1 in champions.values()
+    assert 0 < left < 0.4 * len(contacts)
+
+    header, tickets = rows_of(sample / "crm" / "tickets.csv")
+    for values in tickets:
+        t = dict(zip(header, values, strict=True))
+        assert (t["status"] == "closed") == bool(t["closed_at"]), t
+        assert t["csat_score"] == "" or (t["closed_at"] and 1 <= float(t["csat_score"]) <= 5), t
+    assert {dict(zip(header, v, strict=True))["status"] for v in tickets} >= {"closed", "open"}
+
+    header, activities = rows_of(sample / "crm" / "activities.csv")
+    nps = [dict(zip(header, v, strict=True)) for v in activities]
+    assert all((a["activity_type"] == "nps_response") == (a["value"] != "") for a in nps)
+    assert all(0 <= float(a["value"]) <= 10 for a in nps if a["value"])

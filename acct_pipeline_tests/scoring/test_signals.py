@@ -169,6 +169,6 @@ def test_knockout_in_the_warehouse_caps_health(con: duckdb.DuckDBPyConnection) -
     health, tier, reasons = con.execute(
         f"SELECT health_score, tier, reason_codes FROM {ACCOUNT_SCORES} WHERE account_id = 'A'"
     ).fetchone()
-    assert health <= 49 and tier in ("Critical",)
-    assert reasons[0] == "payment 75 days overdue (caps health at 49)"
+    assert health <= 69 and tier in ("Concerning", "Critical")
+    assert reasons[0] == "payment 75 days overdue (caps health at 69)"
     assert np.isfinite(health)

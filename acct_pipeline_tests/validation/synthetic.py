@@ -41,7 +41,6 @@ def build(
     rng = np.random.default_rng(seed)
     health = rng.uniform(0, 1, accounts)
     ids = [f"A{i:04d}" for i in range(accounts)]
-    end = START + timedelta(days=days - 1)
     loaded = datetime(2026, 11, 1)
 
     subs, invoices, idmap, accts = [], [], [], []
@@ -183,12 +182,14 @@ def build(
     con.register("s_df", scores)
     con.register("g_df", signals)
     con.execute(
-        f"CREATE TABLE {wh.ACCOUNT_SCORES} AS SELECT account_id, CAST(as_of_date AS DATE) AS as_of_date, health_score, tier, "
+        f"CREATE TABLE {wh.ACCOUNT_SCORES} AS SELECT account_id, "
+        "CAST(as_of_date AS DATE) AS as_of_date, health_score, tier, "
         + ("churn_probability, " if with_probability else "")
         + "model_version FROM s_df"
     )
     con.execute(
-        f"CREATE TABLE {wh.ACCOUNT_SIGNALS} AS SELECT account_id, CAST(as_of_date AS DATE) AS as_of_date, "
+        f"CREATE TABLE {wh.ACCOUNT_SIGNALS} AS SELECT account_id, "
+        "CAST(as_of_date AS DATE) AS as_of_date, "
         "active_users_30d, hidden_health, plan FROM g_df"
     )
     con.close()

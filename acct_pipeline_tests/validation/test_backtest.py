@@ -25,7 +25,8 @@ from acct_pipeline.warehouse import ACCOUNT_SCORES, replace_partition
 # A stand-in engine for the fast tests: the synthetic warehouse's hidden health, either way round.
 FAKE_SCORES_SQL = """
 SELECT account_id, as_of_date,
-       CASE WHEN {direction} > 0 THEN hidden_health * 100 ELSE 100 - hidden_health * 100 END AS health_score,
+       CASE WHEN {direction} > 0 THEN hidden_health * 100
+            ELSE 100 - hidden_health * 100 END AS health_score,
        CASE WHEN health_score >= 90 THEN 'Healthy' WHEN health_score >= 70 THEN 'At-Risk'
             WHEN health_score >= 50 THEN 'Concerning' ELSE 'Critical' END AS tier,
        'fake@' || {direction} AS model_version
@@ -75,6 +76,7 @@ def test_a_reversed_model_is_clearly_worse_and_reshuffles_tiers(
     assert changes["to_worse_tier"] > 0 and changes["to_better_tier"] > 0
     assert changes["top_movers"] and abs(changes["top_movers"][0]["tier_steps"]) == 3
     assert cur["churn_monotonic"] and not cand["churn_monotonic"]
+    assert result["candidate_churn_model"] == {"trained": False, "reason": "not requested"}
     text = format_backtest(result)
     assert "ROC-AUC, health score" in text and "accounts whose tier changes most" in text
 

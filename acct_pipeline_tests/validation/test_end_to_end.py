@@ -45,7 +45,8 @@ def _stored_versions(db: Path) -> list[str]:
 def _require_engine(db: Path) -> None:
     if any(v.startswith("slice") for v in _stored_versions(db)):
         pytest.xfail(
-            "the scoring engine (issue #5) is not wired into defs/scores yet: stored scores are the slice"
+            "the scoring engine (issue #5) is not wired into defs/scores yet: "
+            "stored scores are the slice"
         )
 
 
@@ -117,6 +118,9 @@ def test_reversed_candidate_is_clearly_worse_and_production_is_untouched(
         assert cand["auc_health_score"] < 0.5
     assert changes["share_changing_tier"] >= 0.3, changes
     assert changes["share_account_days_changing_tier"] >= 0.3
+    # 40 days cannot cover the 90-day churn horizon: no candidate churn model, and it says why
+    assert result["candidate_churn_model"]["trained"] is False
+    assert "horizon" in result["candidate_churn_model"]["reason"]
 
 
 def test_backtesting_the_live_model_changes_nothing(scored_warehouse: Path) -> None:

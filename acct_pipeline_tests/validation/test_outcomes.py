@@ -57,12 +57,15 @@ def test_an_account_with_a_live_subscription_has_not_churned(synthetic_copy: Pat
             "SELECT account_id FROM account_outcomes WHERE churned_on IS NOT NULL LIMIT 1"
         ).fetchone()[0]
         cust = con.execute(
-            f"SELECT source_id FROM {IDENTITY_MAP} WHERE account_id = ? AND source_system = 'billing'",
+            f"SELECT source_id FROM {IDENTITY_MAP} "
+            "WHERE account_id = ? AND source_system = 'billing'",
             [victim],
         ).fetchone()[0]
         con.execute(
-            f"INSERT INTO {BILLING_SUBSCRIPTIONS.qualified} (subscription_id, customer_id, plan, status, started_at, "
-            "_source, _loaded_at) VALUES ('sub_new', ?, 'growth', 'active', TIMESTAMP '2026-05-01', 'test', now())",
+            f"INSERT INTO {BILLING_SUBSCRIPTIONS.qualified} "
+            "(subscription_id, customer_id, plan, status, started_at, "
+            "_source, _loaded_at) "
+            "VALUES ('sub_new', ?, 'growth', 'active', TIMESTAMP '2026-05-01', 'test', now())",
             [cust],
         )
         outcomes = account_outcomes(con).set_index("account_id")
@@ -73,10 +76,12 @@ def test_label_is_churn_within_90_days_after_the_day(synthetic_warehouse: Path) 
     with duckdb.connect(str(synthetic_warehouse), read_only=True) as con:
         create_outcome_tables(con)
         acc, churned_on = con.execute(
-            "SELECT account_id, churned_on FROM account_outcomes WHERE churned_on IS NOT NULL ORDER BY churned_on DESC"
+            "SELECT account_id, churned_on FROM account_outcomes "
+            "WHERE churned_on IS NOT NULL ORDER BY churned_on DESC"
         ).fetchone()
         labels = con.execute(
-            f"SELECT as_of_date, churned FROM ({churn_label_sql('scores.account_scores')}) WHERE account_id = ?",
+            f"SELECT as_of_date, churned FROM ({churn_label_sql('scores.account_scores')}) "
+            "WHERE account_id = ?",
             [acc],
         ).fetchall()
         day_labels = churn_labels(con, date(2026, 6, 1))

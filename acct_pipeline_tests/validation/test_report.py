@@ -65,7 +65,7 @@ def test_every_chart_is_an_embedded_png(report: Path) -> None:
     assert_report_complete(report)
     html = report.read_text()
     for section in (
-        "Top 25 at-risk accounts",
+        "Top 20 at-risk accounts",
         "Model version timeline",
         "Churn autopsy",
         "Coverage by segment",

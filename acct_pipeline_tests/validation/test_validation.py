@@ -1,4 +1,4 @@
-"""Validation numbers, recomputed independently (pandas / numpy / scikit-learn) from the warehouse."""
+"""Validation numbers, recomputed independently (pandas, numpy, scikit-learn) from the warehouse."""
 
 from __future__ import annotations
 
@@ -47,20 +47,24 @@ def labelled_history(db: Path) -> pd.DataFrame:
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute(f"SELECT * FROM {ACCOUNT_SCORES}").df()
         subs = con.execute(
-            f"SELECT m.account_id, s.ended_at, s.status, s.canceled_at, s.term_end "
+            f"SELECT m.account_id, s.started_at, s.ended_at, s.status, s.canceled_at, s.term_end "
             f"FROM {BILLING_SUBSCRIPTIONS.qualified} s JOIN {IDENTITY_MAP} m "
             "ON m.source_system = 'billing' AND m.source_id = s.customer_id"
         ).df()
-    subs["end"] = subs["ended_at"].where(
-        subs["ended_at"].notna(), subs["canceled_at"].where(subs["status"] == "canceled")
-    )
+    canceled_end = subs["canceled_at"].fillna(subs["term_end"]).where(subs["status"] == "canceled")
+    subs["end"] = subs["ended_at"].fillna(canceled_end)
     per = subs.groupby("account_id").agg(
-        all_ended=("end", lambda s: s.notna().all()), last_end=("end", "max")
+        all_ended=("end", lambda s: s.notna().all()),
+        last_end=("end", "max"),
+        since=("started_at", "min"),
     )
     churn_day = per.loc[per["all_ended"], "last_end"].dt.normalize()
     scores["as_of"] = pd.to_datetime(scores["as_of_date"])
     scores["churn_day"] = scores["account_id"].map(churn_day)
-    scores = scores[scores["churn_day"].isna() | (scores["churn_day"] > scores["as_of"])].copy()
+    scores["since"] = scores["account_id"].map(per["since"].dt.normalize())
+    customer = scores["since"].notna() & (scores["since"] <= scores["as_of"])
+    alive = scores["churn_day"].isna() | (scores["churn_day"] > scores["as_of"])
+    scores = scores[customer & alive].copy()
     delta = (scores["churn_day"] - scores["as_of"]).dt.days
     scores["y"] = ((delta > 0) & (delta <= 90)).astype(int)
     return scores

@@ -15,12 +15,19 @@ import dagster as dg
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.audit import reconcile_load
-from acct_pipeline.quality.expectations import RAW_SUITES, SCORES_SUITE, SIGNALS_SUITE, Suite
+from acct_pipeline.quality.expectations import (
+    DATA_IS_FRESH,
+    RAW_SUITES,
+    SCORES_SUITE,
+    SIGNALS_SUITE,
+    Suite,
+)
 from acct_pipeline.quality.validate import CheckOutcome, prepare_suite
-from acct_pipeline.warehouse import RAW_BY_NAME, TableSpec
+from acct_pipeline.warehouse import PRODUCT_EVENTS, RAW_BY_NAME, TableSpec
 
 ROWS_RECONCILED = "rows_in_equal_kept_plus_quarantined"
 
+EVENTS_KEY = dg.AssetKey(["ingest", PRODUCT_EVENTS.name])
 SIGNALS_KEY = dg.AssetKey(["features", "account_signals"])
 SCORES_KEY = dg.AssetKey(["scores", "account_scores"])
 
@@ -72,6 +79,8 @@ def suite_checks(
             description=e.description,
             partitions_def=partitions_def,
             metadata={"expectation": e.gx_type, "suite": suite.name},
+            # Snapshot freshness is measured against the newest day of events: run after them.
+            additional_deps=[EVENTS_KEY] if e.check == DATA_IS_FRESH and key != EVENTS_KEY else [],
         )
         for e in suite.expectations
     ]
@@ -98,6 +107,7 @@ def suite_checks(
     def _checks(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.AssetCheckResult]:
+        """Validates only the run's partitions (daily assets) and only the selected checks."""
         selected = {k.name for k in context.selected_asset_check_keys}
         days = _partition_days(context) if partitions_def else None
         previous = None if partitions_def else _previous_row_count(context, key)

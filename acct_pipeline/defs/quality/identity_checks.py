@@ -60,7 +60,8 @@ def min_match_rate(env: dict[str, str] | None = None) -> float:
             asset=IDENTITY_MAP_KEY,
             description=(
                 "Every billing customer and product workspace is either matched (once, by explicit "
-                "id or a non-free-mail domain, to an existing account) or in unmatched_records with "
+                "id or a non-free-mail domain, to an existing account) or in unmatched_records "
+                "with "
                 "a reason: nothing lost, doubled or matched on gmail.com."
             ),
         ),
@@ -78,6 +79,8 @@ def min_match_rate(env: dict[str, str] | None = None) -> float:
 def identity_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
+    """Protects the scores from silently missing billing / usage data: match rate, every record
+    resolved once (never on a free-mail domain), CRM duplicates reported."""
     selected = {k.name for k in context.selected_asset_check_keys}
     threshold = min_match_rate()
     with warehouse.connect() as con:

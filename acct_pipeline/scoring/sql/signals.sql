@@ -32,34 +32,57 @@ billing_links AS (
 ),
 
 -- ---------------------------------------------------------------- usage (product events)
-events AS (
-    SELECT l.account_id, e.user_id, e.event_name, e.event_date
-    FROM ingest.product_events e
-    JOIN product_links l ON l.group_id = e.group_id, params p
+-- pre-aggregate by workspace before joining to accounts: the window holds millions of events
+group_user_days AS (
+    SELECT e.group_id, e.user_id, e.event_date, count(*) AS n
+    FROM ingest.product_events e, params p
     WHERE e.event_date BETWEEN p.d - 34 AND p.d      -- partition pruning: the window's days only
       AND e.occurred_at < p.d_end
+    GROUP BY ALL
 ),
 user_days AS (
-    SELECT account_id, user_id, event_date, count(*) AS n
-    FROM events GROUP BY ALL
+    SELECT l.account_id, g.user_id, g.event_date, g.n
+    FROM group_user_days g JOIN product_links l USING (group_id)
+),
+per_user AS (
+    SELECT u.account_id, u.user_id,
+           max(u.event_date)                                   AS last_day,
+           count(*) FILTER (WHERE u.event_date > p.d - 7)      AS days_7d,
+           count(*) FILTER (WHERE u.event_date <= p.d - 7)     AS days_prior_28d,
+           sum(u.n) FILTER (WHERE u.event_date > p.d - 30)     AS events_30d
+    FROM user_days u, params p
+    GROUP BY u.account_id, u.user_id
+),
+active_days AS (
+    SELECT account_id, count(*) AS active_days_30d
+    FROM (SELECT DISTINCT u.account_id, u.event_date FROM user_days u, params p
+          WHERE u.event_date > p.d - 30)
+    GROUP BY account_id
 ),
 usage AS (
     SELECT u.account_id,
-           count(DISTINCT u.user_id) FILTER (WHERE u.event_date > p.d - 7)   AS active_users_7d,
-           count(DISTINCT u.user_id) FILTER (WHERE u.event_date > p.d - 30)  AS active_users_30d,
-           count(DISTINCT u.event_date) FILTER (WHERE u.event_date > p.d - 30) AS active_days_30d,
-           sum(u.n) FILTER (WHERE u.event_date > p.d - 30)                    AS events_30d,
-           count(*) FILTER (WHERE u.event_date > p.d - 7)                      AS user_days_7d,
-           count(*) FILTER (WHERE u.event_date <= p.d - 7)                     AS user_days_prior_28d
-    FROM user_days u, params p
+           count(*) FILTER (WHERE u.last_day > p.d - 7)   AS active_users_7d,
+           count(*) FILTER (WHERE u.last_day > p.d - 30)  AS active_users_30d,
+           any_value(ad.active_days_30d)                  AS active_days_30d,
+           sum(u.events_30d)                              AS events_30d,
+           sum(u.days_7d)                                 AS user_days_7d,
+           sum(u.days_prior_28d)                          AS user_days_prior_28d
+    FROM per_user u
+    CROSS JOIN params p
+    LEFT JOIN active_days ad USING (account_id)
     GROUP BY u.account_id
 ),
 features AS (
-    SELECT e.account_id, count(DISTINCT e.event_name) AS key_features_used_30d
-    FROM events e, params p
-    WHERE e.event_date > p.d - 30
-      AND (len($key_features) = 0 OR list_contains($key_features, e.event_name))
-    GROUP BY e.account_id
+    SELECT l.account_id, count(DISTINCT f.event_name) AS key_features_used_30d
+    FROM (
+        SELECT DISTINCT e.group_id, e.event_name
+        FROM ingest.product_events e, params p
+        WHERE e.event_date BETWEEN p.d - 29 AND p.d
+          AND e.occurred_at < p.d_end
+          AND (len($key_features) = 0 OR list_contains($key_features, e.event_name))
+    ) f
+    JOIN product_links l USING (group_id)
+    GROUP BY l.account_id
 ),
 product_accounts AS (SELECT DISTINCT account_id FROM product_links),
 
