@@ -46,7 +46,13 @@ def cmd_generate_sample(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     manifest = generate_sample(
-        args.out, accounts=args.accounts, days=args.days, seed=args.seed, end_date=args.end, progress=_progress
+        args.out,
+        accounts=args.accounts,
+        days=args.days,
+        seed=args.seed,
+        end_date=args.end,
+        progress=_progress,
+        events_per_account_day=args.events_per_account_day,
     )
     counts = manifest["counts"]
     _say(
@@ -156,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--end", type=_date, default=date(2026, 10, 31), help="last day of the sample (UTC)")
     gen.add_argument("--out", default=DEFAULT_LANDING_DIR)
+    gen.add_argument(
+        "--events-per-account-day", type=float, default=6.0, help="product event volume knob (default 6)"
+    )
 
     demo = sub.add_parser("demo", help=f"sample data (in ${LANDING_DIR_ENV}) + the whole pipeline + summary")
     demo.add_argument("--accounts", type=int, default=2000)

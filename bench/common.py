@@ -133,7 +133,10 @@ def _version(dist: str) -> str:
 def _git_commit() -> str:
     # read-only: which commit the code under test is based on (the tree may have local changes)
     out = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return out.stdout.strip() or "unknown"
 
@@ -180,7 +183,10 @@ def write_result(name: str, payload: dict[str, Any], machine: dict[str, Any]) ->
 
 def child_result(payload: dict[str, Any]) -> None:
     """Called at the end of a child: its own peak RSS and the payload, as one stdout line."""
-    payload = {**payload, "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    payload = {
+        **payload,
+        "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
     print(RESULT_PREFIX + json.dumps(payload, default=str), flush=True)
 
 
@@ -193,7 +199,9 @@ def measure(args: list[str], env: dict[str, str] | None = None, label: str = "")
     cmd = [sys.executable, *args]
     say(f"measure {label or ' '.join(args)}")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=REPO
+    )
     assert proc.stdout is not None
     lines = proc.stdout.read().splitlines()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -233,7 +241,9 @@ def median(values: list[float]) -> float:
 
 def pipeline_env(scale_or_landing: str | Path, work: Path) -> dict[str, str]:
     """Environment for a pipeline run on a private warehouse and Dagster home under ``work``."""
-    landing = sample_dir(scale_or_landing) if isinstance(scale_or_landing, str) else scale_or_landing
+    landing = (
+        sample_dir(scale_or_landing) if isinstance(scale_or_landing, str) else scale_or_landing
+    )
     return {
         "ACCT_LANDING_DIR": str(landing),
         "ACCT_WAREHOUSE": str(work / "warehouse.duckdb"),
@@ -290,5 +300,9 @@ def dagster_scoring_label() -> str:
 
 
 def du_gb(path: Path) -> float:
-    total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    total = (
+        sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        if path.is_dir()
+        else path.stat().st_size
+    )
     return round(total / 1e9, 2)

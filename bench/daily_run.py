@@ -77,7 +77,12 @@ def prepare_base(scale: str, history_days: int) -> Path:
             build_identity(con)
         if days:
             with common.timer(timings, "events_s"):
-                ingest_days(con, warehouse.PRODUCT_EVENTS, days, progress=lambda m: common.say(f"{scale} base: {m}"))
+                ingest_days(
+                    con,
+                    warehouse.PRODUCT_EVENTS,
+                    days,
+                    progress=lambda m: common.say(f"{scale} base: {m}"),
+                )
         scored = days[-SCORE_HISTORY_DAYS:]
         per_day = []
         for d in scored:
@@ -86,7 +91,13 @@ def prepare_base(scale: str, history_days: int) -> Path:
             s1 = time.perf_counter()
             score_day(con, d)
             s2 = time.perf_counter()
-            per_day.append({"day": d.isoformat(), "signals_s": round(s1 - s0, 2), "scores_s": round(s2 - s1, 2)})
+            per_day.append(
+                {
+                    "day": d.isoformat(),
+                    "signals_s": round(s1 - s0, 2),
+                    "scores_s": round(s2 - s1, 2),
+                }
+            )
             common.say(f"{scale} base: scored {d} (signals {s1 - s0:.1f}s, scores {s2 - s1:.1f}s)")
         timings["scored_days"] = per_day
         con.execute("CHECKPOINT")
@@ -174,7 +185,17 @@ def run_scale(scale: str, day_index: int, repeats: int, dagster: bool) -> dict[s
         common.copy_warehouse(base, work)
         inproc.append(
             common.measure(
-                [__file__, "--child", "inproc", "--scale", scale, "--work", str(work), "--day", day.isoformat()],
+                [
+                    __file__,
+                    "--child",
+                    "inproc",
+                    "--scale",
+                    scale,
+                    "--work",
+                    str(work),
+                    "--day",
+                    day.isoformat(),
+                ],
                 label=f"{scale} day {day_index} in-process #{i + 1}",
             )
         )
@@ -182,7 +203,17 @@ def run_scale(scale: str, day_index: int, repeats: int, dagster: bool) -> dict[s
             common.copy_warehouse(base, work)
             dag.append(
                 common.measure(
-                    [__file__, "--child", "dagster", "--scale", scale, "--work", str(work), "--day", day.isoformat()],
+                    [
+                        __file__,
+                        "--child",
+                        "dagster",
+                        "--scale",
+                        scale,
+                        "--work",
+                        str(work),
+                        "--day",
+                        day.isoformat(),
+                    ],
                     label=f"{scale} day {day_index} Dagster run #{i + 1}",
                 )
             )
@@ -229,12 +260,16 @@ def run_scale(scale: str, day_index: int, repeats: int, dagster: bool) -> dict[s
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--scale", action="append", choices=list(common.SCALES))
     p.add_argument("--day-index", type=int, default=common.DAYS, help="1..90: the day measured")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--skip-dagster", action="store_true")
-    p.add_argument("--prepare-only", action="store_true", help="build the prepared warehouse and stop")
+    p.add_argument(
+        "--prepare-only", action="store_true", help="build the prepared warehouse and stop"
+    )
     p.add_argument("--child", choices=["inproc", "dagster"], help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)

@@ -1,6 +1,7 @@
 """Peak memory of ingesting product events through the Mixpanel connector (issue #3).
 
-    .venv/bin/python bench/mixpanel_memory.py [--events 1000000] [--days 1] [--duplicate-every 100]
+    .venv/bin/python bench/mixpanel_memory.py [--events 1000000] [--days 10] [--duplicate-every 100]
+                                              [--duckdb-memory-limit 256MB]
 
 Starts the fake Mixpanel export server (``acct_pipeline_tests/fakes/mixpanel.py``) in a separate
 process, serving ``--events`` synthetic events spread over ``--days`` UTC days (plus one re-sent
@@ -81,8 +82,14 @@ def _rss_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--duplicate-every", type=int, default=100)
+    ap.add_argument(
+        "--duckdb-memory-limit",
+        default=None,
+        help="e.g. 256MB: DuckDB spills the load's staging tables to disk beyond it (default: "
+        "DuckDB's own, 80%% of RAM)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -128,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             db = Path(tmp) / "warehouse.duckdb"
             kept = quarantined = 0
             with connect(db) as con:
+                if args.duckdb_memory_limit:
+                    con.execute(f"SET memory_limit = '{args.duckdb_memory_limit}'")
                 for day in days:
                     result = load_batches(
                         con,
@@ -171,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_mb": TARGET_MB,
         "within_target": peak_mb < TARGET_MB,
         "batch_rows": source.batch_rows,
+        "duckdb_memory_limit": args.duckdb_memory_limit or "default (80% of RAM)",
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
         "machine": f"{platform.machine()}, {mp.cpu_count()} CPUs",

@@ -62,8 +62,12 @@ def generate(scale: str, force: bool = False) -> dict | None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scale", action="append", choices=list(common.SCALES), help="repeat for several")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--scale", action="append", choices=list(common.SCALES), help="repeat for several"
+    )
     p.add_argument("--force", action="store_true", help="regenerate even if the manifest matches")
     args = p.parse_args()
     for scale in args.scale or ["10k", "100k"]:

@@ -1,6 +1,6 @@
 """Headless check of the Dagster UI: the asset graph and catalog list the project's assets.
 
-    python scripts/ui_smoke.py                       # start dagster-webserver on loopback, check, stop
+    python scripts/ui_smoke.py            # start dagster-webserver on loopback, check, stop
     python scripts/ui_smoke.py --url http://127.0.0.1:3000   # check a running `make dev`
     python scripts/ui_smoke.py --out data/ui --warehouse data/warehouse.duckdb
 
@@ -188,7 +188,10 @@ def check_ui(url: str, out: Path, binary: str, timeout: float = 180.0) -> SmokeR
     result.missing_assets, result.missing_groups = missing["catalog"], missing["asset-graph"]
     shots = {
         "asset-graph.png": (f"{url}/asset-groups", "1600,1000"),
-        "scores-lineage.png": (f"{url}/locations/{LOCATION}/asset-groups/scores/lineage", "1600,1000"),
+        "scores-lineage.png": (
+            f"{url}/locations/{LOCATION}/asset-groups/scores/lineage",
+            "1600,1000",
+        ),
     }
     for filename, (page_url, size) in shots.items():
         target = out / filename
@@ -202,7 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running Dagster UI (default: start dagster-webserver)")
     parser.add_argument("--warehouse", help="ACCT_WAREHOUSE for the started webserver")
-    parser.add_argument("--dagster-home", help="DAGSTER_HOME for the started webserver (default: temporary)")
+    parser.add_argument(
+        "--dagster-home", help="DAGSTER_HOME for the started webserver (default: temporary)"
+    )
     parser.add_argument("--out", default="data/ui", help="where screenshots go (default data/ui)")
     parser.add_argument("--timeout", type=float, default=180.0)
     args = parser.parse_args(argv)

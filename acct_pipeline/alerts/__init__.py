@@ -1,6 +1,6 @@
 """Score-drop alerts, without Dagster: detect drops in SQL, deliver them, remember what was sent.
 
-``detect``   which accounts dropped on a day (``count_drops`` for the scores asset's metadata,
+``detect``   which accounts dropped on a day (``drop_counts`` for the scores asset's metadata,
              ``write_alerts`` for ``alerts.score_drop_alerts``)
 ``channels`` where alerts go: the JSONL log (default), a signed webhook, CRM tasks
 ``ledger``   the delivery ledger keyed by (event key, channel): nothing is sent twice
@@ -10,13 +10,14 @@
 """
 
 from acct_pipeline.alerts.config import AlertSettings, AlertThresholds, load_thresholds
-from acct_pipeline.alerts.detect import Alert, count_drops, load_alerts, write_alerts
+from acct_pipeline.alerts.detect import Alert, count_drops, drop_counts, load_alerts, write_alerts
 
 __all__ = [
     "Alert",
     "AlertSettings",
     "AlertThresholds",
     "count_drops",
+    "drop_counts",
     "load_alerts",
     "load_thresholds",
     "write_alerts",

@@ -98,7 +98,9 @@ def body_text(alert: Alert) -> str:
         lines += [f"- {r}" for r in alert.reason_codes[:5]]
     if alert.recommended_playbook:
         lines.append(f"Recommended playbook: {alert.recommended_playbook}")
-    lines.append(f"Tier: {alert.tier} (was {alert.previous_tier}); model {alert.model_version or '?'}")
+    lines.append(
+        f"Tier: {alert.tier} (was {alert.previous_tier}); model {alert.model_version or '?'}"
+    )
     lines.append(f"Alert id: {alert.event_key}")
     return "\n".join(lines)
 
@@ -163,7 +165,8 @@ def verify_signature(
 
 
 class JsonlLog:
-    """One JSON line per alert in a local file (``ACCT_ALERT_LOG``, default data/alerts/alerts.jsonl)."""
+    """One JSON line per alert in a local file (``ACCT_ALERT_LOG``, default
+    ``data/alerts/alerts.jsonl``)."""
 
     name = LOG
     _lock = threading.Lock()
@@ -172,7 +175,9 @@ class JsonlLog:
         self.path = Path(path)
 
     def send(self, alert: Alert) -> str | None:
-        line = json.dumps({"sent_at": datetime.now(UTC).isoformat(), **alert.as_json()}, sort_keys=True)
+        line = json.dumps(
+            {"sent_at": datetime.now(UTC).isoformat(), **alert.as_json()}, sort_keys=True
+        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._lock, self.path.open("a", encoding="utf-8") as fh:
@@ -185,7 +190,7 @@ class JsonlLog:
 
 
 class Webhook:
-    """POST Slack-compatible JSON to ``ACCT_ALERT_WEBHOOK_URL``, HMAC-signed when a secret is set."""
+    """POST Slack-compatible JSON to ``ACCT_ALERT_WEBHOOK_URL``, signed when a secret is set."""
 
     name = WEBHOOK
 
@@ -219,10 +224,14 @@ class Webhook:
             headers[SIGNATURE_HEADER] = sign(self._secret, ts, body)
         try:
             # Not idempotent: a webhook post that timed out may have been shown already.
-            resp = self.client.request("POST", self.url, data=body, headers=headers, idempotent=False)
+            resp = self.client.request(
+                "POST", self.url, data=body, headers=headers, idempotent=False
+            )
         except ApiError as exc:
             raise ChannelError(
-                f"webhook ({WEBHOOK_URL_ENV}) refused alert {alert.event_key}: {exc}".replace(self.url, "***")
+                f"webhook ({WEBHOOK_URL_ENV}) refused alert {alert.event_key}: {exc}".replace(
+                    self.url, "***"
+                )
             ) from None
         return str(resp.status_code)
 
@@ -254,7 +263,10 @@ class HubSpotTasks:
                 {
                     "to": {"id": alert.account_id},
                     "types": [
-                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": HUBSPOT_TASK_TO_COMPANY}
+                        {
+                            "associationCategory": "HUBSPOT_DEFINED",
+                            "associationTypeId": HUBSPOT_TASK_TO_COMPANY,
+                        }
                     ],
                 }
             ],
@@ -263,7 +275,9 @@ class HubSpotTasks:
     def send(self, alert: Alert) -> str | None:
         try:
             # A create is not safe to repeat blindly (it would make a second task).
-            data = self.client.post_json(f"{self.objects_path}/tasks", self.payload(alert), idempotent=False)
+            data = self.client.post_json(
+                f"{self.objects_path}/tasks", self.payload(alert), idempotent=False
+            )
         except ApiError as exc:
             raise ChannelError(f"hubspot task for {alert.event_key}: {exc}") from None
         return str((data or {}).get("id") or "")

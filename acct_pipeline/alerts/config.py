@@ -72,7 +72,9 @@ def load_thresholds(path: Path | None = None) -> AlertThresholds:
     if section is None:
         return AlertThresholds()
     if not isinstance(section, dict):
-        raise AlertConfigError(f"scoring model {path.name}: 'alerts' must be a mapping, got {section!r}")
+        raise AlertConfigError(
+            f"scoring model {path.name}: 'alerts' must be a mapping, got {section!r}"
+        )
     unknown = set(section) - {"drop_points_7d", "tier_worsened"}
     if unknown:
         raise AlertConfigError(
@@ -82,11 +84,14 @@ def load_thresholds(path: Path | None = None) -> AlertThresholds:
     points = section.get("drop_points_7d", AlertThresholds.drop_points_7d)
     if isinstance(points, bool) or not isinstance(points, int | float) or points <= 0:
         raise AlertConfigError(
-            f"scoring model {path.name}: alerts.drop_points_7d must be a positive number of points, got {points!r}"
+            f"scoring model {path.name}: alerts.drop_points_7d must be a positive number of "
+            f"points, got {points!r}"
         )
     tier = section.get("tier_worsened", AlertThresholds.tier_worsened)
     if not isinstance(tier, bool):
-        raise AlertConfigError(f"scoring model {path.name}: alerts.tier_worsened must be true or false, got {tier!r}")
+        raise AlertConfigError(
+            f"scoring model {path.name}: alerts.tier_worsened must be true or false, got {tier!r}"
+        )
     return AlertThresholds(drop_points_7d=float(points), tier_worsened=tier)
 
 
@@ -127,15 +132,21 @@ class AlertSettings:
         url = env.get(WEBHOOK_URL_ENV) or None
         crm = (env.get(CRM_TASKS_ENV) or "").strip().lower()
         if crm and crm not in CRM_TASK_CHANNEL:
-            raise AlertConfigError(f"{CRM_TASKS_ENV}={crm!r}: choose hubspot or salesforce (or leave it empty)")
+            raise AlertConfigError(
+                f"{CRM_TASKS_ENV}={crm!r}: choose hubspot or salesforce (or leave it empty)"
+            )
         explicit = env.get(CHANNELS_ENV)
         if explicit:
             channels = tuple(c.strip() for c in explicit.split(",") if c.strip())
             bad = [c for c in channels if c not in CHANNEL_NAMES]
             if bad:
-                raise AlertConfigError(f"{CHANNELS_ENV}: unknown channel(s) {bad}; choose from {list(CHANNEL_NAMES)}")
+                raise AlertConfigError(
+                    f"{CHANNELS_ENV}: unknown channel(s) {bad}; choose from {list(CHANNEL_NAMES)}"
+                )
         else:
-            channels = (LOG,) + ((WEBHOOK,) if url else ()) + ((CRM_TASK_CHANNEL[crm],) if crm else ())
+            channels = (
+                (LOG,) + ((WEBHOOK,) if url else ()) + ((CRM_TASK_CHANNEL[crm],) if crm else ())
+            )
         if WEBHOOK in channels and not url:
             raise AlertConfigError(f"the webhook channel needs {WEBHOOK_URL_ENV}")
         values: dict[str, object] = {

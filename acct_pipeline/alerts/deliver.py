@@ -69,7 +69,9 @@ def deliver_alerts(
             continue
         with connect() as con:
             for c in todo:
-                ledger.begin(con, alert.event_key, c.name, alert.as_of_date, alert.account_id, run_id)
+                ledger.begin(
+                    con, alert.event_key, c.name, alert.as_of_date, alert.account_id, run_id
+                )
         outcomes: list[tuple[str, bool, str | None, str | None]] = []
         for c in todo:
             try:

@@ -18,13 +18,20 @@ it is computed here from the history (score on D minus score on D-7).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
 
 from acct_pipeline.alerts.config import AlertThresholds, load_thresholds
-from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNTS, SCORE_DROP_ALERTS, replace_partition, table_exists
+from acct_pipeline.warehouse import (
+    ACCOUNT_SCORES,
+    ACCOUNTS,
+    SCORE_DROP_ALERTS,
+    replace_partition,
+    table_exists,
+)
 
 # Worse tiers have higher ranks. Unknown tier names rank NULL and never raise a tier alert.
 TIER_RANK = {"Healthy": 0, "At-Risk": 1, "Concerning": 2, "Critical": 3}
@@ -53,7 +60,8 @@ ALERT_COLUMNS = (
 def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
     schema, name = qualified.split(".", 1)
     rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ?",
         [schema, name],
     ).fetchall()
     return {c: t for c, t in rows}
@@ -75,11 +83,20 @@ def drops_sql(con: duckdb.DuckDBPyConnection) -> str:
     if reasons_type.endswith("[]"):
         reasons = "CAST(coalesce(t.reason_codes, []) AS VARCHAR[])"
     elif reasons_type:
-        reasons = "CASE WHEN t.reason_codes IS NULL THEN CAST([] AS VARCHAR[]) ELSE [CAST(t.reason_codes AS VARCHAR)] END"
+        reasons = (
+            "CASE WHEN t.reason_codes IS NULL THEN CAST([] AS VARCHAR[]) "
+            "ELSE [CAST(t.reason_codes AS VARCHAR)] END"
+        )
     else:
         reasons = "CAST([] AS VARCHAR[])"
-    playbook = "CAST(t.recommended_playbook AS VARCHAR)" if "recommended_playbook" in cols else "CAST(NULL AS VARCHAR)"
-    version = "CAST(t.model_version AS VARCHAR)" if "model_version" in cols else "CAST(NULL AS VARCHAR)"
+    playbook = (
+        "CAST(t.recommended_playbook AS VARCHAR)"
+        if "recommended_playbook" in cols
+        else "CAST(NULL AS VARCHAR)"
+    )
+    version = (
+        "CAST(t.model_version AS VARCHAR)" if "model_version" in cols else "CAST(NULL AS VARCHAR)"
+    )
     if has_delta:
         delta_today = "CAST(t.score_delta_7d AS DOUBLE)"
         delta_yesterday = "CAST(y.score_delta_7d AS DOUBLE)"
@@ -94,7 +111,11 @@ def drops_sql(con: duckdb.DuckDBPyConnection) -> str:
     owner_join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = c.account_id" if have_accounts else ""
     owner = {
         out: f"CAST({'a.' + col if have_accounts else 'NULL'} AS VARCHAR) AS {out}"
-        for out, col in (("account_name", "name"), ("owner_id", "owner_id"), ("owner_email", "owner_email"))
+        for out, col in (
+            ("account_name", "name"),
+            ("owner_id", "owner_id"),
+            ("owner_email", "owner_email"),
+        )
     }
     return f"""
 WITH p AS (SELECT CAST(? AS DATE) AS d, CAST(? AS DOUBLE) AS points, CAST(? AS BOOLEAN) AS tiers),
@@ -115,7 +136,8 @@ candidates AS (
         p.tiers
     FROM p
     JOIN {ACCOUNT_SCORES} t ON t.as_of_date = p.d
-    LEFT JOIN {ACCOUNT_SCORES} y ON y.account_id = t.account_id AND y.as_of_date = p.d - 1{extra_joins}
+    LEFT JOIN {ACCOUNT_SCORES} y
+           ON y.account_id = t.account_id AND y.as_of_date = p.d - 1{extra_joins}
 ),
 events AS (
     SELECT *,
@@ -139,7 +161,8 @@ SELECT
     CASE WHEN c.points_drop AND c.tier_drop THEN 'points+tier'
          WHEN c.points_drop THEN 'points' ELSE 'tier' END AS drop_kind,
     concat_ws('; ',
-        CASE WHEN c.points_drop THEN printf('health score down %.0f points in 7 days (%.0f -> %.0f)',
+        CASE WHEN c.points_drop
+             THEN printf('health score down %.0f points in 7 days (%.0f -> %.0f)',
                                             -c.delta, c.score_after - c.delta, c.score_after) END,
         CASE WHEN c.tier_drop THEN 'tier ' || c.previous_tier || ' -> ' || c.tier END) AS headline,
     c.reason_codes,
@@ -170,6 +193,20 @@ def count_drops(
     thresholds = thresholds or load_thresholds()
     sql = f"SELECT count(*) FROM ({drops_sql(con)})"
     return int(con.execute(sql, _params(as_of, thresholds)).fetchone()[0])
+
+
+def drop_counts(
+    con: duckdb.DuckDBPyConnection,
+    days: Iterable[date],
+    thresholds: AlertThresholds | None = None,
+) -> dict[str, int]:
+    """``{"YYYY-MM-DD": drop events}`` for each day, for the scores asset's metadata.
+
+    Put it in the materialization as ``dropped_accounts_by_day`` (JSON) with the total as
+    ``dropped_accounts`` (int): the score-drop sensor then judges every day of a multi-day run.
+    """
+    thresholds = thresholds or load_thresholds()
+    return {d.isoformat(): count_drops(con, d, thresholds) for d in sorted(set(days))}
 
 
 def write_alerts(

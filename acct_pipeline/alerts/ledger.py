@@ -109,7 +109,8 @@ def finish(
 def summary(con: duckdb.DuckDBPyConnection, as_of_date: object) -> dict[str, dict[str, int]]:
     """Per channel, how many of the day's alerts are in each status."""
     rows = con.execute(
-        f"SELECT channel, status, count(*) FROM {ALERT_DELIVERIES} WHERE as_of_date = ? GROUP BY 1, 2",
+        f"SELECT channel, status, count(*) FROM {ALERT_DELIVERIES} "
+        "WHERE as_of_date = ? GROUP BY 1, 2",
         [as_of_date],
     ).fetchall()
     out: dict[str, dict[str, int]] = {}

@@ -40,7 +40,9 @@ def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise TimingConfigError(f"{SCHEDULE_TZ_ENV}={tz!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        raise TimingConfigError(
+            f"{SCHEDULE_TZ_ENV}={tz!r} is not an IANA time zone (e.g. Europe/Berlin)"
+        ) from None
     return tz
 
 
@@ -63,7 +65,11 @@ def last_deadline(now: datetime, hour: int, tz: str) -> datetime:
     """The most recent ``hour``:00 in ``tz`` at or before ``now``."""
     local = now.astimezone(ZoneInfo(tz))
     today = datetime.combine(local.date(), time(hour), ZoneInfo(tz))
-    return today if local >= today else datetime.combine(local.date() - timedelta(days=1), time(hour), ZoneInfo(tz))
+    return (
+        today
+        if local >= today
+        else datetime.combine(local.date() - timedelta(days=1), time(hour), ZoneInfo(tz))
+    )
 
 
 def expected_partition(now: datetime, hour: int, tz: str) -> date:

@@ -189,8 +189,17 @@ class HubSpotSource:
         self._owners: dict[str, str | None] | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], **kw: Any) -> HubSpotSource:
-        client = hubspot_client(env, **{k: kw.pop(k) for k in ("sleep", "clock") if k in kw})
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        **kw: Any,
+    ) -> HubSpotSource:
+        client = hubspot_client(env, sleep=sleep, clock=clock)
+        # Search has its own, stricter limit (about 5 requests per second per portal).
+        kw.setdefault("search_limiter", RateLimiter([(4, 1.0)], sleep=sleep, clock=clock))
         return cls(client, objects_path=base_path(env), state_dir=env.get(STATE_ENV) or None, **kw)
 
     def tables(self) -> tuple[str, ...]:

@@ -2,7 +2,12 @@
 
 import dagster as dg
 
-from acct_pipeline.defs.alerts.keys import ALERTS_GROUP, ALERTS_JOB_NAME, ALERTS_KEY, FRESHNESS_CHECK_KEY
+from acct_pipeline.defs.alerts.keys import (
+    ALERTS_GROUP,
+    ALERTS_JOB_NAME,
+    ALERTS_KEY,
+    FRESHNESS_CHECK_KEY,
+)
 
 DAILY_JOB_NAME = "daily_scoring"
 
@@ -12,7 +17,9 @@ DAILY_JOB_NAME = "daily_scoring"
 daily_scoring = dg.define_asset_job(
     DAILY_JOB_NAME,
     selection=(
-        dg.AssetSelection.all() - dg.AssetSelection.groups(ALERTS_GROUP) - dg.AssetSelection.checks(FRESHNESS_CHECK_KEY)
+        dg.AssetSelection.all()
+        - dg.AssetSelection.groups(ALERTS_GROUP)
+        - dg.AssetSelection.checks(FRESHNESS_CHECK_KEY)
     ),
     description=(
         "Everything for one as-of day, in dependency order: refresh the CRM and billing "

@@ -26,8 +26,9 @@ def build_daily_schedule(timezone: str, hour: int) -> dg.ScheduleDefinition:
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
-            f"Every morning at {hour:02d}:00 {timezone} (ACCT_SCHEDULE_HOUR, ACCT_SCHEDULE_TZ) score "
-            "the UTC day that just ended: snapshots, events, signals, scores, checks, validation, sync."
+            f"Every morning at {hour:02d}:00 {timezone} (ACCT_SCHEDULE_HOUR, ACCT_SCHEDULE_TZ) "
+            "score the UTC day that just ended: snapshots, events, signals, scores, checks, "
+            "validation, sync."
         ),
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:

@@ -86,7 +86,10 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
                 dg.RunRequest(
                     run_key=f"{key}:{record.storage_id}",
                     partition_key=key,
-                    tags={"acct/scores_run_id": record.run_id, "acct/dropped_accounts": str(drops or "unknown")},
+                    tags={
+                        "acct/scores_run_id": record.run_id,
+                        "acct/dropped_accounts": str(drops or "unknown"),
+                    },
                 )
             )
         if not page.has_more:
@@ -99,7 +102,9 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(
         run_requests=requests,
         cursor=str(cursor) if cursor is not None else None,
-        skip_reason=None if requests else f"no new scores partition with drops ({examined} examined)",
+        skip_reason=None
+        if requests
+        else f"no new scores partition with drops ({examined} examined)",
     )
 
 
@@ -114,7 +119,8 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 )
 def scores_freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     evaluation = freshness_evaluation(context.instance, datetime.now(UTC))
-    state = f"{evaluation.metadata['expected_partition'].value}:{'pass' if evaluation.passed else 'fail'}"
+    due = evaluation.metadata["expected_partition"].value
+    state = f"{due}:{'pass' if evaluation.passed else 'fail'}"
     if context.cursor == state:
         return dg.SkipReason(f"unchanged: {evaluation.description}")
     return dg.SensorResult(asset_events=[evaluation], cursor=state)

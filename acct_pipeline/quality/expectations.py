@@ -10,7 +10,8 @@ Every expectation validates one of three frames built from the warehouse:
 
 ``rows``    the table's rows (for a daily table: the partitions being checked)
 ``days``    one row per partition being checked: ``day``, ``row_count``, ``previous_row_count``
-            (the partition before) and ``volume_ratio`` — freshness and volume
+            (the comparable earlier partition: the day before, or for product events the same
+            weekday a week before) and ``volume_ratio`` — freshness and volume
 ``schema``  one row per expected column: ``column_name``, ``expected_family``,
             ``actual_family`` (``missing`` when absent) — types
 

@@ -104,7 +104,9 @@ class HoldoutEvaluation:
             "holdout_health_auc": round(self.health_auc, 4),
             "holdout_churn_auc": round(self.churn_auc, 4),
             "holdout_churn_brier": round(self.churn_brier, 4),
-            "holdout_churn_rate_by_tier": {k: round(v, 4) for k, v in self.churn_rate_by_tier.items()},
+            "holdout_churn_rate_by_tier": {
+                k: round(v, 4) for k, v in self.churn_rate_by_tier.items()
+            },
             "holdout_rows_by_tier": self.rows_by_tier,
             "holdout_tiers_monotonic": self.tiers_monotonic,
             "train_dates": [self.train_dates[0].isoformat(), self.train_dates[-1].isoformat()],
@@ -140,7 +142,9 @@ def labelled_dates(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> list[
     )
     days = [
         r[0]
-        for r in con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES} ORDER BY 1").fetchall()
+        for r in con.execute(
+            f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES} ORDER BY 1"
+        ).fetchall()
     ]
     if last_observed is None or not days:
         return []
@@ -153,7 +157,9 @@ def labelled_dates(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> list[
     return sorted(d for d in usable if (usable[-1] - d).days % step == 0)
 
 
-def training_frame(con: duckdb.DuckDBPyConnection, model: ScoringModel, dates: list[date]) -> pd.DataFrame:
+def training_frame(
+    con: duckdb.DuckDBPyConnection, model: ScoringModel, dates: list[date]
+) -> pd.DataFrame:
     """Signals + scores + label for every customer account on each of ``dates``."""
     create_outcome_tables(con)
     sql = (SQL_DIR / "churn_training.sql").read_text()
@@ -164,7 +170,9 @@ def _matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     cols = []
     for f in features:
         if f in frame:
-            cols.append(pd.to_numeric(frame[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+            cols.append(
+                pd.to_numeric(frame[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            )
         else:
             cols.append(np.full(len(frame), np.nan))
     return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
@@ -210,7 +218,10 @@ def fit_churn(model: ScoringModel, frame: pd.DataFrame) -> tuple[Any, list[str],
         raise ChurnModelError("churn model: too few churned accounts for calibration folds")
     with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
         est.fit(X, y)
-    medians = {f: float(np.nanmedian(X[:, i])) if np.isfinite(X[:, i]).any() else 0.0 for i, f in enumerate(features)}
+    medians = {
+        f: float(np.nanmedian(X[:, i])) if np.isfinite(X[:, i]).any() else 0.0
+        for i, f in enumerate(features)
+    }
     return est, features, medians
 
 
@@ -255,7 +266,9 @@ def evaluate_holdout(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> Hol
         if mask.any():
             rates[t] = float(y[mask].mean())
     ordered = [rates[t] for t in tiers if t in rates]
-    monotonic = all(b > a for a, b in zip(ordered, ordered[1:], strict=False)) and len(ordered) == len(tiers)
+    monotonic = all(b > a for a, b in zip(ordered, ordered[1:], strict=False)) and len(
+        ordered
+    ) == len(tiers)
     test = test.assign(churn_probability_holdout=proba)
     return HoldoutEvaluation(
         train_dates=train_dates,
@@ -304,7 +317,9 @@ def train_churn_model(
     frame = training_frame(con, model, dates)
     features = feature_names(model)
     version = hashlib.sha256(
-        f"{_data_hash(frame, features)}:{model.content_hash}:{model.churn_model.model_dump_json()}".encode()
+        ":".join(
+            (_data_hash(frame, features), model.content_hash, model.churn_model.model_dump_json())
+        ).encode()
     ).hexdigest()[:12]
     target_dir = Path(directory) if directory is not None else artifact_dir()
     path = target_dir / f"churn-{model.name}-{version}.joblib"
@@ -337,7 +352,9 @@ def train_churn_model(
             "path": str(path),
         }
     )
-    artifact = ChurnArtifact(version, model.name, model.content_hash, features, est, medians, meta, path)
+    artifact = ChurnArtifact(
+        version, model.name, model.content_hash, features, est, medians, meta, path
+    )
     target_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(artifact, path)
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str))
@@ -352,7 +369,9 @@ def load_artifact(path: str | Path) -> ChurnArtifact:
     return artifact
 
 
-def latest_artifact(model: ScoringModel, directory: str | Path | None = None) -> ChurnArtifact | None:
+def latest_artifact(
+    model: ScoringModel, directory: str | Path | None = None
+) -> ChurnArtifact | None:
     """The newest artefact trained for this exact model file, or None (then: train first)."""
     target = Path(directory) if directory is not None else artifact_dir()
     if not target.is_dir():
@@ -364,7 +383,10 @@ def latest_artifact(model: ScoringModel, directory: str | Path | None = None) ->
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             continue
-        if meta.get("model_hash") == model.content_hash and meta_path.with_suffix(".joblib").exists():
+        if (
+            meta.get("model_hash") == model.content_hash
+            and meta_path.with_suffix(".joblib").exists()
+        ):
             return load_artifact(meta_path.with_suffix(".joblib"))
     return None
 
@@ -377,7 +399,9 @@ def needs_training(model: ScoringModel, directory: str | Path | None = None) -> 
 # ------------------------------------------------------------------------------ prediction
 
 
-def predict_churn(artifact: ChurnArtifact, signals: pd.DataFrame, scores: pd.DataFrame) -> np.ndarray:
+def predict_churn(
+    artifact: ChurnArtifact, signals: pd.DataFrame, scores: pd.DataFrame
+) -> np.ndarray:
     """Calibrated churn probability per row (``signals`` and ``scores`` row-aligned)."""
     frame = _joined(signals, scores)
     return _predict(artifact.estimator, _matrix(frame, artifact.features))
@@ -390,9 +414,7 @@ def _predict(estimator: Any, X: np.ndarray) -> np.ndarray:
 
 def _joined(signals: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in scores.columns if c in SCORE_FEATURES or c.startswith(POINTS_PREFIX)]
-    return pd.concat(
-        [signals.reset_index(drop=True), scores[extra].reset_index(drop=True)], axis=1
-    )
+    return pd.concat([signals.reset_index(drop=True), scores[extra].reset_index(drop=True)], axis=1)
 
 
 def churn_drivers(
@@ -411,7 +433,9 @@ def churn_drivers(
     out = []
     for i in range(len(X)):
         order = np.argsort(-effects[i])[:top]
-        out.append([(artifact.features[j], float(effects[i, j])) for j in order if effects[i, j] > 0])
+        out.append(
+            [(artifact.features[j], float(effects[i, j])) for j in order if effects[i, j] > 0]
+        )
     return out
 
 
@@ -426,11 +450,18 @@ def apply_churn_model(
     model exists. Returns the number of rows updated.
     """
     if dates is None:
-        dates = [r[0] for r in con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES}").fetchall()]
+        dates = [
+            r[0]
+            for r in con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES}").fetchall()
+        ]
     updated = 0
     for d in sorted(dates):
-        sig = con.execute(f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [d]).df()
-        sc = con.execute(f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [d]).df()
+        sig = con.execute(
+            f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [d]
+        ).df()
+        sc = con.execute(
+            f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [d]
+        ).df()
         if sc.empty:
             continue
         sig = sc[["account_id"]].merge(sig, on="account_id", how="left")

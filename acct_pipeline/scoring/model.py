@@ -19,7 +19,8 @@ Schema (see ``models/default.yaml`` for a full example)::
       knockout: {signal, op, value, cap, reason}
     tiers:      {bands: [{name, min}], hysteresis: {margin_points, dwell_days}}
     trend:      {window_days, improving_points, declining_points}
-    segments:   [{name, when: {plan: [...], lifecycle_stage: [...]}, weights: {score: {component: w}}}]
+    segments:   [{name, when: {plan: [...], lifecycle_stage: [...]},
+                  weights: {score: {component: w}}}]
     playbooks:  {<tier>: {improving|stable|declining: text}}   ("*" is a fallback key)
     reasons:    {max_reasons}
     alerts:     {drop_points_7d, tier_worsened}
@@ -130,7 +131,9 @@ class Measure(_Strict):
     def _check(self) -> Measure:
         who = f"measure '{self.key}'"
         if self.signal not in NUMERIC_SIGNALS:
-            raise ValueError(f"{who}: unknown signal '{self.signal}' (known: {', '.join(NUMERIC_SIGNALS)})")
+            raise ValueError(
+                f"{who}: unknown signal '{self.signal}' (known: {', '.join(NUMERIC_SIGNALS)})"
+            )
         rule = self.rule
         if isinstance(rule, ThresholdsRule):
             ats = [t.at for t in rule.thresholds]
@@ -147,7 +150,9 @@ class Measure(_Strict):
                     )
         if isinstance(rule, BoundedLinearRule):
             if rule.high <= rule.low:
-                raise ValueError(f"{who} has bounded_linear high ({rule.high:g}) not above low ({rule.low:g})")
+                raise ValueError(
+                    f"{who} has bounded_linear high ({rule.high:g}) not above low ({rule.low:g})"
+                )
             if rule.max_points < rule.min_points:
                 raise ValueError(f"{who} has max_points below min_points")
         if self.reason:
@@ -289,7 +294,9 @@ class ChurnModelConfig(_Strict):
 
 class SignalSettings(_Strict):
     key_features: list[str] = Field(default_factory=list)
-    activity_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_ACTIVITY_WEIGHTS))
+    activity_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_ACTIVITY_WEIGHTS)
+    )
     touch_types: list[str] = Field(default_factory=lambda: list(DEFAULT_TOUCH_TYPES))
     half_life_days: float | None = Field(default=30.0, gt=0)
     lookback_days: int = Field(default=180, ge=30)
@@ -345,20 +352,28 @@ class ScoringModel(_Strict):
                 comps = self.scores[score].components
                 for comp, w in weights.items():
                     if comp not in comps:
-                        raise ValueError(f"segment '{seg.name}': score '{score}' has no component '{comp}'")
+                        raise ValueError(
+                            f"segment '{seg.name}': score '{score}' has no component '{comp}'"
+                        )
                     if w < 0:
                         raise ValueError(f"segment '{seg.name}': weight of '{comp}' is negative")
         tiers = set(self.tiers.names)
         for tier, by_trend in self.playbooks.items():
             if tier != "*" and tier not in tiers:
-                raise ValueError(f"playbooks: unknown tier '{tier}' (tiers: {', '.join(self.tiers.names)})")
+                raise ValueError(
+                    f"playbooks: unknown tier '{tier}' (tiers: {', '.join(self.tiers.names)})"
+                )
             for trend in by_trend:
                 if trend != "*" and trend not in TRENDS:
-                    raise ValueError(f"playbooks.{tier}: unknown trend '{trend}' (use {', '.join(TRENDS)} or *)")
+                    raise ValueError(
+                        f"playbooks.{tier}: unknown trend '{trend}' (use {', '.join(TRENDS)} or *)"
+                    )
         for tier in self.tiers.names:
             for trend in TRENDS:
                 if self.playbook(tier, trend) is None:
-                    raise ValueError(f"playbooks: no playbook for tier '{tier}' and trend '{trend}'")
+                    raise ValueError(
+                        f"playbooks: no playbook for tier '{tier}' and trend '{trend}'"
+                    )
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -445,7 +460,7 @@ def model_path(path: str | Path | None = None) -> Path:
 
 
 def load_model(path: str | Path | None = None) -> ScoringModel:
-    """Load and validate the scoring model (``path`` > ``$ACCT_MODEL`` > ``models/default.yaml``)."""
+    """Load and validate the scoring model: ``path``, else ``$ACCT_MODEL``, else the default."""
     target = model_path(path)
     try:
         text = target.read_text()

@@ -118,7 +118,9 @@ def reason_codes(
     for parts, _ in templates:
         for _, f, _ in parts or []:
             if f and f != "value" and f not in columns and f in signals:
-                columns[f] = pd.to_numeric(signals[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                columns[f] = pd.to_numeric(signals[f], errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan
+                )
 
     grid = np.full(order.shape, None, dtype=object)
     for j, (parts, obj) in enumerate(templates):
@@ -134,7 +136,10 @@ def reason_codes(
             if parts:
                 texts = _render_rows(parts, val, columns, rows)
             else:
-                texts = [f"{ko.signal.replace('_', ' ')} {ko.op} {ko.value:g} caps the score at {ko.cap:g}"] * len(rows)
+                texts = [
+                    f"{ko.signal.replace('_', ' ')} {ko.op} {ko.value:g} "
+                    f"caps the score at {ko.cap:g}"
+                ] * len(rows)
         else:
             m = obj.measure
             arr = np.empty(len(rows), dtype=object)
@@ -142,7 +147,9 @@ def reason_codes(
             if parts:
                 arr[~missing] = _render_rows(parts, val, columns, present)
             else:
-                arr[~missing] = [default_sentence(m.title, float(val[r]), float(obj.points[r])) for r in present]
+                arr[~missing] = [
+                    default_sentence(m.title, float(val[r]), float(obj.points[r])) for r in present
+                ]
             arr[missing] = [
                 m.missing_reason or default_sentence(m.title, float("nan"), float(obj.points[r]))
                 for r in rows[missing]

@@ -185,7 +185,9 @@ def evaluate_score(
     uncapped = np.zeros(n)
     for cname in score.components:
         known = ~np.isnan(comp_scores[cname]) & (total_w > 0)
-        pts = np.where(known, weights[cname] * np.nan_to_num(comp_scores[cname]) / safe_total, np.nan)
+        pts = np.where(
+            known, weights[cname] * np.nan_to_num(comp_scores[cname]) / safe_total, np.nan
+        )
         comp_points[cname] = pts
         uncapped += np.nan_to_num(pts)
     uncapped = np.where(total_w > 0, uncapped, np.nan)
@@ -207,7 +209,9 @@ def evaluate_score(
     return ScoreResult(name, capped, uncapped, comp_scores, comp_points, measures, kos)
 
 
-def evaluate_model(model: ScoringModel, signals: pd.DataFrame) -> tuple[dict[str, ScoreResult], np.ndarray]:
+def evaluate_model(
+    model: ScoringModel, signals: pd.DataFrame
+) -> tuple[dict[str, ScoreResult], np.ndarray]:
     """Every score of the model over ``signals``; also returns each row's segment name."""
     segment = segment_of(model, signals)
     results = {}

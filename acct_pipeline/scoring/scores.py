@@ -152,7 +152,9 @@ def score_frame(
             "engagement_score": _score("engagement"),
             "value_score": _score("value"),
             "churn_probability": (
-                np.round(churn_probability, 4) if churn_probability is not None else np.full(n, np.nan)
+                np.round(churn_probability, 4)
+                if churn_probability is not None
+                else np.full(n, np.nan)
             ),
             "tier": tier,
             "previous_tier": previous,
@@ -237,7 +239,8 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, model: ScoringModel) ->
     have = {
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
             [schema, name],
         ).fetchall()
     }

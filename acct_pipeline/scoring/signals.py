@@ -43,7 +43,9 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("key_features_used_30d", "usage", "distinct key features used in the last 30 days"),
     Signal("seats", "usage", "paid seats on D (invoice history)"),
     Signal("seat_utilisation", "usage", "active users (30 d) / paid seats"),
-    Signal("usage_trend_pct", "usage", "active user-days per day, last 7 d vs the prior 28 d, -1..+inf"),
+    Signal(
+        "usage_trend_pct", "usage", "active user-days per day, last 7 d vs the prior 28 d, -1..+inf"
+    ),
     Signal("emails_replied_30d", "engagement", "email replies in the last 30 days"),
     Signal("meetings_30d", "engagement", "meetings held in the last 30 days"),
     Signal("calls_30d", "engagement", "calls in the last 30 days"),

@@ -1,6 +1,7 @@
 """Reverse ETL: write account scores back to CRM fields — only changes, batched, nothing lost.
 
-Public API (no Dagster here; ``defs/`` wires it into the ``sync.crm_score_sync`` asset and the CLI)::
+Public API (no Dagster here; ``defs/`` wires it into the ``sync.crm_score_sync`` asset and the
+CLI)::
 
     from acct_pipeline.sync import SyncSettings, run_sync
     report = run_sync(lambda: warehouse.connect(), SyncSettings.from_env(), day,
@@ -8,6 +9,7 @@ Public API (no Dagster here; ``defs/`` wires it into the ``sync.crm_score_sync``
     report.to_metadata(); report.summary_text()
 """
 
+from acct_pipeline.sync.command import sync_command
 from acct_pipeline.sync.engine import (
     ChecksGuard,
     SyncError,
@@ -43,4 +45,5 @@ __all__ = [
     "load_mapping",
     "new_run_id",
     "run_sync",
+    "sync_command",
 ]

@@ -82,7 +82,8 @@ def latest_scored_date(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def failed_checks(guard: ChecksGuard, as_of: date) -> list[str] | None:
-    """None when the partition passed; else the failed checks (``["blocking checks"]`` if unnamed)."""
+    """None when the partition passed, else the failed checks (``["blocking checks"]`` if
+    unnamed)."""
     verdict = guard(as_of) if callable(guard) else guard
     if verdict is True:
         return None
@@ -118,6 +119,10 @@ def run_sync(
     Raises ``SyncRefused`` (guards), ``SyncConfigError`` (settings, mapping, missing CRM fields),
     ``AuthFailed``. A quota / rate-limit stop is not an exception: ``report.stopped_reason``.
     """
+    if target is not None and target.name != settings.target:
+        raise SyncConfigError(
+            f"run_sync: target {target.name!r} does not match settings.target {settings.target!r}"
+        )
     log = log or _log
     started = time.perf_counter()
     run_id = run_id or new_run_id()
@@ -179,7 +184,8 @@ def run_sync(
                 )
             if plan.count("stale"):
                 report.warnings.append(
-                    f"{plan.count('stale')} records skipped: the CRM holds values of a later score day "
+                    f"{plan.count('stale')} records skipped: the CRM holds values of a later "
+                    "score day "
                     "(--force sends them anyway)"
                 )
             report.samples = samples(
@@ -190,7 +196,8 @@ def run_sync(
                 msg = (
                     f"{plan.count('changed'):,} of {plan.baseline:,} synced records "
                     f"({plan.change_share:.1%}) would change, more than the limit of "
-                    f"{settings.max_change_share:.0%} (ACCT_SYNC_MAX_CHANGE_SHARE): a broken model or "
+                    f"{settings.max_change_share:.0%} (ACCT_SYNC_MAX_CHANGE_SHARE): a broken model "
+                    "or "
                     "input would blanket the CRM — check with --dry-run, then rerun with --force"
                 )
                 if not dry_run:
@@ -231,7 +238,8 @@ def _require_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     if not table_exists(con, ACCOUNT_SCORES):
         raise SyncRefused(
             "no_scores",
-            f"no scores table {ACCOUNT_SCORES}: materialize scores.account_scores for {as_of} first",
+            f"no scores table {ACCOUNT_SCORES}: materialize scores.account_scores for "
+            f"{as_of} first",
         )
     n = con.execute(
         f"SELECT count(*) FROM {ACCOUNT_SCORES} WHERE {AS_OF_DATE} = ?", [as_of]
@@ -239,7 +247,8 @@ def _require_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     if not n:
         raise SyncRefused(
             "no_scores",
-            f"scores partition {as_of} is missing or empty in {ACCOUNT_SCORES}: materialize it first "
+            f"scores partition {as_of} is missing or empty in {ACCOUNT_SCORES}: "
+            "materialize it first "
             "(an empty partition is never synced — it would look like every score vanished)",
         )
 
@@ -490,7 +499,10 @@ def _deliver(
             ) as exc:  # cannot tell: they stay in_flight, the next run reads them back
                 d.unknown += [r.record_id for r in unknown]
                 d.unsent += rest()
-                d.stop = f"outcome of {len(unknown)} records unknown, read-back failed: {tgt.redact(str(exc))}"
+                d.stop = (
+                    f"outcome of {len(unknown)} records unknown, read-back failed: "
+                    f"{tgt.redact(str(exc))}"
+                )
                 return d
         d.confirmed += [r.record_id for r in unknown if r.record_id in confirmed]
         left = [r for r in unknown if r.record_id not in confirmed]
@@ -499,7 +511,10 @@ def _deliver(
         if attempt + 1 >= settings.max_write_attempts:
             (d.unsent if settings.read_back else d.unknown).extend(r.record_id for r in left)
             d.unsent += rest()
-            d.stop = f"{settings.target} kept failing for {len(left)} records after {attempt + 1} attempts"
+            d.stop = (
+                f"{settings.target} kept failing for {len(left)} records after "
+                f"{attempt + 1} attempts"
+            )
             return d
         queue.append((left, attempt + 1))
     return d

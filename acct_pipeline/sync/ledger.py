@@ -5,7 +5,7 @@ One row per (target, record_id). ``values_json`` / ``values_hash`` hold the valu
 sent; ``accepted_json`` the values the CRM confirmed (merged over runs, so a field skipped because
 it was NULL keeps its last accepted value). Status life cycle of a row::
 
-    pending ──mark_in_flight──> in_flight ──CRM said yes──> accepted
+    pending ──(journal)──> in_flight ──CRM said yes──> accepted
                                     │      ──CRM said no───> rejected  (retried next run)
                                     └── process died / outcome unknown: stays in_flight; the next
                                         run reads the record back from the CRM before anything else
@@ -22,7 +22,7 @@ in one set-based UPDATE at the end of the run and, after a crash, at the start o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -136,12 +136,15 @@ def fold_journal(con: duckdb.DuckDBPyConnection) -> int:
                 accepted_hash = CASE WHEN {ok} THEN md5({merged}) ELSE l.accepted_hash END,
                 accepted_as_of = CASE WHEN {ok} THEN l.as_of_date ELSE l.accepted_as_of END,
                 accepted_at = CASE WHEN {ok} THEN j.logged_at ELSE l.accepted_at END,
-                message = CASE WHEN j.event IN ('pending', 'in_flight') THEN coalesce(j.message, l.message)
+                message = CASE WHEN j.event IN ('pending', 'in_flight')
+                               THEN coalesce(j.message, l.message)
                                ELSE j.message END,
                 run_id = coalesce(j.run_id, l.run_id),
                 updated_at = j.logged_at
             FROM (
-                SELECT target, record_id, event, batch_id, message, run_id, logged_at,
+                SELECT target, record_id, event, message, run_id, logged_at,
+                       arg_max(batch_id, step) FILTER (WHERE batch_id IS NOT NULL)
+                           OVER (PARTITION BY target, record_id) AS batch_id,
                        count(*) FILTER (WHERE event = 'in_flight')
                            OVER (PARTITION BY target, record_id) AS sends
                 FROM {JOURNAL}
@@ -191,29 +194,6 @@ def stage_pending(con: duckdb.DuckDBPyConnection, target: str, plan_table: str, 
     return int(n)
 
 
-def mark_in_flight(
-    con: duckdb.DuckDBPyConnection,
-    target: str,
-    batches: Sequence[tuple[Sequence[str], str]],
-    run_id: str,
-) -> None:
-    """Mark the records of one or more batches (``(record ids, batch id)``) as sent, in one
-    committed statement, before any of them leaves."""
-    rids = [rid for ids, _ in batches for rid in ids]
-    bids = [bid for ids, bid in batches for _ in ids]
-    if not rids:
-        return
-    con.execute(
-        f"""UPDATE {CRM_SYNC_LEDGER} AS l
-            SET status = '{IN_FLIGHT}', batch_id = b.batch_id, run_id = ?,
-                attempts = l.attempts + 1, updated_at = {NOW}
-            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid,
-                         unnest(CAST(? AS VARCHAR[])) AS batch_id) b
-            WHERE l.target = ? AND l.record_id = b.rid""",
-        [run_id, rids, bids, target],
-    )
-
-
 def mark_accepted(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -236,21 +216,6 @@ def mark_accepted(
     )
 
 
-def mark_rejected(
-    con: duckdb.DuckDBPyConnection, target: str, errors: Mapping[str, str], run_id: str
-) -> None:
-    """The CRM refused these records: keep its message; the next run sends them again."""
-    if not errors:
-        return
-    con.execute(
-        f"""UPDATE {CRM_SYNC_LEDGER} AS l
-            SET status = '{REJECTED}', message = e.message, run_id = ?, updated_at = {NOW}
-            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid, unnest(CAST(? AS VARCHAR[])) AS message) e
-            WHERE l.target = ? AND l.record_id = e.rid""",
-        [run_id, list(errors), [errors[k] for k in errors], target],
-    )
-
-
 def mark_pending(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -263,7 +228,8 @@ def mark_pending(
         return
     con.execute(
         f"""UPDATE {CRM_SYNC_LEDGER} AS l
-            SET status = '{PENDING}', message = coalesce(?, l.message), run_id = ?, updated_at = {NOW}
+            SET status = '{PENDING}', message = coalesce(?, l.message), run_id = ?,
+                updated_at = {NOW}
             FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
             WHERE l.target = ? AND l.record_id = u.rid AND l.status <> '{ACCEPTED}'""",
         [message, run_id, list(ids), target],

@@ -211,7 +211,8 @@ class FieldMapping:
         if ctype.endswith("[]"):
             items = f"list_slice({col}, 1, {int(spec.top)})" if spec.top else col
             sep = spec.separator.replace("'", "''")
-            expr = f"array_to_string(list_filter({items}, lambda s: s IS NOT NULL AND s <> ''), '{sep}')"
+            kept = f"list_filter({items}, lambda s: s IS NOT NULL AND s <> '')"
+            expr = f"array_to_string({kept}, '{sep}')"
         else:
             expr = f"trim(CAST({col} AS VARCHAR))"
         if spec.max_length:

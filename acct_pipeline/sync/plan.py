@@ -68,7 +68,8 @@ def _kv_list(specs: tuple[FieldSpec, ...], prefix: str = "") -> str:
 
 
 def _json_of(list_sql: str) -> str:
-    entries = f"list_transform(list_filter({list_sql}, lambda e: e.keep), lambda e: {{'k': e.k, 'v': e.v}})"
+    kept = f"list_filter({list_sql}, lambda e: e.keep)"
+    entries = f"list_transform({kept}, lambda e: {{'k': e.k, 'v': e.v}})"
     return (
         f"CASE WHEN len(list_filter({list_sql}, lambda e: e.keep)) = 0 THEN '{{}}' "
         f"ELSE CAST(to_json(map_from_entries({entries})) AS VARCHAR) END"
@@ -94,7 +95,7 @@ def build_plan(
     *,
     allow_stale: bool = False,
 ) -> Plan:
-    """Diff the scores of ``as_of`` against the ledger of ``target`` into temp table ``sync_plan``."""
+    """Diff the scores of ``as_of`` against the ledger of ``target`` (temp table ``sync_plan``)."""
     columns = scores_columns(con)
     specs = mapping.for_target(target)
     diff_specs = tuple(f for f in specs if f.diff)
@@ -131,7 +132,8 @@ def build_plan(
 
     changed_items = ", ".join(
         f"""CASE WHEN ({"true" if f.nulls == "clear" else f"d.{_col(f)} IS NOT NULL"})
-                  AND d.{_col(f)} IS DISTINCT FROM json_extract_string(l.accepted_json, '$."{f.name}"')
+                  AND d.{_col(f)} IS DISTINCT FROM
+                      json_extract_string(l.accepted_json, '$."{f.name}"')
                  THEN '{f.name}' END"""
         for f in diff_specs
     )
@@ -168,7 +170,8 @@ def build_plan(
     ).fetchone()[0]
     plan.field_changes = dict(
         con.execute(
-            f"""SELECT f, count(*) FROM (SELECT unnest(changed_fields) AS f FROM {PLAN} WHERE to_send)
+            f"""SELECT f, count(*)
+                FROM (SELECT unnest(changed_fields) AS f FROM {PLAN} WHERE to_send)
                 GROUP BY 1 ORDER BY 2 DESC, 1"""
         ).fetchall()
     )

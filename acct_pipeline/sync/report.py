@@ -1,4 +1,4 @@
-"""``SyncReport``: what one sync run did (or, for a dry run, would do), for run metadata and people."""
+"""``SyncReport``: what one sync run did (a dry run: would do), for run metadata and people."""
 
 from __future__ import annotations
 
@@ -126,7 +126,8 @@ class SyncReport:
         head = "DRY RUN — nothing written. " if self.dry_run else ""
         lines = [
             f"{head}sync {self.target} for {self.as_of_date}: {self.scored:,} scored records, "
-            f"{self.to_send:,} to send ({self.new:,} new, {self.changed:,} changed, {self.retried:,} retried), "
+            f"{self.to_send:,} to send ({self.new:,} new, {self.changed:,} changed, "
+            f"{self.retried:,} retried), "
             f"{self.unchanged:,} unchanged"
             + (f", {self.stale:,} stale (CRM holds a later day)" if self.stale else ""),
         ]

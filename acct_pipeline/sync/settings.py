@@ -27,8 +27,9 @@ MAX_WRITE_ATTEMPTS_ENV = "ACCT_SYNC_MAX_WRITE_ATTEMPTS"
 CONCURRENCY_ENV = "ACCT_SYNC_CONCURRENCY"
 HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
-HUBSPOT_OBJECTS_PATH_ENV = "HUBSPOT_OBJECTS_PATH"
-HUBSPOT_PROPERTIES_PATH_ENV = "HUBSPOT_PROPERTIES_PATH"
+HUBSPOT_BASE_PATH_ENV = "HUBSPOT_BASE_PATH"  # shared with connectors/hubspot.py
+HUBSPOT_RATE_LIMIT_ENV = "HUBSPOT_RATE_LIMIT"  # the portal's plan, shared with the connector
+SALESFORCE_RATE_LIMIT_ENV = "SALESFORCE_RATE_LIMIT"
 SALESFORCE_INSTANCE_URL_ENV = "SALESFORCE_INSTANCE_URL"
 SALESFORCE_TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
 SALESFORCE_API_VERSION_ENV = "SALESFORCE_API_VERSION"
@@ -44,7 +45,7 @@ class SyncConfigError(ValueError):
 
 
 def parse_rate_limit(text: str, var: str = RATE_LIMIT_ENV) -> tuple[int, float] | None:
-    """``"100/10"`` (100 requests per 10 s), ``"190/10s"``, ``"25"`` (per second); ``"none"`` = off."""
+    """``"100/10"`` (100 requests per 10 s), ``"190/10s"``, ``"25"`` (per s); ``"none"``: off."""
     raw = text.strip().lower()
     if raw in ("", "none", "off", "0"):
         return None
@@ -154,8 +155,12 @@ class SyncSettings:
             kw["target"] = e[TARGET_ENV].strip().lower()
         if e.get(MAX_CHANGE_SHARE_ENV):
             kw["max_change_share"] = _share(e[MAX_CHANGE_SHARE_ENV])
-        if e.get(RATE_LIMIT_ENV) is not None and e.get(RATE_LIMIT_ENV) != "":
-            kw["rate_limit"] = parse_rate_limit(e[RATE_LIMIT_ENV])
+        target = str(kw.get("target", overrides.get("target", "outbox")))
+        plan_env = {"hubspot": HUBSPOT_RATE_LIMIT_ENV, "salesforce": SALESFORCE_RATE_LIMIT_ENV}
+        for var in (RATE_LIMIT_ENV, plan_env.get(target)):
+            if var and e.get(var):
+                kw["rate_limit"] = parse_rate_limit(e[var], var)
+                break
         if e.get(FIELD_MAPPING_ENV):
             kw["field_mapping_path"] = Path(e[FIELD_MAPPING_ENV])
         if e.get(OUTBOX_DIR_ENV):
@@ -176,10 +181,10 @@ class SyncSettings:
             kw["concurrency"] = _int(e[CONCURRENCY_ENV], CONCURRENCY_ENV)
         if e.get(HUBSPOT_BASE_URL_ENV):
             kw["hubspot_base_url"] = e[HUBSPOT_BASE_URL_ENV].strip()
-        if e.get(HUBSPOT_OBJECTS_PATH_ENV):
-            kw["hubspot_objects_path"] = e[HUBSPOT_OBJECTS_PATH_ENV].strip()
-        if e.get(HUBSPOT_PROPERTIES_PATH_ENV):
-            kw["hubspot_properties_path"] = e[HUBSPOT_PROPERTIES_PATH_ENV].strip()
+        if e.get(HUBSPOT_BASE_PATH_ENV):
+            base = e[HUBSPOT_BASE_PATH_ENV].strip().rstrip("/")
+            kw["hubspot_objects_path"] = f"{base}/companies"
+            kw["hubspot_properties_path"] = base.replace("/objects", "/properties") + "/companies"
         if e.get(HUBSPOT_TOKEN_ENV):
             kw["hubspot_token"] = e[HUBSPOT_TOKEN_ENV].strip()
         if e.get(SALESFORCE_INSTANCE_URL_ENV):

@@ -17,7 +17,15 @@ ACCOUNTS = (
 
 
 def tier_of(score: float) -> str:
-    return "Healthy" if score >= 90 else "At-Risk" if score >= 70 else "Concerning" if score >= 50 else "Critical"
+    return (
+        "Healthy"
+        if score >= 90
+        else "At-Risk"
+        if score >= 70
+        else "Concerning"
+        if score >= 50
+        else "Critical"
+    )
 
 
 def write_history(
@@ -41,10 +49,13 @@ def write_history(
             [v for row in ACCOUNTS for v in row],
         )
         extra = (
-            ", score_delta_7d DOUBLE, reason_codes VARCHAR[], recommended_playbook VARCHAR" if full_engine else ""
+            ", score_delta_7d DOUBLE, reason_codes VARCHAR[], recommended_playbook VARCHAR"
+            if full_engine
+            else ""
         )
         con.execute(
-            f"CREATE OR REPLACE TABLE {warehouse.ACCOUNT_SCORES} (account_id VARCHAR, as_of_date DATE, "
+            f"CREATE OR REPLACE TABLE {warehouse.ACCOUNT_SCORES} ("
+            "account_id VARCHAR, as_of_date DATE, "
             f"health_score DOUBLE, tier VARCHAR, model_version VARCHAR{extra})"
         )
         for account, series in scores.items():
@@ -52,8 +63,14 @@ def write_history(
                 row = [account, days[i], score, tier_of(score), "test-1"]
                 if full_engine:
                     delta = score - series[i - 7] if i >= 7 else None
-                    row += [delta, ["active users down 42% vs prior 28 days", "1 invoice overdue"], "exec-sponsor-call"]
+                    row += [
+                        delta,
+                        ["active users down 42% vs prior 28 days", "1 invoice overdue"],
+                        "exec-sponsor-call",
+                    ]
                 con.execute(
-                    f"INSERT INTO {warehouse.ACCOUNT_SCORES} VALUES ({', '.join('?' for _ in row)})", row
+                    f"INSERT INTO {warehouse.ACCOUNT_SCORES} "
+                    f"VALUES ({', '.join('?' for _ in row)})",
+                    row,
                 )
     return days

@@ -74,7 +74,9 @@ def test_a_wrong_secret_is_detected_by_the_receiver(receiver: WebhookReceiver) -
     assert "not-the-secret" not in str(err.value)
 
 
-def test_an_unsigned_post_is_rejected_when_the_receiver_expects_a_signature(receiver: WebhookReceiver) -> None:
+def test_an_unsigned_post_is_rejected_when_the_receiver_expects_a_signature(
+    receiver: WebhookReceiver,
+) -> None:
     with pytest.raises(ChannelError):
         Webhook(receiver.hook_url, None).send(ALERT)
     assert len(receiver.rejected) == 1 and receiver.received == []
@@ -87,7 +89,9 @@ def test_signature_rules() -> None:
     assert verify_signature(SECRET, ts, body, good)
     assert not verify_signature(SECRET, ts, body + b" ", good)  # body changed
     assert not verify_signature("other", ts, body, good)  # wrong secret
-    assert not verify_signature(SECRET, str(int(ts) - 3600), body, sign(SECRET, str(int(ts) - 3600), body))  # replay
+    assert not verify_signature(
+        SECRET, str(int(ts) - 3600), body, sign(SECRET, str(int(ts) - 3600), body)
+    )  # replay
     assert not verify_signature(SECRET, ts, body, None)
     assert SIGNATURE_HEADER == "X-Acct-Signature"
 
@@ -142,8 +146,14 @@ def test_a_salesforce_task_is_inserted_on_the_account() -> None:
 
 def test_settings_name_what_is_wrong() -> None:
     assert AlertSettings.from_env({}).channels == ("log",)
-    assert AlertSettings.from_env({"ACCT_ALERT_WEBHOOK_URL": "http://x"}).channels == ("log", "webhook")
-    assert AlertSettings.from_env({"ACCT_ALERT_CRM_TASKS": "hubspot"}).channels == ("log", "hubspot_task")
+    assert AlertSettings.from_env({"ACCT_ALERT_WEBHOOK_URL": "http://x"}).channels == (
+        "log",
+        "webhook",
+    )
+    assert AlertSettings.from_env({"ACCT_ALERT_CRM_TASKS": "hubspot"}).channels == (
+        "log",
+        "hubspot_task",
+    )
     with pytest.raises(AlertConfigError, match="ACCT_ALERT_CRM_TASKS"):
         AlertSettings.from_env({"ACCT_ALERT_CRM_TASKS": "pipedrive"})
     with pytest.raises(AlertConfigError, match="ACCT_ALERT_WEBHOOK_URL"):

@@ -14,7 +14,6 @@ import pytest
 
 from acct_pipeline.alerts.ledger import ALERT_DELIVERIES
 from acct_pipeline.defs.alerts.assets import score_drop_alerts
-from acct_pipeline.defs.alerts.resources import AlertChannelsResource
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.warehouse import SCORE_DROP_ALERTS
 from acct_pipeline_tests.alerts.history import ACCOUNTS, write_history
@@ -35,25 +34,21 @@ class Setup:
     log: Path
     hs: hubspot.FakeHubSpot
     hook: WebhookReceiver
+    env: pytest.MonkeyPatch
 
-    def resources(self, **channel_overrides: object) -> dict[str, object]:
-        return {
-            "warehouse": WarehouseResource(path=str(self.db)),
-            "alert_channels": AlertChannelsResource(
-                channels="log,webhook,hubspot_task",
-                log_path=str(self.log),
-                webhook_url=self.hook.hook_url,
-                **channel_overrides,
-            ),
-        }
-
-    def run(self, day: date = LAST, *, config: dict | None = None, **overrides: object) -> dg.ExecuteInProcessResult:
+    def run(
+        self, day: date = LAST, *, config: dict | None = None, max_per_day: int | None = None
+    ) -> dg.ExecuteInProcessResult:
+        if max_per_day is not None:
+            self.env.setenv("ACCT_ALERT_MAX_PER_DAY", str(max_per_day))
         return dg.materialize(
             [score_drop_alerts],
             partition_key=day.isoformat(),
-            resources=self.resources(**overrides),
+            resources={"warehouse": WarehouseResource(path=str(self.db))},
             instance=dg.DagsterInstance.ephemeral(),
-            run_config={"ops": {"alerts__score_drop_alerts": {"config": config}}} if config else None,
+            run_config={"ops": {"alerts__score_drop_alerts": {"config": config}}}
+            if config
+            else None,
             raise_on_error=False,
         )
 
@@ -79,8 +74,12 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
         monkeypatch.setenv("ACCT_ALERT_WEBHOOK_SECRET", SECRET)
         monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", hubspot.TOKEN)
         monkeypatch.setenv("HUBSPOT_BASE_URL", hs.url)
-        monkeypatch.delenv("ACCT_ALERT_WINDOW_DAYS", raising=False)
-        yield Setup(db, tmp_path / "alerts.jsonl", hs, hook)
+        monkeypatch.setenv("ACCT_ALERT_CHANNELS", "log,webhook,hubspot_task")
+        monkeypatch.setenv("ACCT_ALERT_LOG", str(tmp_path / "alerts.jsonl"))
+        monkeypatch.setenv("ACCT_ALERT_WEBHOOK_URL", hook.hook_url)
+        for name in ("ACCT_ALERT_WINDOW_DAYS", "ACCT_ALERT_MAX_PER_DAY"):
+            monkeypatch.delenv(name, raising=False)
+        yield Setup(db, tmp_path / "alerts.jsonl", hs, hook, monkeypatch)
 
 
 def expected_keys() -> set[str]:
@@ -98,12 +97,19 @@ def test_a_rerun_of_the_partition_sends_no_duplicate_alert(setup: Setup) -> None
     assert len(setup.tasks()) == 2
     assert sorted(setup.log_keys()) == sorted(expected_keys())
     with duckdb.connect(str(setup.db), read_only=True) as con:
-        rows = con.execute(f"SELECT event_key, owner_email, tier FROM {SCORE_DROP_ALERTS} ORDER BY 1").fetchall()
+        rows = con.execute(
+            f"SELECT event_key, owner_email, tier FROM {SCORE_DROP_ALERTS} ORDER BY 1"
+        ).fetchall()
         ledger = con.execute(
-            f"SELECT channel, status, count(*), max(attempts) FROM {ALERT_DELIVERIES} GROUP BY 1, 2 ORDER BY 1"
+            f"SELECT channel, status, count(*), max(attempts) FROM {ALERT_DELIVERIES} "
+            "GROUP BY 1, 2 ORDER BY 1"
         ).fetchall()
     assert {r[0] for r in rows} == expected_keys()
-    assert ledger == [("hubspot_task", "delivered", 2, 1), ("log", "delivered", 2, 1), ("webhook", "delivered", 2, 1)]
+    assert ledger == [
+        ("hubspot_task", "delivered", 2, 1),
+        ("log", "delivered", 2, 1),
+        ("webhook", "delivered", 2, 1),
+    ]
     meta = second.asset_materializations_for_node("alerts__score_drop_alerts")[0].metadata
     assert meta["drop_events"].value == 2
     assert meta["delivery"].data["sent"] == {"log": 0, "webhook": 0, "hubspot_task": 0}
@@ -122,7 +128,9 @@ def test_a_failed_channel_is_retried_alone_on_the_next_run(setup: Setup) -> None
     assert len(setup.log_keys()) == 2
 
 
-def test_a_wrong_secret_fails_the_run_and_sends_nothing_unsigned(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_secret_fails_the_run_and_sends_nothing_unsigned(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ACCT_ALERT_WEBHOOK_SECRET", "a-stale-secret")
     result = setup.run()
     assert not result.success

@@ -9,7 +9,14 @@ import duckdb
 import pytest
 
 from acct_pipeline import warehouse
-from acct_pipeline.alerts import AlertThresholds, count_drops, load_alerts, load_thresholds, write_alerts
+from acct_pipeline.alerts import (
+    AlertThresholds,
+    count_drops,
+    drop_counts,
+    load_alerts,
+    load_thresholds,
+    write_alerts,
+)
 from acct_pipeline.alerts.config import AlertConfigError
 from acct_pipeline_tests.alerts.history import write_history
 
@@ -39,13 +46,21 @@ def test_drops_are_found_on_the_day_they_happen_and_only_then(history: Path) -> 
     assert counts == {i: (1 if i in (10, 11) else 0) for i in range(14)}
 
 
+def test_drop_counts_per_day_for_the_scores_metadata(history: Path) -> None:
+    with warehouse.connect(history) as con:
+        counts = drop_counts(con, [day(11), day(9), day(10)], AlertThresholds())
+    assert counts == {"2026-10-10": 0, "2026-10-11": 1, "2026-10-12": 1}
+
+
 def test_alert_rows_name_account_owner_scores_tiers_and_reasons(history: Path) -> None:
     with warehouse.connect(history) as con:
         assert write_alerts(con, day(10), AlertThresholds()) == 1
         assert write_alerts(con, day(11), AlertThresholds()) == 1
         a = load_alerts(con, day(10))[0]
         c = load_alerts(con, day(11))[0]
-        full = "score_delta_7d" in {r[0] for r in con.execute(f"DESCRIBE {warehouse.ACCOUNT_SCORES}").fetchall()}
+        full = "score_delta_7d" in {
+            r[0] for r in con.execute(f"DESCRIBE {warehouse.ACCOUNT_SCORES}").fetchall()
+        }
     assert (a.event_key, a.account_id, a.account_name, a.owner_id, a.owner_email) == (
         f"score_drop:{A}:2026-10-11",
         A,
@@ -56,7 +71,12 @@ def test_alert_rows_name_account_owner_scores_tiers_and_reasons(history: Path) -
     assert (a.score_before, a.score_after, a.score_delta_7d) == (95.0, 80.0, -15.0)
     assert (a.previous_tier, a.tier, a.drop_kind) == ("Healthy", "At-Risk", "points+tier")
     assert "down 15 points in 7 days (95 -> 80)" in a.headline
-    assert (c.account_id, c.drop_kind, c.previous_tier, c.tier) == (C, "tier", "At-Risk", "Concerning")
+    assert (c.account_id, c.drop_kind, c.previous_tier, c.tier) == (
+        C,
+        "tier",
+        "At-Risk",
+        "Concerning",
+    )
     if full:
         assert a.reason_codes[0] == "active users down 42% vs prior 28 days"
         assert a.recommended_playbook == "exec-sponsor-call"

@@ -10,7 +10,7 @@ import pytest
 
 from acct_pipeline.alerts.timing import expected_partition
 from acct_pipeline.defs.alerts.checks import freshness_evaluation
-from acct_pipeline.defs.alerts.keys import FRESHNESS_CHECK, SCORES_KEY
+from acct_pipeline.defs.alerts.keys import FRESHNESS_CHECK, FRESHNESS_CHECK_KEY, SCORES_KEY
 from acct_pipeline.defs.sensors import scores_freshness_sensor
 
 
@@ -23,24 +23,48 @@ def instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
 
 
 def scored(instance: dg.DagsterInstance, day: date) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=SCORES_KEY, partition=day.isoformat()))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=SCORES_KEY, partition=day.isoformat())
+    )
 
 
 @pytest.mark.parametrize(
     ("now", "hour", "tz", "due"),
     [
-        (datetime(2026, 11, 2, 8, 59, tzinfo=UTC), 9, "UTC", date(2026, 10, 31)),  # before the deadline
-        (datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 9, "UTC", date(2026, 11, 1)),  # from the deadline on
+        (
+            datetime(2026, 11, 2, 8, 59, tzinfo=UTC),
+            9,
+            "UTC",
+            date(2026, 10, 31),
+        ),  # before the deadline
+        (
+            datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+            9,
+            "UTC",
+            date(2026, 11, 1),
+        ),  # from the deadline on
         (datetime(2026, 11, 2, 23, 0, tzinfo=UTC), 9, "UTC", date(2026, 11, 1)),
-        (datetime(2026, 11, 2, 8, 30, tzinfo=UTC), 9, "Europe/Berlin", date(2026, 11, 1)),  # 09:30 Berlin
-        (datetime(2026, 11, 2, 7, 30, tzinfo=UTC), 9, "Europe/Berlin", date(2026, 10, 31)),  # 08:30 Berlin
+        (
+            datetime(2026, 11, 2, 8, 30, tzinfo=UTC),
+            9,
+            "Europe/Berlin",
+            date(2026, 11, 1),
+        ),  # 09:30 Berlin
+        (
+            datetime(2026, 11, 2, 7, 30, tzinfo=UTC),
+            9,
+            "Europe/Berlin",
+            date(2026, 10, 31),
+        ),  # 08:30 Berlin
     ],
 )
 def test_which_partition_is_due(now: datetime, hour: int, tz: str, due: date) -> None:
     assert expected_partition(now, hour, tz) == due
 
 
-def test_the_check_fails_after_the_deadline_until_the_day_is_scored(instance: dg.DagsterInstance) -> None:
+def test_the_check_fails_after_the_deadline_until_the_day_is_scored(
+    instance: dg.DagsterInstance,
+) -> None:
     before = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     after = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
     scored(instance, date(2026, 10, 31))
@@ -52,7 +76,9 @@ def test_the_check_fails_after_the_deadline_until_the_day_is_scored(instance: dg
     assert freshness_evaluation(instance, after).passed
 
 
-def test_the_deadline_hour_is_configurable(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_deadline_hour_is_configurable(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ACCT_FRESHNESS_HOUR", "11")
     scored(instance, date(2026, 10, 31))
     assert freshness_evaluation(instance, datetime(2026, 11, 2, 10, 0, tzinfo=UTC)).passed
@@ -67,6 +93,11 @@ def test_the_sensor_records_the_check_only_when_it_changes(instance: dg.DagsterI
     assert isinstance(red, dg.SensorResult)
     [evaluation] = red.asset_events
     assert isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed
+    # What the daemon does with a sensor's asset events: the check turns red in the UI.
+    instance.report_runless_asset_event(evaluation)
+    summary = instance.event_log_storage.get_asset_check_summary_records([FRESHNESS_CHECK_KEY])
+    record = summary[FRESHNESS_CHECK_KEY].last_check_execution_record
+    assert record is not None and record.status.value == "FAILED"
     assert isinstance(tick(red.cursor), dg.SkipReason)  # still red: nothing new to record
     due = expected_partition(datetime.now(UTC), 9, "UTC")
     scored(instance, due)
@@ -77,4 +108,6 @@ def test_the_sensor_records_the_check_only_when_it_changes(instance: dg.DagsterI
 
 def test_days_before_the_first_partition_are_never_due(instance: dg.DagsterInstance) -> None:
     assert freshness_evaluation(instance, datetime(2020, 1, 5, 12, tzinfo=UTC)).passed
-    assert freshness_evaluation(instance, datetime(2020, 1, 5, 12, tzinfo=UTC) + timedelta(days=1)).passed
+    assert freshness_evaluation(
+        instance, datetime(2020, 1, 5, 12, tzinfo=UTC) + timedelta(days=1)
+    ).passed

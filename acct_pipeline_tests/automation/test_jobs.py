@@ -5,7 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from acct_pipeline.definitions import defs
-from acct_pipeline.defs.alerts.keys import ALERTS_JOB_NAME, ALERTS_KEY, FRESHNESS_CHECK_KEY, SCORES_KEY
+from acct_pipeline.defs.alerts.keys import (
+    ALERTS_JOB_NAME,
+    ALERTS_KEY,
+    FRESHNESS_CHECK_KEY,
+    SCORES_KEY,
+)
 
 
 def _selected(job: dg.JobDefinition) -> tuple[set[dg.AssetKey], set[dg.AssetCheckKey]]:

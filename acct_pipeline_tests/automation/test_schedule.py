@@ -42,7 +42,9 @@ def test_the_schedule_runs_the_daily_job_at_six_and_is_on_by_default() -> None:
         ("Asia/Tokyo", datetime(2026, 11, 2, 6, 0), date(2026, 10, 31)),
     ],
 )
-def test_a_local_time_zone_runs_the_newest_complete_utc_day(tz: str, local_tick: datetime, expected: date) -> None:
+def test_a_local_time_zone_runs_the_newest_complete_utc_day(
+    tz: str, local_tick: datetime, expected: date
+) -> None:
     schedule = build_daily_schedule(tz, 6)
     assert schedule.execution_timezone == tz
     moment = local_tick.replace(tzinfo=ZoneInfo(tz))

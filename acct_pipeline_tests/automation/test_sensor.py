@@ -21,7 +21,9 @@ def definitions() -> dg.Definitions:
 
 
 @pytest.fixture
-def instance(monkeypatch: pytest.MonkeyPatch, definitions: dg.Definitions) -> Iterator[dg.DagsterInstance]:
+def instance(
+    monkeypatch: pytest.MonkeyPatch, definitions: dg.Definitions
+) -> Iterator[dg.DagsterInstance]:
     monkeypatch.delenv("ACCT_ALERT_WINDOW_DAYS", raising=False)
     with dg.DagsterInstance.ephemeral() as inst:
         yield inst
@@ -43,15 +45,20 @@ def tick(instance: dg.DagsterInstance, definitions: dg.Definitions) -> Tick:
     return _tick
 
 
-def materialize_scores(instance: dg.DagsterInstance, day: date, metadata: dict | None = None) -> None:
+def materialize_scores(
+    instance: dg.DagsterInstance, day: date, metadata: dict | None = None
+) -> None:
     """What the scores asset leaves in the event log for one day (no warehouse needed)."""
     instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=SCORES_KEY, partition=day.isoformat(), metadata=metadata or {})
+        dg.AssetMaterialization(
+            asset_key=SCORES_KEY, partition=day.isoformat(), metadata=metadata or {}
+        )
     )
 
 
-
-def test_three_partitions_between_ticks_launch_three_runs_then_none(instance: dg.DagsterInstance, tick: Tick) -> None:
+def test_three_partitions_between_ticks_launch_three_runs_then_none(
+    instance: dg.DagsterInstance, tick: Tick
+) -> None:
     days = [NEWEST - timedelta(days=i) for i in (2, 1, 0)]
     for d in days:
         materialize_scores(instance, d, {DROPPED_ACCOUNTS: 4})
@@ -70,7 +77,9 @@ def test_days_without_drops_launch_nothing(instance: dg.DagsterInstance, tick: T
     assert [r.partition_key for r in requests] == [NEWEST.isoformat()]
 
 
-def test_a_backfill_of_60_old_days_raises_no_alert(instance: dg.DagsterInstance, tick: Tick) -> None:
+def test_a_backfill_of_60_old_days_raises_no_alert(
+    instance: dg.DagsterInstance, tick: Tick
+) -> None:
     materialize_scores(instance, NEWEST, {DROPPED_ACCOUNTS: 1})
     first, cursor = tick(None)
     assert [r.partition_key for r in first] == [NEWEST.isoformat()]
@@ -83,7 +92,9 @@ def test_a_backfill_of_60_old_days_raises_no_alert(instance: dg.DagsterInstance,
     assert tick(cursor)[0] == []
 
 
-def test_a_rerun_of_a_recent_day_is_examined_again(instance: dg.DagsterInstance, tick: Tick) -> None:
+def test_a_rerun_of_a_recent_day_is_examined_again(
+    instance: dg.DagsterInstance, tick: Tick
+) -> None:
     materialize_scores(instance, NEWEST, {DROPPED_ACCOUNTS: 1})
     first, cursor = tick(None)
     materialize_scores(instance, NEWEST, {DROPPED_ACCOUNTS: 1})  # the day was rerun
@@ -92,7 +103,9 @@ def test_a_rerun_of_a_recent_day_is_examined_again(instance: dg.DagsterInstance,
     assert first[0].run_key != second[0].run_key  # a new run; the delivery ledger stops duplicates
 
 
-def test_the_window_is_configurable(instance: dg.DagsterInstance, tick: Tick, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_window_is_configurable(
+    instance: dg.DagsterInstance, tick: Tick, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ACCT_ALERT_WINDOW_DAYS", "1")
     for i in (2, 1, 0):
         materialize_scores(instance, NEWEST - timedelta(days=i), {DROPPED_ACCOUNTS: 3})
@@ -103,24 +116,32 @@ def test_the_window_is_configurable(instance: dg.DagsterInstance, tick: Tick, mo
 def test_multi_day_runs_are_judged_per_day(instance: dg.DagsterInstance, tick: Tick) -> None:
     by_day = {(NEWEST - timedelta(days=1)).isoformat(): 0, NEWEST.isoformat(): 2}
     for d in by_day:
-        materialize_scores(instance, date.fromisoformat(d), {DROPPED_ACCOUNTS: 2, DROPPED_ACCOUNTS_BY_DAY: by_day})
+        materialize_scores(
+            instance, date.fromisoformat(d), {DROPPED_ACCOUNTS: 2, DROPPED_ACCOUNTS_BY_DAY: by_day}
+        )
     requests, _ = tick(None)
     assert [r.partition_key for r in requests] == [NEWEST.isoformat()]
 
 
-def test_without_drop_metadata_recent_days_are_checked_anyway(instance: dg.DagsterInstance, tick: Tick) -> None:
-    """A scores asset that does not report drops yet: the alert run decides (it finds none cheaply)."""
+def test_without_drop_metadata_recent_days_are_checked_anyway(
+    instance: dg.DagsterInstance, tick: Tick
+) -> None:
+    """A scores asset that does not report drops yet: the alert run decides (cheaply)."""
     materialize_scores(instance, NEWEST)
     requests, _ = tick(None)
     assert [r.partition_key for r in requests] == [NEWEST.isoformat()]
     assert requests[0].tags["acct/dropped_accounts"] == "unknown"
 
 
-def test_paging_covers_more_than_one_page(instance: dg.DagsterInstance, tick: Tick, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paging_covers_more_than_one_page(
+    instance: dg.DagsterInstance, tick: Tick, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import acct_pipeline.defs.sensors as sensors
 
     monkeypatch.setattr(sensors, "PAGE_SIZE", 2)
     for i in (4, 3, 2, 1, 0):
         materialize_scores(instance, NEWEST - timedelta(days=i), {DROPPED_ACCOUNTS: 1})
     requests, _ = tick(None)
-    assert [r.partition_key for r in requests] == [(NEWEST - timedelta(days=i)).isoformat() for i in (2, 1, 0)]
+    assert [r.partition_key for r in requests] == [
+        (NEWEST - timedelta(days=i)).isoformat() for i in (2, 1, 0)
+    ]

@@ -1,4 +1,4 @@
-"""Sensor to delivery: ticks launch alert runs; a rerun of the day or the sensor sends nothing twice."""
+"""From sensor tick to delivery: reruns of the day or of the sensor send nothing twice."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ SCORES = {
 }
 
 
-def test_sensor_runs_deliver_each_alert_once_even_after_reruns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sensor_runs_deliver_each_alert_once_even_after_reruns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "w.duckdb"
     days = write_history(db, SCORES, START)
     log = tmp_path / "alerts.jsonl"
@@ -37,7 +39,11 @@ def test_sensor_runs_deliver_each_alert_once_even_after_reruns(tmp_path: Path, m
     model.write_text("alerts:\n  drop_points_7d: 10\n")
     loaded = defs()
     job = loaded.resolve_job_def(ALERTS_JOB_NAME)
-    with dg.DagsterInstance.ephemeral() as instance, hubspot.FakeHubSpot() as hs, WebhookReceiver(SECRET) as hook:
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        hubspot.FakeHubSpot() as hs,
+        WebhookReceiver(SECRET) as hook,
+    ):
         for account_id, name, *_ in ACCOUNTS:
             hs.add_record("companies", account_id, {"name": name})
         env = {
@@ -59,13 +65,19 @@ def test_sensor_runs_deliver_each_alert_once_even_after_reruns(tmp_path: Path, m
             with warehouse.connect(db) as con:
                 drops = count_drops(con, day)
             instance.report_runless_asset_event(
-                dg.AssetMaterialization(SCORES_KEY, partition=day.isoformat(), metadata={DROPPED_ACCOUNTS: drops})
+                dg.AssetMaterialization(
+                    SCORES_KEY, partition=day.isoformat(), metadata={DROPPED_ACCOUNTS: drops}
+                )
             )
 
         def tick_and_run(cursor: str | None) -> tuple[list[str], str | None]:
-            result = score_drop_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=loaded))
+            result = score_drop_sensor(
+                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=loaded)
+            )
             for request in result.run_requests:
-                run = job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=request.tags)
+                run = job.execute_in_process(
+                    partition_key=request.partition_key, instance=instance, tags=request.tags
+                )
                 assert run.success
             return [r.partition_key for r in result.run_requests], result.cursor
 
@@ -81,11 +93,16 @@ def test_sensor_runs_deliver_each_alert_once_even_after_reruns(tmp_path: Path, m
         assert job.execute_in_process(partition_key=days[-2].isoformat(), instance=instance).success
         assert tick_and_run(cursor)[0] == []
 
-        expected = sorted(f"score_drop:{acc}:{d}" for acc, d in zip((A, B, C), days[-3:], strict=True))
+        expected = sorted(
+            f"score_drop:{acc}:{d}" for acc, d in zip((A, B, C), days[-3:], strict=True)
+        )
         assert sorted(hook.event_keys()) == expected
         assert all(d.verified for d in hook.received)
         assert len([w for w in hs.writes if w.object_type == "tasks"]) == 3
         tasks = {t.associations["companies"][0] for t in hs.objects["tasks"].values()}
         assert tasks == {A, B, C}
-        assert sorted(json.loads(line)["event_key"] for line in log.read_text().splitlines()) == expected
+        assert (
+            sorted(json.loads(line)["event_key"] for line in log.read_text().splitlines())
+            == expected
+        )
         assert days[-1] - days[-3] == timedelta(days=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -21,11 +22,14 @@ def _ui_smoke() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ui_smoke", REPO / "scripts" / "ui_smoke.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules["ui_smoke"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_asset_graph_page_lists_the_projects_assets(scored_warehouse_copy: Path, tmp_path: Path) -> None:
+def test_the_asset_graph_page_lists_the_projects_assets(
+    scored_warehouse_copy: Path, tmp_path: Path
+) -> None:
     ui_smoke = _ui_smoke()
     binary = ui_smoke.find_chromium()
     if binary is None:
@@ -37,7 +41,9 @@ def test_the_asset_graph_page_lists_the_projects_assets(scored_warehouse_copy: P
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for i in range(3):
             day = date(2026, 10, 29) + timedelta(days=i)
-            instance.report_runless_asset_event(dg.AssetMaterialization(SCORES_KEY, partition=day.isoformat()))
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(SCORES_KEY, partition=day.isoformat())
+            )
     out = tmp_path / "ui"
     with ui_smoke.webserver(str(scored_warehouse_copy), str(home), timeout=240) as url:
         result = ui_smoke.check_ui(url, out, binary, timeout=240)
@@ -47,4 +53,6 @@ def test_the_asset_graph_page_lists_the_projects_assets(scored_warehouse_copy: P
     assert {"ingest", "staging", "features", "scores", "alerts"} <= set(result.groups)
     shots = [Path(p) for p in result.screenshots]
     assert [p.name for p in shots] == ["asset-graph.png", "scores-lineage.png"]
-    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000 for p in shots)
+    assert all(
+        p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000 for p in shots
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from acct_pipeline.connectors.http import AuthFailed
+from acct_pipeline.connectors.http import AuthFailed, RateLimited
 from acct_pipeline.connectors.mixpanel import MixpanelSource
 from acct_pipeline.warehouse import PRODUCT_EVENTS, PRODUCT_GROUPS
 from acct_pipeline_tests.connectors.conftest import assert_same_table, load, sample_days, table
@@ -95,3 +95,20 @@ def test_bad_secret_fails_fast_naming_the_variables(sample: Path, tmp_path: Path
         assert len(mp.calls) == 1
     assert "MIXPANEL_SERVICE_ACCOUNT_SECRET" in str(err.value)
     assert wrong not in f"{err.value} {err.value.body} {err.value.url}"
+
+
+def test_a_day_that_cannot_be_read_leaves_earlier_partitions_intact(
+    sample: Path, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    days = sample_days(sample)[:3]
+    db = tmp_path / "api.duckdb"
+    with FakeMixpanel(clock=clock).load_landing(sample) as mp:
+        src = source(mp, clock)
+        load(db, src, (PRODUCT_EVENTS,), days[:2])
+        before = table(db, PRODUCT_EVENTS)
+        mp.inject("status", 100, status=429)  # the project's query budget is gone
+        with pytest.raises(RateLimited, match="429"):
+            load(db, src, (PRODUCT_EVENTS,), days[2:])
+    after = table(db, PRODUCT_EVENTS)
+    assert len(before) > 0 and after.equals(before)

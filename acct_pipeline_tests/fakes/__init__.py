@@ -84,6 +84,18 @@ Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, fe
 - ``writes`` / ``writes_to(obj, id)`` (``Write(object_type, record_id, fields, at, endpoint)``),
   ``records[obj][id]`` the store.
 
-``FakeStripe`` (``stripe.py``), ``FakeMixpanel`` (``mixpanel.py``), ``FakeAmplitude``
-(``amplitude.py``): see their module docstrings.
+Other fakes (details in their module docstrings)
+------------------------------------------------
+- ``FakeStripe`` (``stripe.py``, key ``stripe.API_KEY``): ``/v1/customers``, ``/v1/subscriptions``
+  (canceled only with ``status=all``), ``/v1/invoices``; newest first, ``limit`` <= 100,
+  ``starting_after`` / ``ending_before``; 429 ``rate_limit`` over ``rate_limit=(25, 1.0)``;
+  ``versions_seen`` (``Stripe-Version`` headers); yearly / quarterly prices on some subscriptions.
+- ``FakeMixpanel`` (``mixpanel.py``, basic auth ``USERNAME``/``SECRET``, ``PROJECT_ID``): streamed
+  JSON-lines export, not de-duplicated (``duplicate_every=N`` re-sends events), 60/hour and 3/s
+  limits, Engage group profiles; ``events_source=`` for synthetic volumes.
+- ``FakeAmplitude`` (``amplitude.py``, basic auth ``API_KEY``/``SECRET_KEY``): Export API zip of
+  gzipped hourly JSON-lines files by upload time, upload lag ``max_lag_seconds``, 404 when empty.
+- ``write_segment_export(landing, out, fmt)`` (``segment.py``): a landing folder as Segment
+  warehouse files (``tracks/``, ``groups/``).
+- ``fixtures.py``: pytest fixtures ``fake_clock``, ``fake_hubspot``, ``fake_salesforce``.
 """

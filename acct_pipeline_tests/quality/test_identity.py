@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from acct_pipeline.defs.quality.identity_checks import DEFAULT_MIN_MATCH_RATE, min_match_rate
+from acct_pipeline.defs.quality.identity_checks import (
+    DEFAULT_MIN_MATCH_RATE,
+    identity_checks,
+    min_match_rate,
+)
+from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.staging.assets import identity_map
 from acct_pipeline.quality.identity import (
     DUPLICATE_DOMAINS,
     build_accounts,
@@ -163,3 +170,30 @@ def test_min_match_rate_reads_fractions_and_percentages(raw: str | None, expecte
 def test_min_match_rate_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="ACCT_MIN_MATCH_RATE"):
         min_match_rate({"ACCT_MIN_MATCH_RATE": "most"})
+
+
+def _run_identity_with_checks(db: Path) -> dict[str, dg.AssetCheckEvaluation]:
+    result = dg.materialize(
+        [identity_map, identity_checks],
+        resources={"warehouse": WarehouseResource(path=str(db))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_match_rate_check_warns_below_the_configured_threshold(
+    resolved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACCT_MIN_MATCH_RATE", raising=False)
+    checks = _run_identity_with_checks(resolved)
+    rate = checks["match_rate_above_threshold"]
+    assert not rate.passed and rate.severity == dg.AssetCheckSeverity.WARN
+    assert "billing 37.5%" in rate.description
+    assert checks["every_record_resolved_once"].passed
+    assert not checks["accounts_share_no_domain"].passed  # twin.com
+    assert checks["accounts_share_no_domain"].metadata["accounts_by_domain"].value == {
+        "twin.com": ["c3", "c4"]
+    }
+
+    monkeypatch.setenv("ACCT_MIN_MATCH_RATE", "30%")
+    assert _run_identity_with_checks(resolved)["match_rate_above_threshold"].passed

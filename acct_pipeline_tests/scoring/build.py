@@ -22,7 +22,9 @@ from acct_pipeline.scoring.signals import compute_signals
 
 def period(landing: Path) -> tuple[date, date]:
     manifest = json.loads((landing / "_manifest.json").read_text())
-    return date.fromisoformat(manifest["period"]["start"]), date.fromisoformat(manifest["period"]["end"])
+    return date.fromisoformat(manifest["period"]["start"]), date.fromisoformat(
+        manifest["period"]["end"]
+    )
 
 
 def days_between(start: date, end: date) -> list[date]:

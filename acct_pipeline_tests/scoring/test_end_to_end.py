@@ -37,7 +37,9 @@ E2E = {"accounts": 500, "days": 160, "seed": 5}
 def model():
     base = load_model()
     # more, closer evaluation days than the default weekly sampling: the sample is short
-    return base.model_copy(update={"churn_model": base.churn_model.model_copy(update={"sample_every_days": 4})})
+    return base.model_copy(
+        update={"churn_model": base.churn_model.model_copy(update={"sample_every_days": 4})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +95,17 @@ def test_done_when_on_the_generated_sample(warehouse_e2e: Path, model, tmp_path:
 
 
 @pytest.mark.slow
-def test_churn_artefact_is_versioned_and_fills_probabilities(warehouse_e2e: Path, model, tmp_path: Path) -> None:
+def test_churn_artefact_is_versioned_and_fills_probabilities(
+    warehouse_e2e: Path, model, tmp_path: Path
+) -> None:
     models_dir = tmp_path / "models"
     with duckdb.connect(str(warehouse_e2e)) as con:
         art = train_churn_model(con, model, models_dir, evaluate=False)
         assert re.fullmatch(r"[0-9a-f]{12}", art.version)
-        assert art.path == models_dir / f"churn-{model.name}-{art.version}.joblib" and art.path.exists()
+        assert (
+            art.path == models_dir / f"churn-{model.name}-{art.version}.joblib"
+            and art.path.exists()
+        )
         meta = json.loads(art.path.with_suffix(".json").read_text())
         assert meta["version"] == art.version and meta["model_hash"] == model.content_hash
         assert meta["positives"] > 0 and meta["rows"] > meta["positives"]
@@ -106,14 +113,25 @@ def test_churn_artefact_is_versioned_and_fills_probabilities(warehouse_e2e: Path
         again = train_churn_model(con, model, models_dir, evaluate=False)
         assert again.version == art.version
         assert latest_artifact(model, models_dir).version == art.version
-        days = [r[0] for r in con.execute(f"SELECT DISTINCT as_of_date FROM {warehouse.ACCOUNT_SCORES} ORDER BY 1").fetchall()]
+        days = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT as_of_date FROM {warehouse.ACCOUNT_SCORES} ORDER BY 1"
+            ).fetchall()
+        ]
         assert apply_churn_model(con, art, days[-1:]) > 0
-        p = con.execute(
-            f"SELECT churn_probability FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ?", [days[-1]]
-        ).df()["churn_probability"].to_numpy()
+        p = (
+            con.execute(
+                f"SELECT churn_probability FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ?",
+                [days[-1]],
+            )
+            .df()["churn_probability"]
+            .to_numpy()
+        )
         assert np.all((p >= 0) & (p <= 1)) and p.std() > 0
         account = con.execute(
-            f"SELECT account_id FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY health_score LIMIT 1",
+            f"SELECT account_id FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
+            "ORDER BY health_score LIMIT 1",
             [days[-1]],
         ).fetchone()[0]
         mp = pytest.MonkeyPatch()

@@ -1,4 +1,4 @@
-"""The scoring model file: the default's published weights and bands, and errors that name the key."""
+"""The scoring model file: the default's published weights and bands; errors name the key."""
 
 from __future__ import annotations
 
@@ -30,11 +30,15 @@ def test_default_model_reproduces_the_published_example() -> None:
     assert model.tiers.names == ["Healthy", "At-Risk", "Concerning", "Critical"]
     assert sum(c.weight for c in model.health.components.values()) == 100
     assert model.label == f"{raw['name']}@{raw['version']}"
-    assert model.changelog[-1].version == model.version or model.changelog[0].version == model.version
+    assert (
+        model.changelog[-1].version == model.version or model.changelog[0].version == model.version
+    )
     assert model.alerts.drop_points_7d == raw["alerts"]["drop_points_7d"]
 
 
-def test_acct_model_env_selects_another_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_acct_model_env_selects_another_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = _default_doc()
     doc["name"] = "enterprise-pilot"
     doc["version"] = "2.0.0"
@@ -56,10 +60,14 @@ CASES = [
             0,
             {
                 "signal": "active_users_30d",
-                "rule": {"type": "thresholds", "thresholds": [{"at": 60, "points": 100}, {"at": 40, "points": 50}]},
+                "rule": {
+                    "type": "thresholds",
+                    "thresholds": [{"at": 60, "points": 100}, {"at": 40, "points": 50}],
+                },
             },
         ),
-        "scoring model default.yaml: measure 'active_users_30d' has thresholds out of order (60 before 40)",
+        "scoring model default.yaml: measure 'active_users_30d' has thresholds out of order "
+        "(60 before 40)",
     ),
     (
         "points against the direction",
@@ -68,7 +76,10 @@ CASES = [
             {
                 "signal": "open_tickets",
                 "direction": "lower_is_better",
-                "rule": {"type": "thresholds", "thresholds": [{"at": 0, "points": 10}, {"at": 2, "points": 90}]},
+                "rule": {
+                    "type": "thresholds",
+                    "thresholds": [{"at": 0, "points": 10}, {"at": 2, "points": 90}],
+                },
             },
         ),
         "measure 'open_tickets' is lower_is_better but its threshold points go up (10 then 90)",
@@ -135,7 +146,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("case", "mutate", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_invalid_model_error_names_the_key(tmp_path: Path, case: str, mutate, expected: str) -> None:
+def test_invalid_model_error_names_the_key(
+    tmp_path: Path, case: str, mutate, expected: str
+) -> None:
     doc = _default_doc()
     mutate(doc)
     with pytest.raises(ModelError) as info:

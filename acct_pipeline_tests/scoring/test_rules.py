@@ -26,7 +26,14 @@ def measure(**kw) -> Measure:
 def test_thresholds_rule_higher_and_lower_is_better() -> None:
     m = measure(
         signal="active_users_30d",
-        rule={"type": "thresholds", "thresholds": [{"at": 0, "points": 0}, {"at": 5, "points": 40}, {"at": 20, "points": 100}]},
+        rule={
+            "type": "thresholds",
+            "thresholds": [
+                {"at": 0, "points": 0},
+                {"at": 5, "points": 40},
+                {"at": 20, "points": 100},
+            ],
+        },
     )
     got = rule_points(m, np.array([-3, 0, 4.99, 5, 19, 20, 500, NAN]))
     assert got[:-1].tolist() == [0, 0, 0, 40, 40, 100, 100]
@@ -34,7 +41,14 @@ def test_thresholds_rule_higher_and_lower_is_better() -> None:
     low = measure(
         signal="open_tickets",
         direction="lower_is_better",
-        rule={"type": "thresholds", "thresholds": [{"at": 0, "points": 100}, {"at": 1, "points": 50}, {"at": 3, "points": 0}]},
+        rule={
+            "type": "thresholds",
+            "thresholds": [
+                {"at": 0, "points": 100},
+                {"at": 1, "points": 50},
+                {"at": 3, "points": 0},
+            ],
+        },
     )
     assert rule_points(low, np.array([0, 1, 2, 3, 9])).tolist() == [100, 50, 50, 0, 0]
 
@@ -42,13 +56,19 @@ def test_thresholds_rule_higher_and_lower_is_better() -> None:
 def test_linear_rule_with_direction_and_clipping() -> None:
     up = measure(signal="meetings_30d", rule={"type": "linear", "base": 10, "per_unit": 20})
     assert rule_points(up, np.array([0, 1, 4, 10])).tolist() == [10, 30, 90, 100]
-    down = measure(signal="open_tickets", direction="lower_is_better", rule={"type": "linear", "base": 100, "per_unit": 15})
+    down = measure(
+        signal="open_tickets",
+        direction="lower_is_better",
+        rule={"type": "linear", "base": 100, "per_unit": 15},
+    )
     assert rule_points(down, np.array([0, 2, 10])).tolist() == [100, 70, 0]
 
 
 def test_bounded_linear_rule_is_flat_outside_its_bounds() -> None:
     m = measure(signal="seat_utilisation", rule={"type": "bounded_linear", "low": 0.2, "high": 0.6})
-    assert rule_points(m, np.array([0.0, 0.2, 0.4, 0.6, 0.9])) == pytest.approx([0, 0, 50, 100, 100])
+    assert rule_points(m, np.array([0.0, 0.2, 0.4, 0.6, 0.9])) == pytest.approx(
+        [0, 0, 50, 100, 100]
+    )
     rev = measure(
         signal="median_resolution_hours_90d",
         direction="lower_is_better",
@@ -64,7 +84,11 @@ def _score(missing: str, missing_points: float = 0.0) -> ScoreDef:
                 "usage": {
                     "weight": 60,
                     "measures": [
-                        {"signal": "seat_utilisation", "weight": 1, "rule": {"type": "bounded_linear", "low": 0, "high": 1}},
+                        {
+                            "signal": "seat_utilisation",
+                            "weight": 1,
+                            "rule": {"type": "bounded_linear", "low": 0, "high": 1},
+                        },
                         {
                             "signal": "active_days_30d",
                             "weight": 3,
@@ -76,10 +100,23 @@ def _score(missing: str, missing_points: float = 0.0) -> ScoreDef:
                 },
                 "support": {
                     "weight": 40,
-                    "measures": [{"signal": "csat_latest", "rule": {"type": "bounded_linear", "low": 1, "high": 5}}],
+                    "measures": [
+                        {
+                            "signal": "csat_latest",
+                            "rule": {"type": "bounded_linear", "low": 1, "high": 5},
+                        }
+                    ],
                 },
             },
-            "knockouts": [{"signal": "max_days_overdue", "op": ">=", "value": 60, "cap": 49, "reason": "{value:int} days overdue"}],
+            "knockouts": [
+                {
+                    "signal": "max_days_overdue",
+                    "op": ">=",
+                    "value": 60,
+                    "cap": 49,
+                    "reason": "{value:int} days overdue",
+                }
+            ],
         }
     )
 
@@ -121,7 +158,11 @@ def test_knockout_caps_the_score_and_explains_itself() -> None:
     assert r.uncapped[3] == pytest.approx(100.0)
     assert r.score[3] == pytest.approx(49.0)
     assert r.score[0] == pytest.approx(r.uncapped[0])  # 0 days overdue does not fire
-    assert knockout_mask(r.knockouts[0].knockout, np.array([NAN, 59, 60])).tolist() == [False, False, True]
+    assert knockout_mask(r.knockouts[0].knockout, np.array([NAN, 59, 60])).tolist() == [
+        False,
+        False,
+        True,
+    ]
     reasons, _ = reason_codes(r, FRAME, max_reasons=3)
     assert reasons[3][0] == "75 days overdue"
     assert not any("overdue" in s for s in reasons[0])
@@ -183,7 +224,9 @@ def test_reasons_are_sentences_with_numbers_ordered_by_impact() -> None:
         "usage down 42% in the last 7 days vs the prior 28",
     ]
     known = impact[0][~np.isnan(impact[0])]
-    assert sorted(np.abs(known), reverse=True)[:4] == pytest.approx([15.625, 11.25, 10.0, 5.25], abs=0.1)
+    assert sorted(np.abs(known), reverse=True)[:4] == pytest.approx(
+        [15.625, 11.25, 10.0, 5.25], abs=0.1
+    )
 
 
 def test_parse_model_round_trip_keeps_hash_and_source() -> None:

@@ -32,9 +32,13 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def _signals(con: duckdb.DuckDBPyConnection, day=AS_OF) -> pd.DataFrame:
     compute_signals(con, day, MODEL)
-    return con.execute(
-        f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [day]
-    ).df().set_index("account_id")
+    return (
+        con.execute(
+            f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [day]
+        )
+        .df()
+        .set_index("account_id")
+    )
 
 
 def test_signal_values_for_a_known_account(con: duckdb.DuckDBPyConnection) -> None:
@@ -59,8 +63,17 @@ def test_signal_values_for_a_known_account(con: duckdb.DuckDBPyConnection) -> No
 def test_missing_inputs_are_null_not_zero(con: duckdb.DuckDBPyConnection) -> None:
     b = _signals(con).loc["B"]
     # B has no product workspace and no billing customer linked: unknown, not zero
-    for col in ("active_users_30d", "seat_utilisation", "mrr", "overdue_invoices", "days_to_renewal",
-                "usage_trend_pct", "csat_latest", "nps_latest", "days_since_last_touch"):
+    for col in (
+        "active_users_30d",
+        "seat_utilisation",
+        "mrr",
+        "overdue_invoices",
+        "days_to_renewal",
+        "usage_trend_pct",
+        "csat_latest",
+        "nps_latest",
+        "days_since_last_touch",
+    ):
         assert pd.isna(b[col]), col
     # ... while CRM counts are known zeros (B is in the CRM)
     assert b.meetings_30d == 0 and b.open_tickets == 0
@@ -77,36 +90,106 @@ def test_decay_halves_an_activity_every_half_life(con: duckdb.DuckDBPyConnection
 
     window = parse_model(doc)
     compute_signals(con, AS_OF, window)
-    got = con.execute(f"SELECT engagement_decayed FROM {ACCOUNT_SIGNALS} WHERE account_id = 'A'").fetchone()[0]
+    got = con.execute(
+        f"SELECT engagement_decayed FROM {ACCOUNT_SIGNALS} WHERE account_id = 'A'"
+    ).fetchone()[0]
     assert got == pytest.approx(5 + 2)  # the NPS answer is outside the 60-day window
 
 
 def _later_records(con: duckdb.DuckDBPyConnection) -> None:
     """Records dated after D (D + 1 .. D + 5) in every source."""
     later = (AS_OF + timedelta(days=1)).isoformat()
-    insert(con, "product_events", [
-        {"event_id": "late1", "event_name": "export_run", "occurred_at": ts(later), "user_id": "z9", "group_id": "g-a"},
-    ])
-    insert(con, "crm_activities", [
-        {"activity_id": "late2", "company_id": "A", "contact_id": "c1", "activity_type": "meeting", "occurred_at": ts(later)},
-        {"activity_id": "late3", "company_id": "B", "contact_id": "c7", "activity_type": "nps_response", "occurred_at": ts(later), "value": 2.0},
-    ])
-    insert(con, "crm_tickets", [
-        {"ticket_id": "late4", "company_id": "A", "created_at": ts(later), "severity": "urgent", "escalated": True},
-    ])
-    insert(con, "billing_invoices", [
-        {"invoice_id": "late5", "customer_id": "cus-a", "subscription_id": "s1", "created_at": ts(later),
-         "period_start": ts(later), "due_date": ts(later), "amount_due": 5.0, "attempt_count": 4, "plan": "enterprise",
-         "seats": 50, "mrr": 9000.0},
-    ])
-    insert(con, "crm_contacts", [
-        {"contact_id": "late6", "company_id": "A", "is_champion": True, "created_at": ts(later)},
-    ])
+    insert(
+        con,
+        "product_events",
+        [
+            {
+                "event_id": "late1",
+                "event_name": "export_run",
+                "occurred_at": ts(later),
+                "user_id": "z9",
+                "group_id": "g-a",
+            },
+        ],
+    )
+    insert(
+        con,
+        "crm_activities",
+        [
+            {
+                "activity_id": "late2",
+                "company_id": "A",
+                "contact_id": "c1",
+                "activity_type": "meeting",
+                "occurred_at": ts(later),
+            },
+            {
+                "activity_id": "late3",
+                "company_id": "B",
+                "contact_id": "c7",
+                "activity_type": "nps_response",
+                "occurred_at": ts(later),
+                "value": 2.0,
+            },
+        ],
+    )
+    insert(
+        con,
+        "crm_tickets",
+        [
+            {
+                "ticket_id": "late4",
+                "company_id": "A",
+                "created_at": ts(later),
+                "severity": "urgent",
+                "escalated": True,
+            },
+        ],
+    )
+    insert(
+        con,
+        "billing_invoices",
+        [
+            {
+                "invoice_id": "late5",
+                "customer_id": "cus-a",
+                "subscription_id": "s1",
+                "created_at": ts(later),
+                "period_start": ts(later),
+                "due_date": ts(later),
+                "amount_due": 5.0,
+                "attempt_count": 4,
+                "plan": "enterprise",
+                "seats": 50,
+                "mrr": 9000.0,
+            },
+        ],
+    )
+    insert(
+        con,
+        "crm_contacts",
+        [
+            {
+                "contact_id": "late6",
+                "company_id": "A",
+                "is_champion": True,
+                "created_at": ts(later),
+            },
+        ],
+    )
     # and a snapshot fact that changes after D: the champion c1 leaves, the open ticket closes
-    con.execute("UPDATE ingest.crm_contacts SET left_company_at = ? WHERE contact_id = 'c1'", [ts(later)])
-    con.execute("UPDATE ingest.crm_tickets SET closed_at = ?, status = 'closed' WHERE ticket_id = 't1'", [ts(later)])
-    con.execute("UPDATE ingest.billing_subscriptions SET canceled_at = ?, ended_at = ? WHERE subscription_id = 's1'",
-                [ts(later), ts((AS_OF + timedelta(days=5)).isoformat())])
+    con.execute(
+        "UPDATE ingest.crm_contacts SET left_company_at = ? WHERE contact_id = 'c1'", [ts(later)]
+    )
+    con.execute(
+        "UPDATE ingest.crm_tickets SET closed_at = ?, status = 'closed' WHERE ticket_id = 't1'",
+        [ts(later)],
+    )
+    con.execute(
+        "UPDATE ingest.billing_subscriptions SET canceled_at = ?, ended_at = ? "
+        "WHERE subscription_id = 's1'",
+        [ts(later), ts((AS_OF + timedelta(days=5)).isoformat())],
+    )
 
 
 def test_point_in_time_records_after_d_change_nothing(con: duckdb.DuckDBPyConnection) -> None:
@@ -114,15 +197,23 @@ def test_point_in_time_records_after_d_change_nothing(con: duckdb.DuckDBPyConnec
     for d in before_days:
         compute_signals(con, d, MODEL)
         score_day(con, d, MODEL, churn=None)
-    sig_before = con.execute(f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]).df()
-    sc_before = con.execute(f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]).df()
+    sig_before = con.execute(
+        f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]
+    ).df()
+    sc_before = con.execute(
+        f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]
+    ).df()
 
     _later_records(con)
     for d in before_days:
         compute_signals(con, d, MODEL)
         score_day(con, d, MODEL, churn=None)
-    sig_after = con.execute(f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]).df()
-    sc_after = con.execute(f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]).df()
+    sig_after = con.execute(
+        f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]
+    ).df()
+    sc_after = con.execute(
+        f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]
+    ).df()
     pd.testing.assert_frame_equal(sig_before, sig_after)
     pd.testing.assert_frame_equal(sc_before, sc_after)
 
@@ -140,9 +231,16 @@ def test_score_day_columns_points_and_rescoring(con: duckdb.DuckDBPyConnection) 
         assert score_day(con, d, MODEL, churn=None) == 2
     cols = [r[0] for r in con.execute(f"DESCRIBE {ACCOUNT_SCORES}").fetchall()]
     assert cols == list(SCORE_COLUMNS) + points_columns(MODEL)
-    types = dict(con.execute(f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'account_scores'").fetchall())
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'account_scores'"
+        ).fetchall()
+    )
     assert types["as_of_date"] == "DATE" and types["reason_codes"] == "VARCHAR[]"
-    df = con.execute(f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]).df()
+    df = con.execute(
+        f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [AS_OF]
+    ).df()
     a = df.iloc[0]
     pts = a[points_columns(MODEL)].astype(float).fillna(0).sum()
     assert 0 <= a.health_score <= 100
@@ -153,17 +251,23 @@ def test_score_day_columns_points_and_rescoring(con: duckdb.DuckDBPyConnection) 
     assert a.recommended_playbook == MODEL.playbook(a.tier, a.trend)
     # re-scoring a single day in the middle gives exactly the same rows (reads only earlier days)
     middle = days[4]
-    before = con.execute(f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [middle]).df()
+    before = con.execute(
+        f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [middle]
+    ).df()
     score_day(con, middle, MODEL, churn=None)
-    after = con.execute(f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [middle]).df()
+    after = con.execute(
+        f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [middle]
+    ).df()
     pd.testing.assert_frame_equal(before, after)
     assert con.execute(f"SELECT count(*) FROM {ACCOUNT_SCORES}").fetchone()[0] == 2 * len(days)
 
 
 def test_knockout_in_the_warehouse_caps_health(con: duckdb.DuckDBPyConnection) -> None:
     # push A's open invoice to 75 days overdue
-    con.execute("UPDATE ingest.billing_invoices SET due_date = ? WHERE invoice_id = 'i2'",
-                [ts((AS_OF - timedelta(days=75)).isoformat())])
+    con.execute(
+        "UPDATE ingest.billing_invoices SET due_date = ? WHERE invoice_id = 'i2'",
+        [ts((AS_OF - timedelta(days=75)).isoformat())],
+    )
     compute_signals(con, AS_OF, MODEL)
     score_day(con, AS_OF, MODEL, churn=None)
     health, tier, reasons = con.execute(

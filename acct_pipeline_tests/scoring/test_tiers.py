@@ -19,7 +19,14 @@ def test_band_edges_follow_the_published_bands() -> None:
     names = np.array(TIERS.names)
     got = names[band_index(np.array([100, 90, 89.9, 70, 69.9, 50, 49.9, 0]), TIERS)]
     assert got.tolist() == [
-        "Healthy", "Healthy", "At-Risk", "At-Risk", "Concerning", "Concerning", "Critical", "Critical",
+        "Healthy",
+        "Healthy",
+        "At-Risk",
+        "At-Risk",
+        "Concerning",
+        "Concerning",
+        "Critical",
+        "Critical",
     ]
 
 
@@ -50,7 +57,11 @@ def test_no_flapping_for_a_score_oscillating_two_points_around_a_boundary() -> N
     low = [72, 68, 71, 69, 72, 68, 70, 68] * 4  # ±2 around 70, starting At-Risk
     assert set(_run(low, TIERS)) == {"At-Risk"}
     # the same scores without hysteresis flip every day: the test above can fail
-    bare = TIERS.model_copy(update={"hysteresis": TIERS.hysteresis.model_copy(update={"margin_points": 0, "dwell_days": 1})})
+    bare = TIERS.model_copy(
+        update={
+            "hysteresis": TIERS.hysteresis.model_copy(update={"margin_points": 0, "dwell_days": 1})
+        }
+    )
     flips = _run(wobble, bare)
     assert sum(a != b for a, b in zip(flips, flips[1:], strict=False)) > 20
 
@@ -65,7 +76,13 @@ def test_clearing_the_boundary_by_the_margin_changes_tier_at_once() -> None:
 
 def test_staying_past_the_boundary_for_dwell_days_changes_tier() -> None:
     assert TIERS.hysteresis.dwell_days == 3
-    assert _run([95, 89, 89, 89, 89], TIERS) == ["Healthy", "Healthy", "Healthy", "At-Risk", "At-Risk"]
+    assert _run([95, 89, 89, 89, 89], TIERS) == [
+        "Healthy",
+        "Healthy",
+        "Healthy",
+        "At-Risk",
+        "At-Risk",
+    ]
     assert _run([80, 91, 91, 91], TIERS) == ["At-Risk", "At-Risk", "At-Risk", "Healthy"]
     # a day back inside the old band restarts the count
     assert _run([95, 89, 89, 90, 89, 89], TIERS)[-1] == "Healthy"
@@ -76,14 +93,31 @@ def test_trend_is_the_slope_over_the_window() -> None:
     days = np.arange(-9, 0, dtype=float)  # 9 previous days + today
     falling = 80 - 0.5 * (days + 9)  # −0.5 points a day = −15 per 30 days
     today = np.array([80 - 0.5 * 9])
-    pts = trend_points(today, np.array([9]), np.array([days.sum()]), np.array([falling.sum()]),
-                       np.array([(days * falling).sum()]), np.array([(days**2).sum()]), 30)
+    pts = trend_points(
+        today,
+        np.array([9]),
+        np.array([days.sum()]),
+        np.array([falling.sum()]),
+        np.array([(days * falling).sum()]),
+        np.array([(days**2).sum()]),
+        30,
+    )
     assert pts[0] == pytest.approx(-15.0)
     assert trend_label(np.array([-15.0, 0.0, 6.0, np.nan]), trend).tolist() == [
-        "declining", "stable", "improving", "stable",
+        "declining",
+        "stable",
+        "improving",
+        "stable",
     ]
-    few = trend_points(today, np.array([2]), np.array([-3.0]), np.array([160.0]), np.array([-240.0]),
-                       np.array([5.0]), 30)
+    few = trend_points(
+        today,
+        np.array([2]),
+        np.array([-3.0]),
+        np.array([160.0]),
+        np.array([-240.0]),
+        np.array([5.0]),
+        30,
+    )
     assert np.isnan(few[0])  # too few days for a slope: no trend claimed
 
 
@@ -91,9 +125,17 @@ def test_score_frame_hysteresis_and_deltas_from_history() -> None:
     from acct_pipeline.scoring.scores import score_frame
 
     model = load_model()
-    sig = pd.DataFrame({"account_id": ["a"], "seat_utilisation": [0.1], "days_since_last_touch": [100.0]})
+    sig = pd.DataFrame(
+        {"account_id": ["a"], "seat_utilisation": [0.1], "days_since_last_touch": [100.0]}
+    )
     row = {c: np.nan for c in HISTORY_COLUMNS} | {"account_id": "a", "previous_tier": "Healthy"}
-    row |= {"score_7d_ago": 95.0, "score_30d_ago": 97.0, "recent_n": 2, "recent_min": 94.0, "recent_max": 96.0}
+    row |= {
+        "score_7d_ago": 95.0,
+        "score_30d_ago": 97.0,
+        "recent_n": 2,
+        "recent_min": 94.0,
+        "recent_max": 96.0,
+    }
     hist = pd.DataFrame([row])
     out, _ = score_frame(sig, hist, model, date(2026, 6, 1) + timedelta(days=0))
     row = out.iloc[0]

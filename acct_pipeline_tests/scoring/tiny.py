@@ -62,66 +62,146 @@ def build_tiny(con: duckdb.DuckDBPyConnection) -> None:
     # 4 users active in the last 7 days, 2 more only in the prior 28 days; 2 key features
     for i, day in enumerate(["2026-06-28", "2026-06-29", "2026-06-30", "2026-06-25"]):
         events.append(
-            {"event_id": f"e{i}", "event_name": "report_created", "occurred_at": ts(day),
-             "user_id": f"u{i}", "group_id": "g-a"}
+            {
+                "event_id": f"e{i}",
+                "event_name": "report_created",
+                "occurred_at": ts(day),
+                "user_id": f"u{i}",
+                "group_id": "g-a",
+            }
         )
     for i, day in enumerate(["2026-06-10", "2026-06-05"]):
         events.append(
-            {"event_id": f"p{i}", "event_name": "dashboard_viewed", "occurred_at": ts(day),
-             "user_id": f"v{i}", "group_id": "g-a"}
+            {
+                "event_id": f"p{i}",
+                "event_name": "dashboard_viewed",
+                "occurred_at": ts(day),
+                "user_id": f"v{i}",
+                "group_id": "g-a",
+            }
         )
     insert(con, "product_events", events)
     insert(
         con,
         "billing_subscriptions",
         [
-            {"subscription_id": "s1", "customer_id": "cus-a", "plan": "growth", "status": "active",
-             "seats": 10, "mrr": 1000.0, "started_at": ts("2025-01-01"), "term_start": ts("2026-01-01"),
-             "term_end": ts("2027-01-01")},
+            {
+                "subscription_id": "s1",
+                "customer_id": "cus-a",
+                "plan": "growth",
+                "status": "active",
+                "seats": 10,
+                "mrr": 1000.0,
+                "started_at": ts("2025-01-01"),
+                "term_start": ts("2026-01-01"),
+                "term_end": ts("2027-01-01"),
+            },
         ],
     )
     insert(
         con,
         "billing_invoices",
         [
-            {"invoice_id": "i1", "customer_id": "cus-a", "subscription_id": "s1", "created_at": ts("2026-03-01"),
-             "period_start": ts("2026-03-01"), "due_date": ts("2026-03-15"), "amount_due": 800.0,
-             "amount_paid": 800.0, "status": "paid", "attempt_count": 1, "paid_at": ts("2026-03-10"),
-             "plan": "growth", "seats": 8, "mrr": 800.0},
-            {"invoice_id": "i2", "customer_id": "cus-a", "subscription_id": "s1", "created_at": ts("2026-06-01"),
-             "period_start": ts("2026-06-01"), "due_date": ts("2026-06-15"), "amount_due": 1000.0,
-             "amount_paid": 0.0, "status": "open", "attempt_count": 3, "plan": "growth", "seats": 10,
-             "mrr": 1000.0},
+            {
+                "invoice_id": "i1",
+                "customer_id": "cus-a",
+                "subscription_id": "s1",
+                "created_at": ts("2026-03-01"),
+                "period_start": ts("2026-03-01"),
+                "due_date": ts("2026-03-15"),
+                "amount_due": 800.0,
+                "amount_paid": 800.0,
+                "status": "paid",
+                "attempt_count": 1,
+                "paid_at": ts("2026-03-10"),
+                "plan": "growth",
+                "seats": 8,
+                "mrr": 800.0,
+            },
+            {
+                "invoice_id": "i2",
+                "customer_id": "cus-a",
+                "subscription_id": "s1",
+                "created_at": ts("2026-06-01"),
+                "period_start": ts("2026-06-01"),
+                "due_date": ts("2026-06-15"),
+                "amount_due": 1000.0,
+                "amount_paid": 0.0,
+                "status": "open",
+                "attempt_count": 3,
+                "plan": "growth",
+                "seats": 10,
+                "mrr": 1000.0,
+            },
         ],
     )
     insert(
         con,
         "crm_activities",
         [
-            {"activity_id": "a1", "company_id": "A", "contact_id": "c1", "activity_type": "meeting",
-             "occurred_at": ts("2026-06-20")},
-            {"activity_id": "a2", "company_id": "A", "contact_id": "c2", "activity_type": "email_reply",
-             "occurred_at": ts("2026-05-31")},
-            {"activity_id": "a3", "company_id": "A", "contact_id": "c1", "activity_type": "nps_response",
-             "occurred_at": ts("2026-04-01"), "value": 9.0},
+            {
+                "activity_id": "a1",
+                "company_id": "A",
+                "contact_id": "c1",
+                "activity_type": "meeting",
+                "occurred_at": ts("2026-06-20"),
+            },
+            {
+                "activity_id": "a2",
+                "company_id": "A",
+                "contact_id": "c2",
+                "activity_type": "email_reply",
+                "occurred_at": ts("2026-05-31"),
+            },
+            {
+                "activity_id": "a3",
+                "company_id": "A",
+                "contact_id": "c1",
+                "activity_type": "nps_response",
+                "occurred_at": ts("2026-04-01"),
+                "value": 9.0,
+            },
         ],
     )
     insert(
         con,
         "crm_tickets",
         [
-            {"ticket_id": "t1", "company_id": "A", "created_at": ts("2026-06-25"), "severity": "high",
-             "status": "open", "escalated": True},
-            {"ticket_id": "t2", "company_id": "A", "created_at": ts("2026-06-01"), "closed_at": ts("2026-06-03"),
-             "severity": "low", "status": "closed", "csat_score": 4.0},
+            {
+                "ticket_id": "t1",
+                "company_id": "A",
+                "created_at": ts("2026-06-25"),
+                "severity": "high",
+                "status": "open",
+                "escalated": True,
+            },
+            {
+                "ticket_id": "t2",
+                "company_id": "A",
+                "created_at": ts("2026-06-01"),
+                "closed_at": ts("2026-06-03"),
+                "severity": "low",
+                "status": "closed",
+                "csat_score": 4.0,
+            },
         ],
     )
     insert(
         con,
         "crm_contacts",
         [
-            {"contact_id": "c1", "company_id": "A", "is_champion": True, "created_at": ts("2025-02-01")},
-            {"contact_id": "c2", "company_id": "A", "is_champion": True, "created_at": ts("2025-02-01"),
-             "left_company_at": ts("2026-06-15")},
+            {
+                "contact_id": "c1",
+                "company_id": "A",
+                "is_champion": True,
+                "created_at": ts("2025-02-01"),
+            },
+            {
+                "contact_id": "c2",
+                "company_id": "A",
+                "is_champion": True,
+                "created_at": ts("2025-02-01"),
+                "left_company_at": ts("2026-06-15"),
+            },
         ],
     )

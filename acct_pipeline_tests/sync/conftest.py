@@ -96,7 +96,11 @@ def con_factory(db: Path) -> Callable[[], AbstractContextManager[duckdb.DuckDBPy
 
 
 def ledger_rows(db: Path, target: str) -> dict[str, dict]:
+    """The ledger as the next run will see it (a crashed run's journal folded in first)."""
+    from acct_pipeline.sync import ledger
+
     with warehouse.connect(db) as con:
+        ledger.fold_journal(con)
         cur = con.execute(f"SELECT * FROM {warehouse.CRM_SYNC_LEDGER} WHERE target = ?", [target])
         cols = [d[0] for d in cur.description]
         return {r[1]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}

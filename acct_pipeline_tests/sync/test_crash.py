@@ -17,7 +17,14 @@ from acct_pipeline.sync.engine import run_sync
 from acct_pipeline.sync.mapping import FieldMapping
 from acct_pipeline.sync.targets.hubspot import HubSpotTarget
 from acct_pipeline_tests.fakes.hubspot import TOKEN, FakeHubSpot
-from acct_pipeline_tests.sync.conftest import DAY, account_ids, add_companies, hubspot_settings, ledger_rows, write_scores
+from acct_pipeline_tests.sync.conftest import (
+    DAY,
+    account_ids,
+    add_companies,
+    hubspot_settings,
+    ledger_rows,
+    write_scores,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
@@ -25,8 +32,8 @@ import sys
 from datetime import date
 from acct_pipeline import warehouse
 from acct_pipeline.sync import SyncSettings, run_sync
-run_sync(lambda: warehouse.connect(sys.argv[1]), SyncSettings.from_env(), date.fromisoformat(sys.argv[2]),
-         partition_passed_checks=True)
+run_sync(lambda: warehouse.connect(sys.argv[1]), SyncSettings.from_env(),
+         date.fromisoformat(sys.argv[2]), partition_passed_checks=True)
 """
 N = 1000
 
@@ -57,7 +64,9 @@ def test_kill_minus_9_mid_run_then_rerun_sends_nothing_twice(db: Path) -> None:
             "ACCT_SYNC_RATE_LIMIT": "5/1",  # slow enough to kill it mid-run
             "ACCT_SYNC_CONCURRENCY": "2",
         }
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db), DAY.isoformat()], env=env, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(db), DAY.isoformat()], env=env, cwd=ROOT
+        )
         try:
             _wait(lambda: len(hs.writes_to("companies")) >= 300, proc, what="three batches written")
             # Hold the next write in the CRM: it is applied *after* the client is gone, so the
@@ -84,7 +93,11 @@ def test_kill_minus_9_mid_run_then_rerun_sends_nothing_twice(db: Path) -> None:
         target = HubSpotTarget(settings, FieldMapping())
         try:
             report = run_sync(
-                lambda: warehouse.connect(db), settings, DAY, partition_passed_checks=True, target=target
+                lambda: warehouse.connect(db),
+                settings,
+                DAY,
+                partition_passed_checks=True,
+                target=target,
             )
         finally:
             target.close()

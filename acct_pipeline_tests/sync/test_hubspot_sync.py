@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from acct_pipeline.connectors.http import AuthFailed
 from acct_pipeline.sync.mapping import FieldMapping
 from acct_pipeline.sync.settings import SyncConfigError
 from acct_pipeline_tests.fakes.base import FakeClock, Request, Response, json_response
-from acct_pipeline_tests.fakes.hubspot import FakeHubSpot
+from acct_pipeline_tests.fakes.hubspot import TOKEN, FakeHubSpot
 from acct_pipeline_tests.sync.conftest import (
     DAY,
     account_ids,
@@ -48,7 +49,7 @@ def test_first_run_updates_every_account_then_nothing(
     # 250 records at 100 per request: 3 write requests, none larger than 100
     updates = batch_updates(hs)
     assert len(updates) == 3 == report.write_requests
-    assert all(len(__import__("json").loads(c.body)["inputs"]) <= 100 for c in updates)
+    assert all(len(json.loads(c.body)["inputs"]) <= 100 for c in updates)
     # only mapped properties were ever written, and the person's field is untouched
     assert hs.written_property_names("companies") <= MAPPED
     rec = hs.objects["companies"][ids[2]].properties
@@ -150,19 +151,11 @@ def test_daily_quota_stops_cleanly_and_next_run_resumes(
     db: Path, portal, fake_clock: FakeClock
 ) -> None:
     hs, ids = portal
-    hs.daily_limit = hs.daily_used + 3  # properties list + group/props... then the quota ends
-    report = sync_hubspot(db, hs, fake_clock, create_fields=False) if False else None  # noqa: SIM108
-    # create the properties first so the quota is spent on writes only
-    hs.daily_limit = None
-    sync_hubspot(db, hs, fake_clock, checks=True, dry_run=True)
-    for f in FieldMapping().for_target("hubspot"):
-        hs.properties["companies"][f.crm_name("hubspot")] = {
-            "name": f.crm_name("hubspot"),
-            "type": "string",
-            "options": [],
-        }
-    hs.daily_limit = hs.daily_used + 3  # properties list + 2 writes
-    report = sync_hubspot(db, hs, fake_clock)
+    for f in FieldMapping().for_target("hubspot"):  # properties exist: the quota goes to writes
+        name = f.crm_name("hubspot")
+        hs.properties["companies"][name] = {"name": name, "type": "string", "options": []}
+    hs.daily_limit = hs.daily_used + 3  # the properties list + 2 writes, then 429 DAILY
+    report = sync_hubspot(db, hs, fake_clock, concurrency=1)
     assert report.stopped_reason and "DAILY" in report.stopped_reason
     assert report.accepted == 200 and report.pending == N - 200
     assert {r["status"] for r in ledger_rows(db, "hubspot").values()} == {"accepted", "pending"}
@@ -215,5 +208,21 @@ def test_null_values_are_skipped_not_blanked(db: Path, portal, fake_clock: FakeC
     assert hs.objects["companies"][ids[0]].properties["acct_health_score"] == "0"
 
 
-def _props(hs: FakeHubSpot, rid: str) -> dict[str, Any]:
-    return hs.objects["companies"][rid].properties
+def test_secrets_never_in_errors_reports_or_logs(
+    db: Path, portal, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    hs, _ = portal
+    token = "pat-na1-99999999-8888-7777-6666-555555555555"
+    with pytest.raises(AuthFailed) as exc:
+        sync_hubspot(db, hs, fake_clock, hubspot_token=token)
+    assert "HUBSPOT_ACCESS_TOKEN" in str(exc.value)
+    hs.inject("status", 2, status=503, path="batch/update")
+    report = sync_hubspot(db, hs, fake_clock)
+    for text in (
+        str(exc.value),
+        exc.value.body or "",
+        json.dumps(report.to_metadata()),
+        report.summary_text(),
+        caplog.text,
+    ):
+        assert token not in text and TOKEN not in text

@@ -1,1 +1,1 @@
-"""Score-drop alerts and the scores freshness check (wiring; the logic is in acct_pipeline.alerts)."""
+"""Score-drop alerts and the scores freshness check (wiring; logic in acct_pipeline.alerts)."""

@@ -2,20 +2,22 @@
 
 # No "from __future__ import annotations" here: Dagster resolves the Config annotation at import.
 
-
 from datetime import date
 
 import dagster as dg
 
 from acct_pipeline.alerts.channels import ChannelError, build_channels
-from acct_pipeline.alerts.config import AlertConfigError, load_thresholds
+from acct_pipeline.alerts.config import AlertConfigError, AlertSettings, load_thresholds
 from acct_pipeline.alerts.deliver import deliver_alerts
 from acct_pipeline.alerts.detect import newest_scores_day, write_alerts
 from acct_pipeline.alerts.timing import in_alert_window
 from acct_pipeline.defs.alerts.keys import ACCOUNTS_KEY, ALERTS_GROUP, ALERTS_KEY, SCORES_KEY
-from acct_pipeline.defs.alerts.resources import AlertChannelsResource
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.resources import WarehouseResource
+
+# Channels and their credentials come from the environment (AlertSettings.from_env, read when the
+# run starts), not from a resource: secrets never reach run config or the UI, and every asset of
+# the location can still be materialized with the warehouse resource alone.
 
 
 class AlertRunConfig(dg.Config):
@@ -36,7 +38,6 @@ def score_drop_alerts(
     context: dg.AssetExecutionContext,
     config: AlertRunConfig,
     warehouse: WarehouseResource,
-    alert_channels: AlertChannelsResource,
 ) -> dg.MaterializeResult:
     """Accounts whose health dropped on the day, one row per account and drop event: the score
     fell by the model's threshold over 7 days, or the tier got worse. Each row names the account,
@@ -46,7 +47,7 @@ def score_drop_alerts(
     than the recent window are recorded but not sent."""
     as_of = date.fromisoformat(context.partition_key)
     try:
-        settings = alert_channels.settings()
+        settings = AlertSettings.from_env()
         thresholds = load_thresholds()
         channels = build_channels(settings)
     except (AlertConfigError, ChannelError) as exc:
@@ -63,14 +64,18 @@ def score_drop_alerts(
     recent = newest is not None and in_alert_window(as_of, newest, settings.window_days)
     if not recent and not config.deliver_outside_window:
         context.log.info(
-            f"{as_of}: {events} drop event(s) recorded, not sent: older than the {settings.window_days} "
+            f"{as_of}: {events} drop event(s) recorded, not sent: older than the "
+            f"{settings.window_days} "
             f"newest scored days (newest {newest})"
         )
-        return dg.MaterializeResult(metadata={**metadata, "delivery": dg.MetadataValue.text("outside window")})
+        return dg.MaterializeResult(
+            metadata={**metadata, "delivery": dg.MetadataValue.text("outside window")}
+        )
     if events > settings.max_per_day and not config.ignore_max_per_day:
         raise dg.Failure(
             description=(
-                f"{as_of}: {events} drop events exceed ACCT_ALERT_MAX_PER_DAY={settings.max_per_day}; "
+                f"{as_of}: {events} drop events exceed "
+                f"ACCT_ALERT_MAX_PER_DAY={settings.max_per_day}; "
                 "nothing was sent. A broken model or data load? Check the scores, then rerun with "
                 "config ignore_max_per_day: true to send them."
             ),
@@ -82,10 +87,13 @@ def score_drop_alerts(
         raise dg.Failure(
             description=(
                 f"{as_of}: {sum(report.failed.values())} alert deliveries failed "
-                f"({report.failed}); the ledger keeps what was sent, a rerun retries only the failed ones. "
+                f"({report.failed}); the ledger keeps what was sent, a rerun retries only the "
+                "failed ones. "
                 f"First error: {report.errors[0]}"
             ),
             metadata=metadata,
         )
-    context.log.info(f"{as_of}: {events} drop event(s); sent {report.sent}, already sent {report.already_sent}")
+    context.log.info(
+        f"{as_of}: {events} drop event(s); sent {report.sent}, already sent {report.already_sent}"
+    )
     return dg.MaterializeResult(metadata=metadata)

@@ -28,7 +28,8 @@ def freshness_evaluation(instance: dg.DagsterInstance, now: datetime) -> dg.Asse
     description = (
         f"scores for {due} are in"
         if found
-        else f"scores for {due} are missing after the {hour:02d}:00 {tz} deadline: did the daily run fail?"
+        else f"scores for {due} are missing after the {hour:02d}:00 {tz} deadline: "
+        "did the daily run fail?"
     )
     return dg.AssetCheckEvaluation(
         asset_key=SCORES_KEY,
@@ -39,7 +40,9 @@ def freshness_evaluation(instance: dg.DagsterInstance, now: datetime) -> dg.Asse
         metadata={
             "expected_partition": dg.MetadataValue.text(due.isoformat()),
             "deadline": dg.MetadataValue.text(f"{hour:02d}:00 {tz}"),
-            "evaluated_at": dg.MetadataValue.text(now.astimezone(UTC).isoformat(timespec="seconds")),
+            "evaluated_at": dg.MetadataValue.text(
+                now.astimezone(UTC).isoformat(timespec="seconds")
+            ),
         },
     )
 

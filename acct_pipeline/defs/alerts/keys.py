@@ -1,4 +1,4 @@
-"""Asset keys, check and job names the automation refers to (one place, no string literals elsewhere)."""
+"""Asset keys, check and job names the automation refers to (one place, no literals elsewhere)."""
 
 import dagster as dg
 

@@ -24,7 +24,8 @@ class OutRecord:
 class BatchOutcome:
     """What the CRM said about one write request.
 
-    ``accepted``: confirmed written; ``rejected``: record id -> the CRM's message (retried next run);
+    ``accepted``: confirmed written; ``rejected``: record id -> the CRM's message (retried next
+    run);
     ``unknown``: neither confirmed nor refused in the answer (the engine reads them back).
     """
 

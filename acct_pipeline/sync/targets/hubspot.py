@@ -59,7 +59,8 @@ class HubSpotTarget(SyncTarget):
         if not settings.hubspot_token:
             raise SyncConfigError(
                 f"sync target hubspot: no access token — set {HUBSPOT_TOKEN_ENV} (a private-app "
-                "token or service key with crm.objects.companies.write and crm.schemas.companies.write)"
+                "token or service key with crm.objects.companies.write and "
+                "crm.schemas.companies.write)"
             )
         self.settings = settings
         self.batch_size = settings.effective_batch_size

@@ -123,8 +123,9 @@ class SalesforceTarget(SyncTarget):
         if problems:
             raise SyncConfigError(
                 "salesforce: " + "; ".join(problems) + " — create them in Setup → Object Manager → "
-                "Account → Fields & Relationships and grant the integration user edit access (field-"
-                "level security), or remove them from the field mapping (ACCT_SYNC_FIELD_MAPPING)"
+                "Account → Fields & Relationships and grant the integration user edit access "
+                "(field-level security), or remove them from the field mapping "
+                "(ACCT_SYNC_FIELD_MAPPING)"
             )
         return []
 

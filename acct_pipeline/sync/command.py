@@ -1,0 +1,67 @@
+"""The ``acct-pipeline sync`` command body, without argparse or Dagster: the CLI parses its flags
+and calls ``sync_command``; what it prints and the exit code are decided here.
+
+    acct-pipeline sync [--dry-run] [--force] [--date YYYY-MM-DD]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from acct_pipeline import warehouse
+from acct_pipeline.connectors.http import ApiError
+from acct_pipeline.sync.engine import ChecksGuard, SyncRefused, latest_scored_date, run_sync
+from acct_pipeline.sync.mapping import MappingError
+from acct_pipeline.sync.settings import SyncConfigError, SyncSettings
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1  # stopped by a quota / rate limit, or records still pending: rerun later
+EXIT_REFUSED = 2  # a guard or the configuration refused the run
+
+
+def sync_command(
+    as_of: date | None,
+    *,
+    dry_run: bool,
+    force: bool,
+    partition_passed_checks: ChecksGuard,
+    settings: SyncSettings | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Run one sync from the command line; returns the process exit code.
+
+    ``as_of`` defaults to the newest scored day. ``partition_passed_checks``: what the caller knows
+    about the day's blocking checks (see ``run_sync``).
+    """
+    try:
+        settings = settings or SyncSettings.from_env()
+        if as_of is None:
+            with warehouse.connect() as con:
+                as_of = latest_scored_date(con)
+            if as_of is None:
+                say(f"sync: no scores in {warehouse.warehouse_path()} — run the pipeline first")
+                return EXIT_REFUSED
+        report = run_sync(
+            warehouse.connect,
+            settings,
+            as_of,
+            partition_passed_checks=partition_passed_checks,
+            dry_run=dry_run,
+            force=force,
+        )
+    except SyncRefused as exc:
+        if exc.report is not None:
+            say(exc.report.summary_text())
+        say(f"sync refused: {exc}")
+        return EXIT_REFUSED
+    except (SyncConfigError, MappingError) as exc:
+        say(f"sync configuration: {exc}")
+        return EXIT_REFUSED
+    except ApiError as exc:  # messages are redacted by the HTTP layer
+        say(f"sync failed: {exc}")
+        return EXIT_INCOMPLETE
+    say(report.summary_text())
+    if report.dry_run:
+        return EXIT_OK
+    return EXIT_OK if report.complete and not report.rejected else EXIT_INCOMPLETE

@@ -1,0 +1,293 @@
+"""The default outbox target, the guards, dry run, settings and the field mapping."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from acct_pipeline import warehouse
+from acct_pipeline.sync import (
+    FieldMapping,
+    MappingError,
+    SyncConfigError,
+    SyncRefused,
+    SyncSettings,
+    load_mapping,
+    run_sync,
+)
+from acct_pipeline.sync.mapping import mapping_from_dict
+from acct_pipeline_tests.sync.conftest import DAY, NEXT_DAY, account_ids, ledger_rows, write_scores
+
+N = 120
+
+
+def _csv_rows(paths: list[Path]) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for p in paths:
+        with p.open(newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
+
+
+@pytest.fixture
+def scored(db: Path) -> list[str]:
+    ids = account_ids(N)
+    write_scores(db, DAY, ids)
+    return ids
+
+
+def _run(db: Path, settings: SyncSettings, day=DAY, **kw):
+    kw.setdefault("partition_passed_checks", True)
+    return run_sync(lambda: warehouse.connect(db), settings, day, **kw)
+
+
+def test_outbox_writes_csv_then_nothing_when_unchanged(db: Path, scored, outbox_settings) -> None:
+    first = _run(db, outbox_settings)
+    files = sorted(outbox_settings.outbox_dir.glob("*.csv"))
+    assert len(files) == 1 and first.outbox_files == [str(files[0])]
+    rows = _csv_rows(files)
+    assert [r["record_id"] for r in rows] == scored
+    assert list(rows[0]) == ["record_id", *[f.name for f in FieldMapping().fields]]
+    assert rows[2]["health_score"] == "74" and rows[2]["health_tier"] == "At-Risk"
+    assert rows[2]["health_updated_at"] == DAY.isoformat()
+
+    second = _run(db, outbox_settings)
+    assert second.unchanged == N and second.sent == 0 and not second.outbox_files
+    assert sorted(outbox_settings.outbox_dir.glob("*.csv")) == files  # no new update rows
+
+    write_scores(db, DAY, scored, bump={scored[5]: 3.0, scored[9]: 3.0})
+    third = _run(db, outbox_settings)
+    new_files = sorted(set(outbox_settings.outbox_dir.glob("*.csv")) - set(files))
+    assert [r["record_id"] for r in _csv_rows(new_files)] == [scored[5], scored[9]]
+    assert third.changed == 2
+
+
+def test_next_day_with_same_values_sends_nothing(db: Path, scored, outbox_settings) -> None:
+    """``updated_at`` is a stamp: a new score day with the same values is not a change."""
+    _run(db, outbox_settings)
+    write_scores(db, NEXT_DAY, scored)
+    report = _run(db, outbox_settings, day=NEXT_DAY)
+    assert report.unchanged == N and report.sent == 0
+
+
+def test_older_day_never_overwrites_newer_values(db: Path, scored, outbox_settings) -> None:
+    write_scores(db, NEXT_DAY, scored, bump={i: 5.0 for i in scored})
+    _run(db, outbox_settings, day=NEXT_DAY)
+    report = _run(db, outbox_settings, day=DAY)  # a late rerun of the day before
+    assert report.stale == N and report.sent == 0
+    forced = _run(db, outbox_settings, day=DAY, force=True)
+    assert forced.sent == N
+
+
+@pytest.mark.parametrize("checks", [False, ["scores_in_range"], lambda day: ["tier_consistent"]])
+def test_failed_blocking_checks_refuse(db: Path, scored, outbox_settings, checks) -> None:
+    with pytest.raises(SyncRefused, match="failed its blocking checks") as exc:
+        _run(db, outbox_settings, partition_passed_checks=checks)
+    assert exc.value.reason == "checks_failed"
+    assert not outbox_settings.outbox_dir.exists()
+    with warehouse.connect(db) as con:
+        assert not warehouse.table_exists(con, warehouse.CRM_SYNC_LEDGER)
+
+
+def test_checks_callable_gets_the_day(db: Path, scored, outbox_settings) -> None:
+    seen = []
+    _run(db, outbox_settings, partition_passed_checks=lambda day: seen.append(day) or [])
+    assert seen == [DAY]
+
+
+def test_missing_or_empty_partition_refuses(db: Path, outbox_settings) -> None:
+    with pytest.raises(SyncRefused, match="no scores table") as exc:
+        _run(db, outbox_settings)
+    assert exc.value.reason == "no_scores"
+    write_scores(db, DAY, account_ids(3))
+    with pytest.raises(SyncRefused, match=f"partition {NEXT_DAY} is missing or empty"):
+        _run(db, outbox_settings, day=NEXT_DAY)
+
+
+def test_change_share_guard_stops_unless_forced(db: Path, scored, outbox_settings) -> None:
+    _run(db, outbox_settings)
+    files = set(outbox_settings.outbox_dir.glob("*.csv"))
+    write_scores(db, DAY, scored, bump={i: 2.0 for i in scored[:61]})  # 61 of 120 > 50 %
+    with pytest.raises(SyncRefused, match=r"61 of 120 synced records \(50.8%\)") as exc:
+        _run(db, outbox_settings)
+    assert exc.value.reason == "change_share" and exc.value.report.changed == 61
+    assert set(outbox_settings.outbox_dir.glob("*.csv")) == files
+    assert {r["status"] for r in ledger_rows(db, "outbox").values()} == {"accepted"}
+    # a higher limit, or --force, lets it through
+    assert _run(db, outbox_settings.with_overrides(max_change_share=0.6)).sent == 61
+    write_scores(db, DAY, scored, bump={i: 4.0 for i in scored[:61]})
+    assert _run(db, outbox_settings, force=True).sent == 61
+
+
+def test_dry_run_writes_nothing(db: Path, scored, outbox_settings) -> None:
+    report = _run(db, outbox_settings, dry_run=True)
+    assert report.dry_run and report.new == N and report.sent == 0
+    assert not outbox_settings.outbox_dir.exists()
+    with warehouse.connect(db) as con:
+        assert not warehouse.table_exists(con, warehouse.CRM_SYNC_LEDGER)
+
+    _run(db, outbox_settings)
+    before = ledger_rows(db, "outbox")
+    files = set(outbox_settings.outbox_dir.glob("*.csv"))
+    write_scores(db, DAY, scored, bump={scored[0]: 9.0, scored[1]: 9.0, scored[2]: 9.0})
+    dry = _run(db, outbox_settings, dry_run=True)
+    assert dry.changed == 3 and dry.unchanged == N - 3
+    assert dry.field_changes["health_score"] == 3
+    sample = {(s["record_id"], s["field"]): (s["before"], s["after"]) for s in dry.samples}
+    assert sample[(scored[2], "health_score")] == ("74", "83")
+    assert "74 → 83" in dry.summary_text()
+    assert ledger_rows(db, "outbox") == before
+    assert set(outbox_settings.outbox_dir.glob("*.csv")) == files
+
+
+def test_dry_run_reports_guards_instead_of_raising(db: Path, scored, outbox_settings) -> None:
+    report = _run(db, outbox_settings, dry_run=True, partition_passed_checks=["scores_in_range"])
+    assert report.refusals and "scores_in_range" in report.refusals[0]
+    assert not report.complete
+
+
+def test_outbox_interrupted_after_file_is_not_written_again(
+    db: Path, scored, outbox_settings
+) -> None:
+    _run(db, outbox_settings)
+    with warehouse.connect(db) as con:  # as if killed between the rename and the ledger update
+        con.execute(f"UPDATE {warehouse.CRM_SYNC_LEDGER} SET status = 'in_flight'")
+    files = set(outbox_settings.outbox_dir.glob("*.csv"))
+    report = _run(db, outbox_settings)
+    assert report.recovered_in_flight == N and report.confirmed_by_read_back == N
+    assert report.sent == 0 and set(outbox_settings.outbox_dir.glob("*.csv")) == files
+
+
+def test_metadata_is_plain_and_complete(db: Path, scored, outbox_settings) -> None:
+    meta = _run(db, outbox_settings).to_metadata()
+    json.dumps(meta)  # JSON-able
+    for key in (
+        "records_sent",
+        "records_accepted",
+        "records_rejected",
+        "top_rejections",
+        "records_unchanged",
+        "records_pending",
+        "write_requests",
+        "http_requests",
+        "rate_limit_waits",
+        "change_share",
+    ):
+        assert key in meta
+    assert meta["records_sent"] == meta["records_accepted"] == N
+
+
+# -- settings and mapping ------------------------------------------------------------------------
+
+
+def test_settings_from_env() -> None:
+    s = SyncSettings.from_env(
+        {
+            "ACCT_SYNC_TARGET": "hubspot",
+            "ACCT_SYNC_MAX_CHANGE_SHARE": "30%",
+            "ACCT_SYNC_RATE_LIMIT": "190/10",
+            "HUBSPOT_ACCESS_TOKEN": "pat-na1-secret-token-value",
+            "ACCT_SYNC_BATCH_SIZE": "500",
+        }
+    )
+    assert s.target == "hubspot" and s.max_change_share == pytest.approx(0.3)
+    assert s.rate_limit == (190, 10.0) and s.effective_batch_size == 100  # capped at the API limit
+    assert "secret" not in repr(s)
+    assert SyncSettings.from_env({}).target == "outbox"
+    assert SyncSettings.from_env({"ACCT_SYNC_TARGET": "hubspot"}).rate_limit == (100, 10.0)
+    assert SyncSettings.from_env({"ACCT_SYNC_TARGET": "salesforce"}).effective_batch_size == 200
+    with pytest.raises(SyncConfigError, match="ACCT_SYNC_TARGET"):
+        SyncSettings.from_env({"ACCT_SYNC_TARGET": "pipedrive"})
+    with pytest.raises(SyncConfigError, match="ACCT_SYNC_RATE_LIMIT"):
+        SyncSettings.from_env({"ACCT_SYNC_RATE_LIMIT": "fast"})
+
+
+def test_hubspot_without_token_names_the_variable(db: Path, scored) -> None:
+    settings = SyncSettings(target="hubspot")
+    with pytest.raises(SyncConfigError, match="HUBSPOT_ACCESS_TOKEN"):
+        _run(db, settings)
+
+
+def test_mapping_file_replaces_defaults_and_validates(tmp_path: Path, db: Path, scored) -> None:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(
+        "fields:\n"
+        "  - {name: score, source: health_score, type: number, decimals: 1, hubspot: my_score}\n"
+        "  - {name: tier, source: tier, type: enumeration, nulls: clear}\n"
+    )
+    mapping = load_mapping(path)
+    assert [f.name for f in mapping.fields] == ["score", "tier"]
+    settings = SyncSettings(target="outbox", outbox_dir=tmp_path / "out", field_mapping_path=path)
+    report = _run(db, settings)
+    rows = _csv_rows([Path(p) for p in report.outbox_files])
+    assert list(rows[0]) == ["record_id", "score", "tier"] and rows[2]["score"] == "74.0"
+
+    with pytest.raises(MappingError, match="unknown key"):
+        mapping_from_dict({"fields": [{"name": "x", "source": "tier", "colour": "red"}]}, "m.yaml")
+    with pytest.raises(MappingError, match="type 'float'"):
+        mapping_from_dict({"fields": [{"name": "x", "source": "tier", "type": "float"}]}, "m.yaml")
+    with pytest.raises(MappingError, match="mapped twice"):
+        mapping_from_dict(
+            {
+                "fields": [
+                    {"name": "a", "source": "tier", "hubspot": "p"},
+                    {"name": "b", "source": "trend", "hubspot": "p"},
+                ]
+            },
+            "m.yaml",
+        )
+    with pytest.raises(MappingError, match="file not found"):
+        load_mapping(tmp_path / "missing.yaml")
+
+
+def test_missing_score_columns_are_skipped_with_a_warning(db: Path, outbox_settings) -> None:
+    """The first scoring slice has only a few columns: the rest are simply not sent."""
+    with warehouse.connect(db) as con:
+        con.execute(
+            f"CREATE TABLE {warehouse.ACCOUNT_SCORES} AS SELECT '1' AS account_id, "
+            f"DATE '{DAY}' AS as_of_date, "
+            "42.4 AS health_score, 'Critical' AS tier, 'slice-0.1' AS model_version"
+        )
+    report = _run(db, outbox_settings)
+    assert report.sent == 1 and any("no column for" in w for w in report.warnings)
+    row = _csv_rows([Path(p) for p in report.outbox_files])[0]
+    assert row["health_score"] == "42" and row["health_trend"] == ""
+
+
+def test_sync_command_exit_codes(db: Path, scored, outbox_settings, monkeypatch) -> None:
+    from acct_pipeline.sync import sync_command
+
+    monkeypatch.setenv("ACCT_WAREHOUSE", str(db))
+    out: list[str] = []
+    code = sync_command(
+        None,
+        dry_run=True,
+        force=False,
+        partition_passed_checks=True,
+        settings=outbox_settings,
+        say=out.append,
+    )
+    assert code == 0 and "DRY RUN" in out[-1] and str(DAY) in out[-1]
+    code = sync_command(
+        None,
+        dry_run=False,
+        force=False,
+        partition_passed_checks=["scores_in_range"],
+        settings=outbox_settings,
+        say=out.append,
+    )
+    assert code == 2 and "scores_in_range" in out[-1]
+    assert (
+        sync_command(
+            DAY,
+            dry_run=False,
+            force=False,
+            partition_passed_checks=True,
+            settings=outbox_settings,
+            say=out.append,
+        )
+        == 0
+    )
