@@ -187,6 +187,32 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+def _alerts_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("alerts", help="list a day's score drops; --send delivers them (never twice)")
+    p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
+    p.add_argument("--send", action="store_true", help="deliver to the configured channels")
+
+
+EXTRA_PARSERS.append(_alerts_parser)
+
+
+@command("alerts")
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from acct_pipeline.alerts.command import alerts_command
+
+    return alerts_command(args.date, send=args.send, say=_say)
+
+
+def _register_backtest() -> None:
+    from acct_pipeline.scoring.backtest import add_backtest_parser, cmd_backtest
+
+    EXTRA_PARSERS.append(add_backtest_parser)
+    COMMANDS["backtest"] = cmd_backtest
+
+
+_register_backtest()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(override=False)
     parser = build_parser()

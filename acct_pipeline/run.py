@@ -34,6 +34,11 @@ def ensure_dagster_home() -> Path:
     cfg = home / "dagster.yaml"
     if not cfg.exists():
         cfg.write_text(DAGSTER_YAML)
+    # Skip the UI's first-visit "join the community" dialog.
+    nux = home / ".nux" / "nux.yaml"
+    if not nux.exists():
+        nux.parent.mkdir(exist_ok=True)
+        nux.write_text("seen: 1\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

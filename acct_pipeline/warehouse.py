@@ -299,6 +299,7 @@ ACCOUNT_SCORES = "scores.account_scores"
 SCORE_VALIDATION = "scores.score_validation"
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
 SCORE_DROP_ALERTS = "alerts.score_drop_alerts"
+ALERT_DELIVERIES = "alerts.alert_deliveries"
 
 AS_OF_DATE = "as_of_date"
 

@@ -127,9 +127,7 @@ def child_inproc(scale: str, work: Path, day: date) -> None:
         from acct_pipeline.connectors.ingest import ingest_days
 
         compute_signals, score_day, label = common.scoring_functions()
-        from acct_pipeline.scoring.model import load_model
-
-        load_model()
+        common.preload_scoring()
     t["rss_after_import_mb"] = _vm_hwm_mb()
     with warehouse.connect(work / "warehouse.duckdb") as con:
         with common.timer(t, "ingest_s"):

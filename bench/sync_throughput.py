@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"sync_throughput_{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out = args.out / "sync_throughput.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"results: {out}")

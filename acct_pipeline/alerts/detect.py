@@ -259,21 +259,37 @@ class Alert:
         return out
 
 
+def _alerts(rows: list[tuple]) -> list[Alert]:
+    out = []
+    for row in rows:
+        values = dict(zip(ALERT_COLUMNS, row, strict=True))
+        values["reason_codes"] = tuple(values["reason_codes"] or ())
+        out.append(Alert(**values))
+    return out
+
+
 def load_alerts(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Alert]:
     """The drop events stored for ``as_of``, biggest drop first."""
     if not table_exists(con, SCORE_DROP_ALERTS):
         return []
-    rows = con.execute(
-        f"SELECT {', '.join(ALERT_COLUMNS)} FROM {SCORE_DROP_ALERTS} WHERE as_of_date = ? "
-        "ORDER BY score_delta_7d NULLS LAST, account_id",
-        [as_of],
-    ).fetchall()
-    alerts = []
-    for row in rows:
-        values = dict(zip(ALERT_COLUMNS, row, strict=True))
-        values["reason_codes"] = tuple(values["reason_codes"] or ())
-        alerts.append(Alert(**values))
-    return alerts
+    return _alerts(
+        con.execute(
+            f"SELECT {', '.join(ALERT_COLUMNS)} FROM {SCORE_DROP_ALERTS} WHERE as_of_date = ? "
+            "ORDER BY score_delta_7d NULLS LAST, account_id",
+            [as_of],
+        ).fetchall()
+    )
+
+
+def preview_alerts(
+    con: duckdb.DuckDBPyConnection, as_of: date, thresholds: AlertThresholds | None = None
+) -> list[Alert]:
+    """The drop events ``as_of`` would have, computed without writing anything."""
+    if not table_exists(con, ACCOUNT_SCORES):
+        return []
+    thresholds = thresholds or load_thresholds()
+    sql = f"SELECT {', '.join(ALERT_COLUMNS)} FROM ({drops_sql(con)})"
+    return _alerts(con.execute(sql, _params(as_of, thresholds)).fetchall())
 
 
 def newest_scores_day(con: duckdb.DuckDBPyConnection) -> date | None:

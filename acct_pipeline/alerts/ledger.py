@@ -16,8 +16,9 @@ from collections.abc import Iterable
 
 import duckdb
 
+from acct_pipeline.warehouse import ALERT_DELIVERIES
+
 # Lives in the alerts schema beside alerts.score_drop_alerts (warehouse.SCORE_DROP_ALERTS).
-ALERT_DELIVERIES = "alerts.alert_deliveries"
 
 SENDING = "sending"
 DELIVERED = "delivered"

@@ -18,9 +18,10 @@ Configuration (environment variables):
                            folder's ``product/groups.csv``: the Export API has no account list.
 
 The zip is streamed to a temporary file (a zip's directory is at its end; a body that breaks off
-is downloaded again), then each hour's gzipped JSON-lines file is read as a stream, so memory holds
-one batch. A 404 means no data in the range (an empty day). ``event_id`` is ``$insert_id`` when the
-sender set one, else Amplitude's ``uuid``; ``group_id`` is the first id of
+is downloaded again), then each hour's gzipped JSON-lines file is read as a stream into one
+landing-format CSV per day that the loader reads with DuckDB, so memory holds one line. A 404
+means no data in the range (an empty day). ``event_id`` is ``$insert_id`` when the sender set
+one, else Amplitude's ``uuid``; ``group_id`` is the first id of
 ``groups[AMPLITUDE_GROUP_TYPE]``; ``properties`` is ``event_properties`` as JSON.
 """
 
@@ -41,7 +42,7 @@ from acct_pipeline.connectors.files import FilesSource
 from acct_pipeline.connectors.http import (
     RateLimiter,
     ServiceClient,
-    batches_of,
+    csv_batches,
     env_number,
     rate_windows,
     require_env,
@@ -154,9 +155,7 @@ class AmplitudeSource:
                 raise SourceError(f"amplitude export for {day} is not a zip file: {exc}") from None
             with archive:
                 origin = f"amplitude:/api/2/export?day={day}"
-                yield from batches_of(
-                    self._rows(archive, start), spec.column_names, origin, self.batch_rows
-                )
+                yield from csv_batches(self._rows(archive, start), spec.column_names, origin)
 
     def _rows(self, archive: zipfile.ZipFile, start: datetime) -> Iterator[dict[str, Any]]:
         end = start + timedelta(days=1)

@@ -22,8 +22,10 @@ The project's time zone should be UTC: ``from_date``/``to_date`` are in the proj
 and each partition is one UTC day (events outside it are dropped and counted).
 
 Each day is one export query. The streamed JSON lines are spooled to a temporary file (a body that
-breaks off is downloaded again from scratch, never half-used), then read line by line and handed
-on in batches, so memory holds one batch whatever the day's volume. The export is **not
+breaks off is downloaded again from scratch, never half-used), then read line by line, mapped,
+de-duplicated and written to a temporary landing-format CSV that the loader reads with DuckDB, as
+it reads the files source. Memory holds one line (plus the day's de-duplication keys, 12 bytes
+each), whatever the day's volume. The export is **not
 de-duplicated**: an event is a duplicate when ``event``, ``distinct_id``, ``time`` and
 ``$insert_id`` are all equal (Mixpanel's own rule); we keep the first within the day and count the
 rest (``stats.duplicates``). Events without ``$insert_id`` are never treated as duplicates (and the
@@ -50,6 +52,7 @@ from acct_pipeline.connectors.http import (
     RateLimiter,
     ServiceClient,
     batches_of,
+    csv_batches,
     rate_windows,
     require_env,
     text,
@@ -158,12 +161,9 @@ class MixpanelSource:
             }
             self.client.download("/api/2.0/export", spool, params=params)
             spool.seek(0)
-            yield from batches_of(
-                self._rows(spool, day),
-                spec.column_names,
-                f"mixpanel:/api/2.0/export?day={day}",
-                self.batch_rows,
-            )
+            origin = f"mixpanel:/api/2.0/export?day={day}"
+            # One landing-format CSV per day: the loader reads it as it reads the files source.
+            yield from csv_batches(self._rows(spool, day), spec.column_names, origin)
 
     def _rows(self, lines: Any, day: date) -> Iterator[dict[str, Any]]:
         seen: set[bytes] = set()

@@ -484,12 +484,12 @@ def format_backtest(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def default_output_path(now: datetime | None = None) -> Path:
-    """``<reports dir>/backtest_<UTC timestamp>.json``."""
+def default_output_path(now: datetime | None = None, warehouse: str | Path | None = None) -> Path:
+    """``<reports dir>/backtest_<timestamp>.json`` (reports dir: ``report.reports_dir``)."""
     from acct_pipeline.scoring.report import reports_dir
 
     stamp = (now or datetime.now()).strftime("%Y%m%dT%H%M%S")
-    return reports_dir() / f"backtest_{stamp}.json"
+    return reports_dir(warehouse) / f"backtest_{stamp}.json"
 
 
 def write_backtest(result: dict[str, Any], out: str | Path | None = None) -> Path:
@@ -530,17 +530,13 @@ def add_backtest_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """``acct-pipeline backtest``: print the comparison, write the JSON (for ``cli.COMMANDS``)."""
+    warehouse = getattr(args, "warehouse", None) or warehouse_path()
     try:
-        result = run_backtest(
-            getattr(args, "warehouse", None) or warehouse_path(),
-            args.model,
-            args.date_from,
-            args.date_to,
-        )
+        result = run_backtest(warehouse, args.model, args.date_from, args.date_to)
     except BacktestError as exc:
         print(str(exc))
         return 2
     print(format_backtest(result))
-    path = write_backtest(result, args.out)
+    path = write_backtest(result, args.out or default_output_path(warehouse=warehouse))
     print(f"\nwritten to {path}")
     return 0

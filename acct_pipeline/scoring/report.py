@@ -69,10 +69,16 @@ AUTOPSY_SIGNALS: tuple[str, ...] = (
 AUTOPSY_MAX_SIGNALS = 5
 
 
-def reports_dir() -> Path:
-    """``$ACCT_REPORTS_DIR``, else ``reports/`` beside the warehouse (``data/reports``)."""
+def reports_dir(warehouse: str | Path | None = None) -> Path:
+    """``$ACCT_REPORTS_DIR``, else ``reports/`` beside the warehouse file (``data/reports``).
+
+    ``warehouse`` is the warehouse file in use (default: ``$ACCT_WAREHOUSE`` or the default), so
+    a run on another warehouse writes its reports beside that one.
+    """
     env = os.environ.get(REPORTS_DIR_ENV)
-    return Path(env) if env else warehouse_path().parent / "reports"
+    if env:
+        return Path(env)
+    return Path(warehouse or warehouse_path()).parent / "reports"
 
 
 @dataclass
@@ -674,6 +680,6 @@ def build_report_for_warehouse(
     con = duckdb.connect(str(path or warehouse_path()), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        return build_report(con, out_dir)
+        return build_report(con, out_dir or reports_dir(path))
     finally:
         con.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import duckdb
 import numpy as np
@@ -33,6 +34,9 @@ from acct_pipeline.warehouse import (
     replace_partition,
     table_exists,
 )
+
+if TYPE_CHECKING:
+    from acct_pipeline.scoring.churn import ChurnArtifact
 
 SQL_DIR = Path(__file__).parent / "sql"
 _SCORES_TMP = "_account_scores_day"
@@ -203,7 +207,7 @@ def score_day(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     model: ScoringModel | None = None,
-    churn: object | None = "auto",
+    churn: ChurnArtifact | Literal["auto"] | None = "auto",
 ) -> int:
     """Replace ``scores.account_scores`` for ``as_of``; returns the number of rows written.
 
@@ -211,7 +215,7 @@ def score_day(
     ``churn``: a ``ChurnArtifact``, ``None`` (no churn probability), or ``"auto"`` — the latest
     trained artefact of this model file, if any.
     """
-    from acct_pipeline.scoring.churn import ChurnArtifact, latest_artifact, predict_churn
+    from acct_pipeline.scoring.churn import latest_artifact, predict_churn
     from acct_pipeline.scoring.model import load_model
 
     model = model or load_model()
@@ -219,7 +223,7 @@ def score_day(
     history = read_history(con, as_of, model)
     frame, results = score_frame(signals, history, model, as_of)
     artifact = latest_artifact(model) if churn == "auto" else churn
-    if isinstance(artifact, ChurnArtifact) and len(frame):
+    if artifact is not None and artifact != "auto" and len(frame):
         frame["churn_probability"] = np.round(predict_churn(artifact, signals, frame), 4)
     # DuckDB refuses register() while a fetchone() result is still open on the connection
     con.execute("SELECT 1").fetchall()

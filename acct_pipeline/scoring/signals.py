@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from acct_pipeline.warehouse import ACCOUNT_SIGNALS, AS_OF_DATE, replace_partition
+
+if TYPE_CHECKING:
+    from acct_pipeline.scoring.model import ScoringModel
 
 SQL_DIR = Path(__file__).parent / "sql"
 _SIGNALS_TMP = "_account_signals_day"
@@ -122,16 +126,16 @@ def signals_frame_sql(con: duckdb.DuckDBPyConnection, as_of: date, params: Signa
 
 
 def compute_signals(
-    con: duckdb.DuckDBPyConnection, as_of: date, model: object | None = None
+    con: duckdb.DuckDBPyConnection, as_of: date, model: ScoringModel | None = None
 ) -> int:
     """Replace ``features.account_signals`` rows for ``as_of`` and return how many were written.
 
     ``model`` (a ``ScoringModel``; default: ``load_model()``) supplies the signal parameters:
     key features, activity weights, the engagement half-life and the look-back window.
     """
-    from acct_pipeline.scoring.model import ScoringModel, load_model
+    from acct_pipeline.scoring.model import load_model
 
-    scoring_model = model if isinstance(model, ScoringModel) else load_model()
+    scoring_model = model if model is not None else load_model()
     signals_frame_sql(con, as_of, scoring_model.signal_params())
     try:
         return replace_partition(

@@ -730,6 +730,9 @@ def write_validation(con: duckdb.DuckDBPyConnection, result: ValidationResult) -
     )
     df["model_versions"] = ", ".join(result.summary.get("model_versions", []))
     df["computed_at"] = datetime.now().replace(microsecond=0)
+    # DuckDB refuses register() while an earlier execute() still has an unfetched result.
+    con.execute("SELECT 1").fetchall()
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCORE_VALIDATION.split('.')[0]}")
     con.register("_validation_rows", df)
     try:
         return replace_table(

@@ -185,8 +185,7 @@ def run_sync(
             if plan.count("stale"):
                 report.warnings.append(
                     f"{plan.count('stale')} records skipped: the CRM holds values of a later "
-                    "score day "
-                    "(--force sends them anyway)"
+                    "score day (--force sends them anyway)"
                 )
             report.samples = samples(
                 con, settings.sample_size if dry_run else min(5, settings.sample_size)
@@ -196,9 +195,9 @@ def run_sync(
                 msg = (
                     f"{plan.count('changed'):,} of {plan.baseline:,} synced records "
                     f"({plan.change_share:.1%}) would change, more than the limit of "
-                    f"{settings.max_change_share:.0%} (ACCT_SYNC_MAX_CHANGE_SHARE): a broken model "
-                    "or "
-                    "input would blanket the CRM — check with --dry-run, then rerun with --force"
+                    f"{settings.max_change_share:.0%} (ACCT_SYNC_MAX_CHANGE_SHARE): a broken "
+                    "model or input would blanket the CRM — check with --dry-run, then rerun "
+                    "with --force"
                 )
                 if not dry_run:
                     report.refusals.append(msg)
@@ -228,7 +227,9 @@ def run_sync(
                 _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
             finally:
                 ledger.fold_journal(con)
-            return _finish(con, report, tgt, started, settings)
+            _finish(con, report, tgt, started, settings)
+            log.info("%s", report.summary_text())
+            return report
     finally:
         if own_target and tgt is not None:
             tgt.close()
@@ -248,8 +249,8 @@ def _require_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         raise SyncRefused(
             "no_scores",
             f"scores partition {as_of} is missing or empty in {ACCOUNT_SCORES}: "
-            "materialize it first "
-            "(an empty partition is never synced — it would look like every score vanished)",
+            "materialize it first (an empty partition is never synced — it would look like every "
+            "score vanished)",
         )
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -58,22 +59,20 @@ def _col(spec: FieldSpec) -> str:
     return _q("v_" + spec.name)
 
 
-def _kv_list(specs: tuple[FieldSpec, ...], prefix: str = "") -> str:
-    """A DuckDB list of {k, v, keep} structs; ``keep``: send it (non-NULL, or NULL to clear)."""
-    items = []
+def _json_of(specs: tuple[FieldSpec, ...]) -> str:
+    """SQL building a JSON object of the fields to send: non-NULL values, plus the NULLs of
+    ``nulls: clear`` fields (``concat_ws`` skips the NULL entries of skipped fields)."""
+    if not specs:
+        return "'{}'"
+    parts = []
     for f in specs:
-        keep = "true" if f.nulls == "clear" else f"{prefix}{_col(f)} IS NOT NULL"
-        items.append(f"{{'k': '{f.name}', 'v': {prefix}{_col(f)}, 'keep': {keep}}}")
-    return "[" + ", ".join(items) + "]"
-
-
-def _json_of(list_sql: str) -> str:
-    kept = f"list_filter({list_sql}, lambda e: e.keep)"
-    entries = f"list_transform({kept}, lambda e: {{'k': e.k, 'v': e.v}})"
-    return (
-        f"CASE WHEN len(list_filter({list_sql}, lambda e: e.keep)) = 0 THEN '{{}}' "
-        f"ELSE CAST(to_json(map_from_entries({entries})) AS VARCHAR) END"
-    )
+        key = json.dumps(f.name)
+        value = f"'{key}:' || CAST(to_json({_col(f)}) AS VARCHAR)"
+        if f.nulls == "clear":
+            parts.append(f"CASE WHEN {_col(f)} IS NULL THEN '{key}:null' ELSE {value} END")
+        else:
+            parts.append(f"CASE WHEN {_col(f)} IS NOT NULL THEN {value} END")
+    return "'{' || concat_ws(',', " + ", ".join(parts) + ") || '}'"
 
 
 def scores_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -120,8 +119,8 @@ def build_plan(
             FROM src
         )
         SELECT *,
-               {_json_of(_kv_list(diff_specs))} AS diff_json,
-               {_json_of(_kv_list(diff_specs + stamp_specs))} AS payload_json
+               {_json_of(diff_specs)} AS diff_json,
+               {_json_of(diff_specs + stamp_specs)} AS payload_json
         FROM vals
         """,
         [as_of, as_of],

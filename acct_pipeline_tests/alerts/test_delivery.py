@@ -158,3 +158,19 @@ def test_too_many_alerts_in_one_day_stop_before_anything_is_sent(setup: Setup) -
     assert setup.hook.received == [] and setup.tasks() == [] and setup.log_keys() == []
     assert setup.run(max_per_day=1, config={"ignore_max_per_day": True}).success
     assert len(setup.tasks()) == 2
+
+
+def test_the_command_previews_without_writing_and_sends_through_the_ledger(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acct_pipeline.alerts.command import EXIT_OK, alerts_command
+
+    monkeypatch.setenv("ACCT_WAREHOUSE", str(setup.db))
+    lines: list[str] = []
+    assert alerts_command(None, send=False, say=lines.append) == EXIT_OK
+    assert lines[0].startswith(f"{LAST}: 2 drop event(s)")
+    assert setup.hook.received == [] and setup.log_keys() == []
+    assert alerts_command(LAST, send=True, say=lines.append) == EXIT_OK
+    assert alerts_command(LAST, send=True, say=lines.append) == EXIT_OK
+    assert sorted(setup.hook.event_keys()) == sorted(expected_keys()) and len(setup.tasks()) == 2
+    assert "already sent {'log': 2, 'webhook': 2, 'hubspot_task': 2}" in lines[-1]

@@ -22,6 +22,7 @@ from acct_pipeline.scoring.churn import (
     apply_churn_model,
     evaluate_holdout,
     latest_artifact,
+    needs_training,
     train_churn_model,
 )
 from acct_pipeline.scoring.explain import explain
@@ -113,6 +114,9 @@ def test_churn_artefact_is_versioned_and_fills_probabilities(
         again = train_churn_model(con, model, models_dir, evaluate=False)
         assert again.version == art.version
         assert latest_artifact(model, models_dir).version == art.version
+        # a changed model file needs its own training
+        changed = model.model_copy(update={"content_hash": "0" * 12})
+        assert needs_training(changed, models_dir) and not needs_training(model, models_dir)
         days = [
             r[0]
             for r in con.execute(

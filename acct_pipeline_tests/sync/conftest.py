@@ -151,7 +151,8 @@ def sync_hubspot(
 ) -> SyncReport:
     settings_kw = {k: kw.pop(k) for k in list(kw) if k in SyncSettings.__dataclass_fields__}
     settings = hubspot_settings(hs, **settings_kw)
-    target = HubSpotTarget(settings, FieldMapping(), sleep=clock.sleep, clock=clock)
+    mapping = kw.pop("mapping", None) or FieldMapping()
+    target = HubSpotTarget(settings, mapping, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     try:
         return run_sync(
             lambda: warehouse.connect(db),
@@ -159,6 +160,7 @@ def sync_hubspot(
             day,
             target=target,
             partition_passed_checks=kw.pop("checks", True),
+            mapping=mapping,  # type: ignore[arg-type]
             **kw,  # type: ignore[arg-type]
         )
     finally:

@@ -76,7 +76,7 @@ def build(
             )
         else:
             renewed = datetime.combine(START, datetime.min.time()) + timedelta(
-                days=int(rng.integers(5, days))
+                days=int(rng.integers(5, max(days, 6)))
             )
             term_start = renewed if health[i] > 0.5 else started
             subs.append(

@@ -80,6 +80,7 @@ def test_reports_dir_follows_env_or_sits_beside_the_warehouse(
     monkeypatch.delenv(REPORTS_DIR_ENV, raising=False)
     monkeypatch.setenv("ACCT_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
     assert reports_dir() == tmp_path / "wh" / "reports"
+    assert reports_dir(tmp_path / "other" / "w.duckdb") == tmp_path / "other" / "reports"
     monkeypatch.setenv(REPORTS_DIR_ENV, str(tmp_path / "elsewhere"))
     assert reports_dir() == tmp_path / "elsewhere"
 

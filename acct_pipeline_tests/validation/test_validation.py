@@ -226,3 +226,28 @@ def test_checks_pass_on_a_good_summary_and_warn_on_each_problem() -> None:
     assert not _checks(psi_max=0.3)[CHECK_PSI]
     assert not _checks(tier_flap_share=0.2)[CHECK_FLAPPING]
     assert not _checks(tier_change_share_mean=0.3)[CHECK_FLAPPING]
+
+
+def test_first_day_and_empty_histories_do_not_break_the_daily_run(tmp_path: Path) -> None:
+    from acct_pipeline.scoring.report import build_report
+    from acct_pipeline_tests.validation import synthetic
+
+    one_day = synthetic.build(tmp_path / "one.duckdb", accounts=30, days=1)
+    with duckdb.connect(str(one_day)) as con:
+        result = validate_warehouse(con)
+        checks = {c.name: c.passed for c in evaluate_checks(summary_from_table(con))}
+        report = build_report(con, tmp_path / "r1")
+    assert result.summary["psi_max"] is None and checks[CHECK_PSI] and checks[CHECK_FLAPPING]
+    assert len(report.charts) == 8
+
+    with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
+        con.execute("CREATE SCHEMA scores")
+        con.execute(
+            f"CREATE TABLE {ACCOUNT_SCORES} (account_id VARCHAR, as_of_date DATE, "
+            "health_score DOUBLE, tier VARCHAR, model_version VARCHAR)"
+        )
+        result = validate_warehouse(con)
+        assert con.execute(f"SELECT count(*) FROM {SCORE_VALIDATION}").fetchone()[0] == 0
+        report = build_report(con, tmp_path / "r2")
+    assert result.summary["status"] == "no scores in the requested range"
+    assert report.path.exists() and report.charts == ["status"]

@@ -4,6 +4,7 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.alerts import drop_counts
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.slice import score_day
@@ -26,4 +27,13 @@ def account_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     with warehouse.connect() as con:
         for day in days:
             rows += score_day(con, day)
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "days": dg.MetadataValue.int(len(days))})
+        # The score-drop sensor decides from this metadata whether a day needs an alert run.
+        drops = drop_counts(con, days)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.int(rows),
+            "days": dg.MetadataValue.int(len(days)),
+            "dropped_accounts": dg.MetadataValue.int(sum(drops.values())),
+            "dropped_accounts_by_day": dg.MetadataValue.json(drops),
+        }
+    )

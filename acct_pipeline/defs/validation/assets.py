@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 
 from acct_pipeline.defs.resources import WarehouseResource
-from acct_pipeline.scoring.report import build_report
+from acct_pipeline.scoring.report import build_report, reports_dir
 from acct_pipeline.scoring.validation import ValidationResult, summary_markdown, validate_warehouse
 
 ACCOUNT_SCORES_KEY = dg.AssetKey(["scores", "account_scores"])
@@ -87,7 +87,7 @@ def score_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     not mistaken for a change in behaviour) and a churn autopsy. Written to
     ``data/reports/score_report_<date>.html`` (``ACCT_REPORTS_DIR`` overrides)."""
     with warehouse.connect() as con:
-        report = build_report(con)
+        report = build_report(con, reports_dir(warehouse.resolved_path()))
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(report.path.resolve())),

@@ -32,26 +32,29 @@ billing_links AS (
 ),
 
 -- ---------------------------------------------------------------- usage (product events)
--- pre-aggregate by workspace before joining to accounts: the window holds millions of events
+-- pre-aggregate by workspace before joining to accounts: the window holds millions of events.
+-- Users and workspaces are grouped by their 64-bit hash (strings are slow to group; a collision
+-- among a few million ids is vanishingly unlikely and could only merge two users' counts).
 group_user_days AS (
-    SELECT e.group_id, e.user_id, e.event_date, count(*) AS n
+    SELECT hash(e.group_id) AS gh, hash(e.user_id) AS uh, e.event_date, count(*) AS n
     FROM ingest.product_events e, params p
     WHERE e.event_date BETWEEN p.d - 34 AND p.d      -- partition pruning: the window's days only
       AND e.occurred_at < p.d_end
     GROUP BY ALL
 ),
-user_days AS (
-    SELECT l.account_id, g.user_id, g.event_date, g.n
-    FROM group_user_days g JOIN product_links l USING (group_id)
+user_days AS MATERIALIZED (
+    SELECT l.account_id, g.uh, g.event_date, g.n
+    FROM group_user_days g
+    JOIN (SELECT DISTINCT hash(group_id) AS gh, account_id FROM product_links) l USING (gh)
 ),
 per_user AS (
-    SELECT u.account_id, u.user_id,
+    SELECT u.account_id, u.uh,
            max(u.event_date)                                   AS last_day,
            count(*) FILTER (WHERE u.event_date > p.d - 7)      AS days_7d,
            count(*) FILTER (WHERE u.event_date <= p.d - 7)     AS days_prior_28d,
            sum(u.n) FILTER (WHERE u.event_date > p.d - 30)     AS events_30d
     FROM user_days u, params p
-    GROUP BY u.account_id, u.user_id
+    GROUP BY u.account_id, u.uh
 ),
 active_days AS (
     SELECT account_id, count(*) AS active_days_30d
