@@ -203,6 +203,26 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return alerts_command(args.date, send=args.send, say=_say)
 
 
+def _sync_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sync", help="write the day's changed scores to the CRM (or the outbox)")
+    p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--force", action="store_true", help="override the change-share guard")
+
+
+EXTRA_PARSERS.append(_sync_parser)
+
+
+@command("sync")
+def cmd_sync(args: argparse.Namespace) -> int:
+    from acct_pipeline.sync import sync_command
+    from acct_pipeline.sync.guard import scores_guard
+
+    return sync_command(
+        args.date, dry_run=args.dry_run, force=args.force, partition_passed_checks=scores_guard(), say=_say
+    )
+
+
 def _register_backtest() -> None:
     from acct_pipeline.scoring.backtest import add_backtest_parser, cmd_backtest
 

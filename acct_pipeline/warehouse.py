@@ -298,6 +298,7 @@ ACCOUNT_SIGNALS = "features.account_signals"
 ACCOUNT_SCORES = "scores.account_scores"
 SCORE_VALIDATION = "scores.score_validation"
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
+CRM_SYNC_JOURNAL = "sync.crm_sync_ledger_journal"
 SCORE_DROP_ALERTS = "alerts.score_drop_alerts"
 ALERT_DELIVERIES = "alerts.alert_deliveries"
 

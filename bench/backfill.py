@@ -55,9 +55,9 @@ def child_backfill(scale: str, work: Path) -> None:
 
         return inner
 
+    t["scoring"] = common.dagster_scoring_label()  # before wrapping (the wrappers live here)
     features.compute_signals = timed(features.compute_signals, "signals_s")
     scores.score_day = timed(scores.score_day, "scores_s")
-    t["scoring"] = common.dagster_scoring_label()
     start, end = common.period(scale)
     instance = dg.DagsterInstance.ephemeral()
     with common.timer(t, "run_days_s"):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from acct_pipeline.warehouse import CRM_SYNC_LEDGER, table_exists
+from acct_pipeline.warehouse import CRM_SYNC_JOURNAL, CRM_SYNC_LEDGER, table_exists
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
@@ -67,7 +67,7 @@ EMPTY_LEDGER_DDL = f"CREATE OR REPLACE TEMP TABLE sync_ledger_empty ({LEDGER_COL
 NOW = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)"
 
 
-JOURNAL = CRM_SYNC_LEDGER + "_journal"
+JOURNAL = CRM_SYNC_JOURNAL
 JOURNAL_DDL = f"""
 CREATE TABLE IF NOT EXISTS {JOURNAL} (
     step      BIGINT NOT NULL,    -- increasing per commit step (ns clock)

@@ -1,0 +1,58 @@
+"""Reverse ETL (``sync.*``): scores written back to the CRM record where people work."""
+
+from datetime import date
+
+import dagster as dg
+
+from acct_pipeline.defs.partitions import daily_partitions, single_run
+from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.sync import SyncSettings, run_sync
+from acct_pipeline.sync.guard import scores_guard
+
+
+@dg.asset(
+    key=["sync", "crm_score_sync"],
+    group_name="sync",
+    kinds={"duckdb"},
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    deps=[dg.AssetKey(["scores", "account_scores"])],
+)
+def crm_score_sync(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The day's scores as CRM fields (score, tier, trend, 7-day change, churn probability, top
+    reasons, playbook, model version) on each account's own CRM record — or as CSV files for a CRM
+    import in the default outbox. Only values that changed since what the CRM last accepted are
+    sent, in batches under the rate limit; every record's outcome is kept in
+    ``sync.crm_sync_ledger``. It does not run for a day whose scores failed a blocking check, and it
+    stops if a run would change more than half the records (a broken model must not blanket the
+    CRM). A multi-day backfill syncs only its newest day: the CRM holds the current state."""
+    newest = max(date.fromisoformat(k) for k in context.partition_keys)
+    if len(context.partition_keys) > 1:
+        context.log.info(f"backfill of {len(context.partition_keys)} days: syncing only the newest, {newest}")
+    report = run_sync(
+        warehouse.connect,
+        SyncSettings.from_env(),
+        newest,
+        partition_passed_checks=scores_guard(warehouse.resolved_path()),
+        run_id=context.run_id,
+        log=context.log,
+    )
+    context.log.info(report.summary_text())
+    return dg.MaterializeResult(
+        metadata={
+            **{k: _metadata_value(v) for k, v in report.to_metadata().items()},
+            "summary": dg.MetadataValue.md(f"```\n{report.summary_text()}\n```"),
+        }
+    )
+
+
+def _metadata_value(value: object) -> dg.MetadataValue:
+    if isinstance(value, bool):
+        return dg.MetadataValue.bool(value)
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    if isinstance(value, str):
+        return dg.MetadataValue.text(value)
+    return dg.MetadataValue.json(value)
