@@ -20,6 +20,7 @@ import duckdb
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 WAREHOUSE_ENV = "ACCT_WAREHOUSE"
+MEMORY_LIMIT_ENV = "ACCT_DUCKDB_MEMORY_LIMIT"
 
 SCHEMAS = ("ingest", "staging", "features", "scores", "sync", "alerts")
 
@@ -43,6 +44,9 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> Iterator
     try:
         # Timestamps are stored as naive UTC; offsets in the sources are converted on load.
         con.execute("SET TimeZone = 'UTC'")
+        # Optional cap on DuckDB's memory (it spills to disk beyond it), e.g. "1GB".
+        if os.environ.get(MEMORY_LIMIT_ENV):
+            con.execute("SET memory_limit = ?", [os.environ[MEMORY_LIMIT_ENV]])
         if not read_only:
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

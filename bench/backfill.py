@@ -77,7 +77,10 @@ def run_scale(scale: str) -> dict[str, Any]:
     machine = common.machine_info()
     manifest = common.require_sample(scale)
     work = common.fresh_dir(common.scale_dir(scale) / "work_backfill")
-    r = common.measure([__file__, "--child", "--scale", scale, "--work", str(work)], label=f"{scale} 90-day backfill")
+    r = common.measure(
+        [__file__, "--child", "--scale", scale, "--work", str(work)],
+        label=f"{scale} 90-day backfill",
+    )
     days = [d for d in r["per_day"] if "signals_s" in d and "scores_s" in d]
     cost = [d["signals_s"] + d["scores_s"] for d in days]
     summary: dict[str, Any] = {
@@ -89,7 +92,10 @@ def run_scale(scale: str) -> dict[str, Any]:
         "scoring": r["scoring"],
     }
     if cost:
-        first, last = sum(cost[:EDGE_DAYS]) / len(cost[:EDGE_DAYS]), sum(cost[-EDGE_DAYS:]) / len(cost[-EDGE_DAYS:])
+        first, last = (
+            sum(cost[:EDGE_DAYS]) / len(cost[:EDGE_DAYS]),
+            sum(cost[-EDGE_DAYS:]) / len(cost[-EDGE_DAYS:]),
+        )
         summary |= {
             "day1_signals_plus_scores_s": round(cost[0], 3),
             "day90_signals_plus_scores_s": round(cost[-1], 3),
@@ -112,7 +118,9 @@ def run_scale(scale: str) -> dict[str, Any]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--scale", default="100k", choices=list(common.SCALES))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)

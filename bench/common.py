@@ -7,6 +7,7 @@ Every benchmark script imports this module by path (``bench/`` is not a package)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -299,10 +300,8 @@ def preload_scoring() -> None:
     import importlib
 
     for name in ("acct_pipeline.scoring.churn", "acct_pipeline.scoring.model"):
-        try:
+        with contextlib.suppress(ImportError):  # before the engine lands
             importlib.import_module(name)
-        except ImportError:  # pragma: no cover - before the engine lands
-            pass
     try:
         from acct_pipeline.scoring.model import load_model
 

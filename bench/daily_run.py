@@ -239,7 +239,10 @@ def run_scale(scale: str, day_index: int, repeats: int, dagster: bool) -> dict[s
             "dagster_scoring": dag[0]["scoring"],
         }
     suffix = "" if day_index == common.DAYS else f"_day{day_index}"
-    cmd = f".venv/bin/python bench/daily_run.py --scale {scale} --day-index {day_index} --repeats {repeats}"
+    cmd = (
+        f".venv/bin/python bench/daily_run.py --scale {scale} "
+        f"--day-index {day_index} --repeats {repeats}"
+    )
     payload = {
         "scale": scale,
         "params": common.scale_params(scale),

@@ -42,7 +42,9 @@ def ensure_sample(landing: Path) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.parse_args()
     machine = common.machine_info()
     landing = common.DATA_DIR / "demo" / "sample"
@@ -50,7 +52,9 @@ def main() -> int:
     work = common.fresh_dir(common.DATA_DIR / "demo" / "work")
     machine["load_average_at_start"] = common.load_average()
     env = common.pipeline_env(landing, work)
-    r = common.measure(["-m", "acct_pipeline.cli", "demo"], env=env, label="acct-pipeline demo (sample present)")
+    r = common.measure(
+        ["-m", "acct_pipeline.cli", "demo"], env=env, label="acct-pipeline demo (sample present)"
+    )
     run_s = None
     for line in r.get("stdout_tail", []):
         m = re.search(r"finished in (\d+)s: (\w+)", line)
@@ -67,7 +71,7 @@ def main() -> int:
     }
     payload = {
         "params": DEMO,
-        "command": ".venv/bin/python bench/demo_time.py  (runs `acct-pipeline demo` with ACCT_LANDING_DIR set)",
+        "command": ".venv/bin/python bench/demo_time.py",
         "summary": summary,
         "output_tail": r.get("stdout_tail", []),
     }

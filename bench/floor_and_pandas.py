@@ -60,7 +60,9 @@ def child_prepare(scale: str, work: Path, day: date) -> None:
             [day - timedelta(days=common.WINDOW_DAYS - 1), day],
         ).fetchone()[0]
         total = con.execute("SELECT count(*) FROM ingest.product_events").fetchone()[0]
-    common.child_result({"events_ingested": r.rows_kept, "events_in_window": window, "events_total": total})
+    common.child_result(
+        {"events_ingested": r.rows_kept, "events_in_window": window, "events_total": total}
+    )
 
 
 def child_ours(scale: str, work: Path, day: date) -> None:
@@ -102,7 +104,8 @@ def pandas_usage_signals(con: Any, day: date) -> Any:
     events = con.execute(PANDAS_EVENTS_SQL, [day - timedelta(days=34), day]).df()
     events = events[events["occurred_at"] < d + pd.Timedelta(days=1)]
     links = con.execute(
-        "SELECT DISTINCT source_id AS group_id, account_id FROM staging.identity_map WHERE source_system = 'product'"
+        "SELECT DISTINCT source_id AS group_id, account_id "
+        "FROM staging.identity_map WHERE source_system = 'product'"
     ).df()
     events = events.merge(links, on="group_id", how="inner")
     events["event_date"] = pd.to_datetime(events["event_date"])
@@ -120,11 +123,19 @@ def pandas_usage_signals(con: Any, day: date) -> Any:
     )
     out["active_users_7d"] = last7.groupby("account_id")["user_id"].nunique()
     user_days = events.drop_duplicates(["account_id", "user_id", "event_date"])
-    recent = user_days[user_days["event_date"] > d - pd.Timedelta(days=7)].groupby("account_id").size()
-    prior = user_days[user_days["event_date"] <= d - pd.Timedelta(days=7)].groupby("account_id").size()
+    recent = (
+        user_days[user_days["event_date"] > d - pd.Timedelta(days=7)].groupby("account_id").size()
+    )
+    prior = (
+        user_days[user_days["event_date"] <= d - pd.Timedelta(days=7)].groupby("account_id").size()
+    )
     out["usage_trend_pct"] = (recent / 7) / (prior / 28) - 1
     accounts = con.execute("SELECT account_id FROM staging.accounts").df()
-    return accounts.set_index("account_id").join(out).fillna({"active_users_30d": 0, "active_users_7d": 0})
+    return (
+        accounts.set_index("account_id")
+        .join(out)
+        .fillna({"active_users_30d": 0, "active_users_7d": 0})
+    )
 
 
 def child_pandas(scale: str, work: Path, day: date) -> None:
@@ -138,10 +149,13 @@ def child_pandas(scale: str, work: Path, day: date) -> None:
         frame = pandas_usage_signals(con, day)
     # Sanity check: the same active users (30 d) as the pipeline's signals for that day.
     ours = con.execute(
-        "SELECT account_id, active_users_30d FROM features.account_signals WHERE as_of_date = ?", [day]
+        "SELECT account_id, active_users_30d FROM features.account_signals WHERE as_of_date = ?",
+        [day],
     ).df()
     if len(ours):
-        both = ours.set_index("account_id").join(frame["active_users_30d"], rsuffix="_pandas", how="inner")
+        both = ours.set_index("account_id").join(
+            frame["active_users_30d"], rsuffix="_pandas", how="inner"
+        )
         both = both.dropna()
         t["active_users_30d_agree_share"] = round(
             float((both["active_users_30d"] == both["active_users_30d_pandas"]).mean()), 4
@@ -151,7 +165,12 @@ def child_pandas(scale: str, work: Path, day: date) -> None:
     common.child_result(t)
 
 
-CHILDREN = {"prepare": child_prepare, "ours": child_ours, "floor": child_floor, "pandas": child_pandas}
+CHILDREN = {
+    "prepare": child_prepare,
+    "ours": child_ours,
+    "floor": child_floor,
+    "pandas": child_pandas,
+}
 
 
 def run_scale(scale: str, repeats: int) -> dict[str, Any]:
@@ -163,11 +182,15 @@ def run_scale(scale: str, repeats: int) -> dict[str, Any]:
     work = common.scale_dir(scale) / "work_floor"
     common.copy_warehouse(base, work)
     args = ["--scale", scale, "--work", str(work), "--day", day.isoformat()]
-    prep = common.measure([__file__, "--child", "prepare", *args], label=f"{scale} ingest {day} (setup)")
+    prep = common.measure(
+        [__file__, "--child", "prepare", *args], label=f"{scale} ingest {day} (setup)"
+    )
     runs: dict[str, list[dict]] = {"ours": [], "floor": [], "pandas": []}
     for i in range(repeats):
         for step in ("ours", "floor", "pandas"):
-            runs[step].append(common.measure([__file__, "--child", step, *args], label=f"{scale} {step} #{i + 1}"))
+            runs[step].append(
+                common.measure([__file__, "--child", step, *args], label=f"{scale} {step} #{i + 1}")
+            )
 
     def med(step: str, key: str = "step_s") -> float:
         return round(common.median([r[key] for r in runs[step]]), 3)
@@ -187,15 +210,18 @@ def run_scale(scale: str, repeats: int) -> dict[str, Any]:
         "peak_rss_mb": {s: max(r["process_peak_rss_mb"] for r in rows) for s, rows in runs.items()},
         "events_in_window": prep["events_in_window"],
         "events_total": prep["events_total"],
-        "pandas_active_users_30d_agree_share": runs["pandas"][-1].get("active_users_30d_agree_share"),
+        "pandas_active_users_30d_agree_share": runs["pandas"][-1].get(
+            "active_users_30d_agree_share"
+        ),
         "scoring": runs["ours"][0]["scoring"],
     }
+    n = repeats
     payload = {
         "scale": scale,
         "params": common.scale_params(scale),
         "day": day.isoformat(),
         "repeats": repeats,
-        "command": f".venv/bin/python bench/floor_and_pandas.py --scale {scale} --repeats {repeats}",
+        "command": f".venv/bin/python bench/floor_and_pandas.py --scale {scale} --repeats {n}",
         "floor_sql": FLOOR_SQL.strip(),
         "summary": summary,
         "runs": runs,
@@ -206,7 +232,9 @@ def run_scale(scale: str, repeats: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--scale", action="append", choices=list(common.SCALES))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)

@@ -57,7 +57,7 @@ def generate(scale: str, force: bool = False) -> dict | None:
         "events_per_account_day_measured": round(events / params["accounts"] / params["days"], 2),
         "size_on_disk_gb": common.du_gb(target),
     }
-    common.write_result(f"scale_data_{scale}", payload, machine)
+    common.write_result(f"scale_data_{common.scale_tag(scale)}", payload, machine)
     return payload
 
 

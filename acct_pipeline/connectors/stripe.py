@@ -151,9 +151,11 @@ class StripeSource:
     def read_events(self, spec: TableSpec, day: date) -> Iterator[RawBatch]:
         raise SourceError(f"stripe does not provide {spec.name}; choose a product source")
 
-    def iter_list(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+    def iter_list(
+        self, path: str, *, starting_after: str | None = None, **params: Any
+    ) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint, ``starting_after`` the last id while ``has_more``."""
-        after: str | None = None
+        after = starting_after
         n = 0
         while True:
             page = self.client.get_json(
@@ -179,7 +181,8 @@ class StripeSource:
             origin = "stripe:/v1/customers"
         elif spec.name == BILLING_SUBSCRIPTIONS.name:
             rows = (
-                self._subscription(s) for s in self.iter_list("/v1/subscriptions", status="all")
+                self._subscription(self._all_items(s))
+                for s in self.iter_list("/v1/subscriptions", status="all")
             )
             origin = "stripe:/v1/subscriptions"
         elif spec.name == BILLING_INVOICES.name:
@@ -200,6 +203,18 @@ class StripeSource:
             "delinquent": text(c.get("delinquent")),
             "created_at": iso(c.get("created")),
         }
+
+    def _all_items(self, sub: dict[str, Any]) -> dict[str, Any]:
+        """A subscription embeds its first 10 items; page through ``/v1/subscription_items``
+        for the rest."""
+        items = sub.get("items") or {}
+        data = list(items.get("data") or [])
+        if items.get("has_more") and data:
+            more = self.iter_list(
+                "/v1/subscription_items", subscription=sub["id"], starting_after=data[-1]["id"]
+            )
+            sub = {**sub, "items": {**items, "data": data + list(more), "has_more": False}}
+        return sub
 
     @staticmethod
     def _subscription(s: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from acct_pipeline.connectors.http import AuthFailed
 from acct_pipeline.connectors.stripe import StripeSource, monthly_cents, subscription_mrr
 from acct_pipeline.warehouse import BILLING_CUSTOMERS, BILLING_INVOICES, BILLING_SUBSCRIPTIONS
-from acct_pipeline_tests.connectors.conftest import assert_same_table, load
+from acct_pipeline_tests.connectors.conftest import assert_same_table, load, table
 from acct_pipeline_tests.fakes.base import FakeClock
 from acct_pipeline_tests.fakes.stripe import API_KEY, FakeStripe
 
@@ -105,3 +105,31 @@ def test_bad_key_fails_fast_naming_the_variable(sample: Path, tmp_path: Path) ->
         assert len(fake.calls) == 1
     assert "STRIPE_API_KEY" in str(err.value)
     assert wrong not in f"{err.value} {err.value.body} {err.value.url}"
+
+
+def test_subscriptions_with_more_than_ten_items_are_paged(sample: Path, tmp_path: Path) -> None:
+    clock = FakeClock()
+    with FakeStripe(clock=clock).load_landing(sample) as fake:
+        sub = next(s for s in fake.subscriptions if s["status"] == "active")
+        base = sub["items"]["data"][0]
+        extra = [
+            {
+                **base,
+                "id": f"si_extra_{i}",
+                "quantity": 1,
+                "price": {
+                    **base["price"],
+                    "unit_amount": 1000,
+                    "recurring": {"interval": "month", "interval_count": 1},
+                },
+            }
+            for i in range(14)
+        ]
+        before = subscription_mrr({**sub, "items": {"data": [base]}})
+        fake.add_items(sub["id"], extra)
+        assert sub["items"]["has_more"]
+        load(tmp_path / "api.duckdb", source(fake, clock), (BILLING_SUBSCRIPTIONS,))
+        assert fake.calls_to("/v1/subscription_items")
+    got = table(tmp_path / "api.duckdb", BILLING_SUBSCRIPTIONS).set_index("subscription_id")
+    assert got.loc[sub["id"], "mrr"] == pytest.approx(before + 140.0)
+    assert got.loc[sub["id"], "seats"] == base["quantity"] + 14

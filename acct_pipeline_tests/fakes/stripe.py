@@ -82,6 +82,8 @@ class FakeStripe(FakeServer):
         self.route("GET", "/v1/customers", lambda r: self._list(r, self.customers, "/v1/customers"))
         self.route("GET", "/v1/subscriptions", self.list_subscriptions)
         self.route("GET", "/v1/invoices", lambda r: self._list(r, self.invoices, "/v1/invoices"))
+        self.route("GET", "/v1/subscription_items", self.list_subscription_items)
+        self._all_items: dict[str, list[dict[str, Any]]] = {}
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -331,6 +333,28 @@ class FakeStripe(FakeServer):
         return json_response(
             200, {"object": "list", "url": url, "has_more": end < len(items), "data": page}
         )
+
+    def add_items(self, subscription_id: str, items: list[dict[str, Any]]) -> None:
+        """Give a subscription more items; like Stripe, it embeds only the first 10."""
+        sub = next(s for s in self.subscriptions if s["id"] == subscription_id)
+        full = self._all_items.setdefault(subscription_id, list(sub["items"]["data"])) + items
+        self._all_items[subscription_id] = full
+        sub["items"] = {
+            **sub["items"],
+            "data": full[:10],
+            "has_more": len(full) > 10,
+            "total_count": len(full),
+        }
+
+    def list_subscription_items(self, req: Request) -> Response:
+        sid = req.arg("subscription")
+        if not sid:
+            return self._error("Missing required param: subscription.", "subscription")
+        sub = next((s for s in self.subscriptions if s["id"] == sid), None)
+        if sub is None:
+            return self._error(f"No such subscription: '{sid}'", "subscription")
+        items = self._all_items.get(sid, sub["items"]["data"])
+        return self._list(req, items, "/v1/subscription_items")
 
     def list_subscriptions(self, req: Request) -> Response:
         status = req.arg("status")

@@ -216,7 +216,7 @@ def test_reasons_are_sentences_with_numbers_ordered_by_impact() -> None:
     assert "2 invoices overdue, $4,800" in reasons[0]
     assert "15% of paid seats active in the last 30 days" in reasons[0]
     # shares: usage 35/80, engagement 25/80, business 20/80 (support and contract unknown);
-    # touch +15.6, seats -11.3, overdue -10.0, usage trend -5.2 points vs neutral
+    # touch +15.6, seats -11.3, overdue -10.0, usage trend -3.5 points vs neutral
     assert reasons[0] == [
         "last reply, meeting or call 3 days ago",
         "15% of paid seats active in the last 30 days",
@@ -225,7 +225,7 @@ def test_reasons_are_sentences_with_numbers_ordered_by_impact() -> None:
     ]
     known = impact[0][~np.isnan(impact[0])]
     assert sorted(np.abs(known), reverse=True)[:4] == pytest.approx(
-        [15.625, 11.25, 10.0, 5.25], abs=0.1
+        [15.625, 11.25, 10.0, 3.5], abs=0.1
     )
 
 

@@ -12,7 +12,15 @@ from acct_pipeline.scoring.model import Tiers, Trend, load_model
 from acct_pipeline.scoring.scores import HISTORY_COLUMNS
 from acct_pipeline.scoring.tiers import apply_hysteresis, band_index, trend_label, trend_points
 
-TIERS = load_model().tiers
+DEFAULT_TIERS = load_model().tiers
+# the mechanics are tested with round numbers; the default's own values are tested separately
+TIERS = DEFAULT_TIERS.model_copy(
+    update={
+        "hysteresis": DEFAULT_TIERS.hysteresis.model_copy(
+            update={"margin_points": 3, "dwell_days": 3}
+        )
+    }
+)
 
 
 def test_band_edges_follow_the_published_bands() -> None:
@@ -57,6 +65,9 @@ def test_no_flapping_for_a_score_oscillating_two_points_around_a_boundary() -> N
     low = [72, 68, 71, 69, 72, 68, 70, 68] * 4  # ±2 around 70, starting At-Risk
     assert set(_run(low, TIERS)) == {"At-Risk"}
     # the same scores without hysteresis flip every day: the test above can fail
+    # the default model's (wider) hysteresis holds too
+    assert set(_run(wobble, DEFAULT_TIERS)) == {"Healthy"}
+    assert set(_run(low, DEFAULT_TIERS)) == {"At-Risk"}
     bare = TIERS.model_copy(
         update={
             "hysteresis": TIERS.hysteresis.model_copy(update={"margin_points": 0, "dwell_days": 1})

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every benchmark of issue #9, in order (`make bench`). Each line is also runnable alone.
+# Generated data goes to bench/data/ (gitignored); results to bench/results/*.json; the tables
+# of bench/README.md are regenerated at the end. Takes an hour or more on 2 cores.
+#
+#   BENCH_SCALES="10k 100k"   scales for the daily run and the floor/pandas comparison
+#   BENCH_BACKFILL_SCALE=100k scale of the 90-day backfill
+#   BENCH_REPEATS=3           repeats of the floor/pandas comparison
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+SCALES=${BENCH_SCALES:-"10k 100k"}
+BACKFILL_SCALE=${BENCH_BACKFILL_SCALE:-100k}
+REPEATS=${BENCH_REPEATS:-3}
+
+echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+for s in $SCALES; do
+  $PY bench/scale_data.py --scale "$s"                      # generated once, then reused
+done
+for s in $SCALES; do
+  $PY bench/daily_run.py --scale "$s"                       # day 90, in-process + Dagster run
+  $PY bench/floor_and_pandas.py --scale "$s" --repeats "$REPEATS"
+done
+# Flat cost: day 1 on an empty history (compare with day 90 above).
+$PY bench/daily_run.py --scale "$BACKFILL_SCALE" --day-index 1 --skip-dagster
+$PY bench/scale_data.py --scale "$BACKFILL_SCALE"
+$PY bench/backfill.py --scale "$BACKFILL_SCALE"
+$PY bench/demo_time.py
+# Written by the sync and connector helpers; run when present.
+[ -f bench/sync_throughput.py ] && $PY bench/sync_throughput.py
+[ -f bench/mixpanel_memory.py ] && $PY bench/mixpanel_memory.py
+$PY bench/report.py
+echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
