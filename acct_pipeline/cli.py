@@ -1,9 +1,9 @@
 """``acct-pipeline``: the command line.
 
-    acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YYYY-MM-DD]
-    acct-pipeline demo            generate the sample if needed, score every day, print a summary
-    acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
-    acct-pipeline summary [--date D]      what the warehouse holds
+acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YYYY-MM-DD]
+acct-pipeline demo            generate the sample if needed, score every day, print a summary
+acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
+acct-pipeline summary [--date D]      what the warehouse holds
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_E
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
-def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+def command(
+    name: str,
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
     def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
         COMMANDS[name] = fn
         return fn
@@ -77,7 +79,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     manifest = _manifest(root)
     wanted = {"accounts": args.accounts, "days": args.days, "seed": args.seed}
     if manifest is None or any(manifest["params"].get(k) != v for k, v in wanted.items()):
-        _say(f"generating the sample company in {root} ({args.accounts:,} accounts, {args.days} days) ...")
+        _say(
+            f"generating the sample company in {root} "
+            f"({args.accounts:,} accounts, {args.days} days) ..."
+        )
         manifest = generate_sample(root, progress=_progress, **wanted)
     else:
         _say(f"using the sample in {root} (delete it to regenerate)")
@@ -86,9 +91,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"running the pipeline for {start} .. {end} in one Dagster run ...")
     t0 = time.perf_counter()
     outcome = run_days(start, end)
-    _say(f"run {outcome.run_id} finished in {time.perf_counter() - t0:.0f}s: {'success' if outcome.success else 'FAILED'}")
+    _say(
+        f"run {outcome.run_id} finished in {time.perf_counter() - t0:.0f}s: "
+        f"{'success' if outcome.success else 'FAILED'}"
+    )
     if outcome.failed_checks:
-        _say(f"failed checks ({len(outcome.failed_checks)}): " + ", ".join(outcome.failed_checks[:10]))
+        _say(
+            f"failed checks ({len(outcome.failed_checks)}): "
+            + ", ".join(outcome.failed_checks[:10])
+        )
     print_summary()
     return 0 if outcome.success else 1
 
@@ -98,7 +109,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from acct_pipeline.run import run_days
 
     outcome = run_days(args.date_from, args.date_to or args.date_from)
-    _say(f"run {outcome.run_id}: {'success' if outcome.success else 'FAILED'}, {outcome.partitions} day(s)")
+    _say(
+        f"run {outcome.run_id}: {'success' if outcome.success else 'FAILED'}, "
+        f"{outcome.partitions} day(s)"
+    )
     for check in outcome.failed_checks:
         _say(f"  failed check: {check}")
     return 0 if outcome.success else 1
@@ -119,7 +133,8 @@ def print_summary(as_of: date | None = None) -> None:
             return
         accounts = con.execute(f"SELECT count(*) FROM {warehouse.ACCOUNTS}").fetchone()[0]
         days, first, last = con.execute(
-            f"SELECT count(DISTINCT as_of_date), min(as_of_date), max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}"
+            "SELECT count(DISTINCT as_of_date), min(as_of_date), max(as_of_date) "
+            f"FROM {warehouse.ACCOUNT_SCORES}"
         ).fetchone()
         day = as_of or last
         tiers = con.execute(
@@ -153,20 +168,31 @@ def _date(value: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="acct-pipeline", description="Account scoring pipeline on Dagster.")
+    parser = argparse.ArgumentParser(
+        prog="acct-pipeline", description="Account scoring pipeline on Dagster."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate-sample", help="write a deterministic synthetic SaaS company as landing files")
+    gen = sub.add_parser(
+        "generate-sample", help="write a deterministic synthetic SaaS company as landing files"
+    )
     gen.add_argument("--accounts", type=int, default=2000)
     gen.add_argument("--days", type=int, default=180)
     gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--end", type=_date, default=date(2026, 10, 31), help="last day of the sample (UTC)")
+    gen.add_argument(
+        "--end", type=_date, default=date(2026, 10, 31), help="last day of the sample (UTC)"
+    )
     gen.add_argument("--out", default=DEFAULT_LANDING_DIR)
     gen.add_argument(
-        "--events-per-account-day", type=float, default=6.0, help="product event volume knob (default 6)"
+        "--events-per-account-day",
+        type=float,
+        default=6.0,
+        help="product event volume knob (default 6)",
     )
 
-    demo = sub.add_parser("demo", help=f"sample data (in ${LANDING_DIR_ENV}) + the whole pipeline + summary")
+    demo = sub.add_parser(
+        "demo", help=f"sample data (in ${LANDING_DIR_ENV}) + the whole pipeline + summary"
+    )
     demo.add_argument("--accounts", type=int, default=2000)
     demo.add_argument("--days", type=int, default=180)
     demo.add_argument("--seed", type=int, default=7)
@@ -188,7 +214,9 @@ EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def _alerts_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("alerts", help="list a day's score drops; --send delivers them (never twice)")
+    p = sub.add_parser(
+        "alerts", help="list a day's score drops; --send delivers them (never twice)"
+    )
     p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
     p.add_argument("--send", action="store_true", help="deliver to the configured channels")
 
@@ -219,8 +247,64 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from acct_pipeline.sync.guard import scores_guard
 
     return sync_command(
-        args.date, dry_run=args.dry_run, force=args.force, partition_passed_checks=scores_guard(), say=_say
+        args.date,
+        dry_run=args.dry_run,
+        force=args.force,
+        partition_passed_checks=scores_guard(),
+        say=_say,
     )
+
+
+def _explain_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="one account's scores, component points and reasons")
+    p.add_argument("account_id")
+    p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
+
+
+EXTRA_PARSERS.append(_explain_parser)
+
+
+@command("explain")
+def cmd_explain(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring.explain import ExplainError, explain
+
+    try:
+        with warehouse.connect(read_only=True) as con:
+            _say(explain(con, args.account_id, args.date))
+    except ExplainError as exc:
+        _say(f"explain: {exc}")
+        return 2
+    return 0
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("train-churn", help="(re)train the churn model on the warehouse's history now")
+
+
+EXTRA_PARSERS.append(_train_parser)
+
+
+@command("train-churn")
+def cmd_train_churn(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring.churn import ChurnModelError, apply_churn_model, train_churn_model
+    from acct_pipeline.scoring.model import load_model
+
+    model = load_model()
+    try:
+        with warehouse.connect() as con:
+            artifact = train_churn_model(con, model)
+            filled = apply_churn_model(con, artifact)
+    except ChurnModelError as exc:
+        _say(f"train-churn: {exc}")
+        return 2
+    meta = artifact.metadata
+    _say(
+        f"churn model {artifact.version} ({model.label}): {meta.get('rows', 0):,} rows, "
+        f"hold-out AUC {meta.get('holdout_churn_auc', 'n/a')} (health score "
+        f"{meta.get('holdout_health_auc', 'n/a')}); {filled:,} probabilities filled; "
+        f"{artifact.path}"
+    )
+    return 0
 
 
 def _register_backtest() -> None:

@@ -59,8 +59,8 @@ def run_days(
     log_level: str = "INFO",
 ) -> RunOutcome:
     """Materialize the daily job for every day from ``start`` to ``end`` (inclusive) in one run."""
-    from acct_pipeline.defs.jobs import DAILY_JOB_NAME
     from acct_pipeline.definitions import defs
+    from acct_pipeline.defs.jobs import DAILY_JOB_NAME
 
     if instance is None:
         ensure_dagster_home()
@@ -74,10 +74,15 @@ def run_days(
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if start == end:
         result = job.execute_in_process(
-            run_config=run_config, instance=instance, partition_key=start.isoformat(), raise_on_error=False
+            run_config=run_config,
+            instance=instance,
+            partition_key=start.isoformat(),
+            raise_on_error=False,
         )
     else:
-        result = job.execute_in_process(run_config=run_config, instance=instance, tags=tags, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+        )
     failed = [
         f"{ev.asset_key.to_user_string()}:{ev.check_name}"
         for ev in result.get_asset_check_evaluations()

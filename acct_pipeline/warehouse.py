@@ -31,7 +31,9 @@ def warehouse_path() -> Path:
 
 
 @contextmanager
-def connect(path: str | Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: str | Path | None = None, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse, create the schemas, and close the connection when done.
 
     DuckDB allows one writing process per file: keep the connection for the SQL only, never
@@ -116,7 +118,12 @@ CRM_COMPANIES = TableSpec(
     key=("company_id",),
     description="CRM companies (accounts): one row per company record.",
     columns=(
-        C("company_id", "VARCHAR", required=True, description="CRM record id (HubSpot id, Salesforce Account Id)"),
+        C(
+            "company_id",
+            "VARCHAR",
+            required=True,
+            description="CRM record id (HubSpot id, Salesforce Account Id)",
+        ),
         C("name", "VARCHAR"),
         C("domain", "VARCHAR", description="website domain; may be missing or malformed"),
         C("industry", "VARCHAR"),
@@ -158,7 +165,12 @@ CRM_ACTIVITIES = TableSpec(
         C("activity_id", "VARCHAR", required=True),
         C("company_id", "VARCHAR", required=True),
         C("contact_id", "VARCHAR"),
-        C("activity_type", "VARCHAR", required=True, description="email_sent, email_reply, meeting, call, nps_response"),
+        C(
+            "activity_type",
+            "VARCHAR",
+            required=True,
+            description="email_sent, email_reply, meeting, call, nps_response",
+        ),
         C("occurred_at", "TIMESTAMP", required=True),
         C("value", "DOUBLE", description="NPS score 0-10 for nps_response, else empty"),
     ),
@@ -188,7 +200,11 @@ BILLING_CUSTOMERS = TableSpec(
     description="Billing customers (Stripe customers).",
     columns=(
         C("customer_id", "VARCHAR", required=True),
-        C("crm_company_id", "VARCHAR", description="explicit link to the CRM company (metadata), often empty"),
+        C(
+            "crm_company_id",
+            "VARCHAR",
+            description="explicit link to the CRM company (metadata), often empty",
+        ),
         C("email", "VARCHAR", description="billing email; its domain is used for matching"),
         C("name", "VARCHAR"),
         C("currency", "VARCHAR"),
@@ -206,12 +222,26 @@ BILLING_SUBSCRIPTIONS = TableSpec(
         C("subscription_id", "VARCHAR", required=True),
         C("customer_id", "VARCHAR", required=True),
         C("plan", "VARCHAR", required=True, description="starter, growth, enterprise"),
-        C("status", "VARCHAR", required=True, description="active, past_due, unpaid, canceled, trialing"),
+        C(
+            "status",
+            "VARCHAR",
+            required=True,
+            description="active, past_due, unpaid, canceled, trialing",
+        ),
         C("seats", "BIGINT", nonnegative=True),
-        C("mrr", "DOUBLE", nonnegative=True, description="monthly recurring revenue, major currency units"),
+        C(
+            "mrr",
+            "DOUBLE",
+            nonnegative=True,
+            description="monthly recurring revenue, major currency units",
+        ),
         C("currency", "VARCHAR"),
         C("started_at", "TIMESTAMP", required=True),
-        C("term_start", "TIMESTAMP", description="start of the current contract term (a renewal starts a new term)"),
+        C(
+            "term_start",
+            "TIMESTAMP",
+            description="start of the current contract term (a renewal starts a new term)",
+        ),
         C("term_end", "TIMESTAMP", description="end of the current contract term (renewal date)"),
         C("canceled_at", "TIMESTAMP", description="when the customer gave notice"),
         C("ended_at", "TIMESTAMP", description="when the subscription ended (churn)"),
@@ -234,7 +264,12 @@ BILLING_INVOICES = TableSpec(
         C("amount_due", "DOUBLE", nonnegative=True),
         C("amount_paid", "DOUBLE", nonnegative=True),
         C("status", "VARCHAR", description="draft, open, paid, uncollectible, void"),
-        C("attempt_count", "BIGINT", nonnegative=True, description="payment attempts; > 1 means a failed payment"),
+        C(
+            "attempt_count",
+            "BIGINT",
+            nonnegative=True,
+            description="payment attempts; > 1 means a failed payment",
+        ),
         C("paid_at", "TIMESTAMP"),
         C("plan", "VARCHAR"),
         C("seats", "BIGINT", nonnegative=True),
@@ -379,7 +414,9 @@ def replace_partition(
     con.execute("BEGIN TRANSACTION")
     try:
         if not table_exists(con, table):
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) LIMIT 0", params or [])
+            con.execute(
+                f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) LIMIT 0", params or []
+            )
         con.execute(
             f"DELETE FROM {table} WHERE {partition_column} IN (SELECT unnest(?::DATE[]))",
             [partition_values],
@@ -394,7 +431,9 @@ def replace_partition(
     return int(after - before)
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | None = None) -> int:
+def replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | None = None
+) -> int:
     """Replace a whole (unpartitioned) table with ``select_sql``'s rows, atomically."""
     con.execute("BEGIN TRANSACTION")
     try:

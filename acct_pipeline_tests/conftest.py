@@ -31,7 +31,9 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def sample_period(landing: Path) -> tuple[date, date]:
     manifest = json.loads((landing / "_manifest.json").read_text())
-    return date.fromisoformat(manifest["period"]["start"]), date.fromisoformat(manifest["period"]["end"])
+    return date.fromisoformat(manifest["period"]["start"]), date.fromisoformat(
+        manifest["period"]["end"]
+    )
 
 
 class _Env:
@@ -76,7 +78,9 @@ def scored_warehouse_copy(scored_warehouse: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pipeline_env(small_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def pipeline_env(
+    small_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Point the pipeline at the small sample and an empty warehouse in ``tmp_path``."""
     db = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("ACCT_LANDING_DIR", str(small_sample))

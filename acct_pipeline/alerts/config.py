@@ -151,7 +151,13 @@ class AlertSettings:
             raise AlertConfigError(f"the webhook channel needs {WEBHOOK_URL_ENV}")
         values: dict[str, object] = {
             "channels": channels,
-            "log_path": Path(env.get(LOG_ENV) or DEFAULT_LOG),
+            # Beside the warehouse: data/alerts/alerts.jsonl for the default warehouse.
+            "log_path": Path(
+                env.get(LOG_ENV)
+                or Path(env.get("ACCT_WAREHOUSE") or "data/warehouse.duckdb").parent
+                / "alerts"
+                / "alerts.jsonl"
+            ),
             "webhook_url": url,
             "webhook_secret": env.get(WEBHOOK_SECRET_ENV) or None,
             "window_days": _int(env, WINDOW_ENV, DEFAULT_WINDOW_DAYS),

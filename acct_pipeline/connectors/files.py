@@ -34,10 +34,14 @@ def check_header(spec: TableSpec, path: Path) -> list[str]:
     """
     header = read_header(path)
     if not header:
-        raise SourceError(f"{path}: the file is empty (expected a header row with {spec.required_columns})")
+        raise SourceError(
+            f"{path}: the file is empty (expected a header row with {spec.required_columns})"
+        )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise SourceError(f"{path}: column(s) {', '.join(dupes)} appear more than once in the header")
+        raise SourceError(
+            f"{path}: column(s) {', '.join(dupes)} appear more than once in the header"
+        )
     missing = [c for c in spec.required_columns if c not in header]
     if missing:
         raise MissingColumnError(
@@ -67,7 +71,8 @@ class FilesSource:
         if not path.exists():
             raise SourceError(
                 f"{path}: landing file for {spec.name} not found "
-                f"(generate the sample with `acct-pipeline generate-sample` or set ACCT_LANDING_DIR)"
+                "(generate the sample with `acct-pipeline generate-sample` "
+                "or set ACCT_LANDING_DIR)"
             )
         check_header(spec, path)
         yield RawBatch(origin=str(path), csv_path=path)

@@ -35,7 +35,9 @@ def ingest_days(
     ordered = sorted(days)
     for i in range(0, len(ordered), DAYS_PER_TRANSACTION):
         chunk = ordered[i : i + DAYS_PER_TRANSACTION]
-        result = load_partitions(con, spec, [(d, source.read_events(spec, d)) for d in chunk], source.name)
+        result = load_partitions(
+            con, spec, [(d, source.read_events(spec, d)) for d in chunk], source.name
+        )
         total.add(result)
         if progress:
             progress(

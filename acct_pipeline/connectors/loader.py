@@ -32,7 +32,9 @@ from acct_pipeline.warehouse import (
 _LANDING = "_landing"
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, spec: TableSpec, batch: RawBatch, partition: date | None) -> None:
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, batch: RawBatch, partition: date | None
+) -> None:
     assert batch.csv_path is not None
     header = read_header(batch.csv_path)
     cols = {name: f'"{name}"' for name in spec.column_names if name in header}
@@ -49,17 +51,23 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, spec: TableSpec, batch: RawBatch,
             [batch.origin, partition, str(batch.csv_path)],
         )
     except duckdb.Error as exc:
-        raise SourceError(f"{batch.csv_path}: cannot be read as CSV for {spec.name}: {exc}") from exc
+        raise SourceError(
+            f"{batch.csv_path}: cannot be read as CSV for {spec.name}: {exc}"
+        ) from exc
 
 
-def _stage_frame(con: duckdb.DuckDBPyConnection, spec: TableSpec, batch: RawBatch, partition: date | None) -> None:
+def _stage_frame(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, batch: RawBatch, partition: date | None
+) -> None:
     frame = batch.frame
     assert frame is not None
     if frame.empty:
         return
     missing = [c for c in spec.required_columns if c not in frame.columns]
     if missing:
-        raise SourceError(f"{batch.origin}: records for {spec.name} lack required field(s) {missing}")
+        raise SourceError(
+            f"{batch.origin}: records for {spec.name} lack required field(s) {missing}"
+        )
     con.register("_batch", frame)
     try:
         select = ", ".join(
@@ -123,7 +131,8 @@ def _load(
         con.execute(f"DROP TABLE IF EXISTS {_LANDING}")
         cols = ", ".join(f'"{c}" VARCHAR' for c in spec.column_names)
         con.execute(
-            f"CREATE TEMP TABLE {_LANDING} ({cols}, _row_number BIGINT, _origin VARCHAR, _partition DATE)"
+            f"CREATE TEMP TABLE {_LANDING} "
+            f"({cols}, _row_number BIGINT, _origin VARCHAR, _partition DATE)"
         )
         for partition, batches in days:
             for batch in batches:
@@ -144,7 +153,7 @@ def _load(
 def _split_and_write(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, source_name: str, partitions: list[date]
 ) -> LoadResult:
-    trimmed = ", ".join(f"NULLIF(trim(\"{c}\"), '') AS \"{c}\"" for c in spec.column_names)
+    trimmed = ", ".join(f'NULLIF(trim("{c}"), \'\') AS "{c}"' for c in spec.column_names)
     key = ", ".join(f'"{k}"' for k in spec.key)
     con.execute(
         f"""
@@ -167,7 +176,9 @@ def _split_and_write(
         """
     )
     now = "now()::TIMESTAMP"
-    typed = ", ".join(f'{cast_expr(c, chr(34) + c.name + chr(34))} AS "{c.name}"' for c in spec.columns)
+    typed = ", ".join(
+        f'{cast_expr(c, chr(34) + c.name + chr(34))} AS "{c.name}"' for c in spec.columns
+    )
     extra = f"_partition AS {EVENT_DATE}, " if spec.partitioned else ""
     days = "(SELECT unnest(?::DATE[]))"
     if spec.partitioned:
@@ -186,7 +197,10 @@ def _split_and_write(
     )
 
     record = "to_json(struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in spec.column_names) + "))"
-    con.execute(f"DELETE FROM {QUARANTINE} WHERE source_table = ? AND {part_filter}", [spec.name, *part_params])
+    con.execute(
+        f"DELETE FROM {QUARANTINE} WHERE source_table = ? AND {part_filter}",
+        [spec.name, *part_params],
+    )
     con.execute(
         f"""
         INSERT INTO {QUARANTINE}
@@ -195,8 +209,15 @@ def _split_and_write(
         """,
         [spec.name, source_name],
     )
-    con.execute(f"DELETE FROM {LOAD_AUDIT} WHERE source_table = ? AND {part_filter}", [spec.name, *part_params])
-    wanted = "(SELECT unnest(?::DATE[]) AS _partition)" if spec.partitioned else "(SELECT NULL::DATE AS _partition)"
+    con.execute(
+        f"DELETE FROM {LOAD_AUDIT} WHERE source_table = ? AND {part_filter}",
+        [spec.name, *part_params],
+    )
+    wanted = (
+        "(SELECT unnest(?::DATE[]) AS _partition)"
+        if spec.partitioned
+        else "(SELECT NULL::DATE AS _partition)"
+    )
     con.execute(
         f"""
         INSERT INTO {LOAD_AUDIT}

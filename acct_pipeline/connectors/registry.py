@@ -2,11 +2,12 @@
 
 Three domains, each with its own setting (environment variable or resource config):
 
-| domain  | tables                                                     | env var              | choices |
-| ------- | ---------------------------------------------------------- | -------------------- | ------- |
-| crm     | crm_companies, crm_contacts, crm_activities, crm_tickets   | ``ACCT_CRM_SOURCE``     | files, hubspot, salesforce |
-| billing | billing_customers, billing_subscriptions, billing_invoices | ``ACCT_BILLING_SOURCE`` | files, stripe |
-| product | product_groups, product_events                             | ``ACCT_PRODUCT_SOURCE`` | files, mixpanel, amplitude, segment |
+- crm (``ACCT_CRM_SOURCE``: files, hubspot, salesforce): crm_companies, crm_contacts,
+  crm_activities, crm_tickets
+- billing (``ACCT_BILLING_SOURCE``: files, stripe): billing_customers, billing_subscriptions,
+  billing_invoices
+- product (``ACCT_PRODUCT_SOURCE``: files, mixpanel, amplitude, segment): product_groups,
+  product_events
 
 ``files`` (the landing folder, ``ACCT_LANDING_DIR``, default ``data/sample``) is the default.
 """
@@ -32,7 +33,11 @@ DOMAIN_OF_TABLE: dict[str, str] = {
     "product_events": "product",
 }
 
-DOMAIN_ENV = {"crm": "ACCT_CRM_SOURCE", "billing": "ACCT_BILLING_SOURCE", "product": "ACCT_PRODUCT_SOURCE"}
+DOMAIN_ENV = {
+    "crm": "ACCT_CRM_SOURCE",
+    "billing": "ACCT_BILLING_SOURCE",
+    "product": "ACCT_PRODUCT_SOURCE",
+}
 LANDING_DIR_ENV = "ACCT_LANDING_DIR"
 DEFAULT_LANDING_DIR = "data/sample"
 
@@ -81,7 +86,4 @@ def source_for(table: str, env: Mapping[str, str] | None = None) -> Source:
 
 def _register_connectors() -> None:
     """Import the API connectors lazily so the files default never pays for them."""
-    try:
-        from acct_pipeline.connectors import sources  # noqa: F401  (registers into BUILDERS)
-    except ImportError:  # pragma: no cover - until the API connectors exist
-        pass
+    from acct_pipeline.connectors import sources  # noqa: F401  (registers into BUILDERS)

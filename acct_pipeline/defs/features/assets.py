@@ -6,7 +6,8 @@ import dagster as dg
 
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
-from acct_pipeline.scoring.slice import compute_signals
+from acct_pipeline.scoring.model import load_model
+from acct_pipeline.scoring.signals import compute_signals
 
 UPSTREAM = [
     dg.AssetKey(["ingest", "product_events"]),
@@ -28,13 +29,18 @@ UPSTREAM = [
     backfill_policy=single_run,
     deps=UPSTREAM,
 )
-def account_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def account_signals(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """Per account and as-of date D: product usage, CRM engagement, support, billing and
     relationship signals over windows ending on D. Point-in-time correct: only records dated on
     or before D are used, so a backfilled day is what would have been computed on that day."""
     days = [date.fromisoformat(k) for k in context.partition_keys]
+    model = load_model()
     rows = 0
     with warehouse.connect() as con:
         for day in days:
-            rows += compute_signals(con, day)
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "days": dg.MetadataValue.int(len(days))})
+            rows += compute_signals(con, day, model)
+    return dg.MaterializeResult(
+        metadata={"rows": dg.MetadataValue.int(rows), "days": dg.MetadataValue.int(len(days))}
+    )

@@ -32,7 +32,9 @@ def _snapshot_asset(spec: TableSpec) -> dg.AssetsDefinition:
             "source, refreshed every run. Rows that break a row rule go to staging.quarantine."
         ),
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             result = ingest_snapshot(con, spec)
         context.log.info(
@@ -59,9 +61,15 @@ snapshot_assets = [_snapshot_asset(spec) for spec in SNAPSHOT_TABLES]
         "source. A rerun replaces exactly its day."
     ),
 )
-def product_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def product_events(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     days = [date.fromisoformat(k) for k in context.partition_keys]
-    context.log.info(f"loading {len(days)} day(s) of events from {source_name_for(PRODUCT_EVENTS.name)}")
+    context.log.info(
+        f"loading {len(days)} day(s) of events from {source_name_for(PRODUCT_EVENTS.name)}"
+    )
     with warehouse.connect() as con:
         result = ingest_days(con, PRODUCT_EVENTS, days, progress=context.log.debug)
-    return dg.MaterializeResult(metadata={**load_metadata(result), "days": dg.MetadataValue.int(len(days))})
+    return dg.MaterializeResult(
+        metadata={**load_metadata(result), "days": dg.MetadataValue.int(len(days))}
+    )

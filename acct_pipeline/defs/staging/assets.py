@@ -34,8 +34,9 @@ def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
                 dg.AssetKey(["ingest", "product_groups"]),
             ],
             description=(
-                "Which CRM account each billing customer and product workspace belongs to, and how "
-                "we know: the explicit CRM id first, then the web / e-mail domain (never free-mail)."
+                "Which CRM account each billing customer and product workspace belongs to, and "
+                "how we know: the explicit CRM id first, then the web / e-mail domain "
+                "(never free-mail)."
             ),
         ),
         dg.AssetSpec(
@@ -43,7 +44,8 @@ def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
             group_name="staging",
             kinds={"duckdb"},
             description=(
-                "Billing customers and product workspaces that match no CRM account, with the reason "
+                "Billing customers and product workspaces that match no CRM account, with the "
+                "reason "
                 "(no domain, free-mail domain, domain shared by several accounts, unknown domain)."
             ),
         ),

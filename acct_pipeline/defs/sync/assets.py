@@ -1,5 +1,6 @@
 """Reverse ETL (``sync.*``): scores written back to the CRM record where people work."""
 
+import os
 from datetime import date
 
 import dagster as dg
@@ -8,6 +9,7 @@ from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.sync import SyncSettings, run_sync
 from acct_pipeline.sync.guard import scores_guard
+from acct_pipeline.warehouse import WAREHOUSE_ENV
 
 
 @dg.asset(
@@ -18,7 +20,9 @@ from acct_pipeline.sync.guard import scores_guard
     backfill_policy=single_run,
     deps=[dg.AssetKey(["scores", "account_scores"])],
 )
-def crm_score_sync(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def crm_score_sync(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """The day's scores as CRM fields (score, tier, trend, 7-day change, churn probability, top
     reasons, playbook, model version) on each account's own CRM record — or as CSV files for a CRM
     import in the default outbox. Only values that changed since what the CRM last accepted are
@@ -28,13 +32,15 @@ def crm_score_sync(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     CRM). A multi-day backfill syncs only its newest day: the CRM holds the current state."""
     newest = max(date.fromisoformat(k) for k in context.partition_keys)
     if len(context.partition_keys) > 1:
-        context.log.info(f"backfill of {len(context.partition_keys)} days: syncing only the newest, {newest}")
+        context.log.info(
+            f"backfill of {len(context.partition_keys)} days: syncing only the newest, {newest}"
+        )
     report = run_sync(
         warehouse.connect,
-        SyncSettings.from_env(),
+        SyncSettings.from_env({**os.environ, WAREHOUSE_ENV: warehouse.resolved_path()}),
         newest,
         partition_passed_checks=scores_guard(warehouse.resolved_path()),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         log=context.log,
     )
     context.log.info(report.summary_text())

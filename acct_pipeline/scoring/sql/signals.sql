@@ -32,56 +32,45 @@ billing_links AS (
 ),
 
 -- ---------------------------------------------------------------- usage (product events)
--- pre-aggregate by workspace before joining to accounts: the window holds millions of events.
--- Users and workspaces are grouped by their 64-bit hash (strings are slow to group; a collision
--- among a few million ids is vanishingly unlikely and could only merge two users' counts).
-group_user_days AS (
-    SELECT hash(e.group_id) AS gh, hash(e.user_id) AS uh, e.event_date, count(*) AS n
-    FROM ingest.product_events e, params p
-    WHERE e.event_date BETWEEN p.d - 34 AND p.d      -- partition pruning: the window's days only
-      AND e.occurred_at < p.d_end
+-- One row per workspace and user with a 35-bit mask of the days they were active (bit k = k days
+-- before D): grouping the window's millions of events into users, not user-days, keeps the hash
+-- table small. Workspaces and users are grouped by their 64-bit hash (strings are slow to group;
+-- a collision among a few million ids is vanishingly unlikely and could only merge two users).
+user_masks AS (
+    SELECT hash(e.group_id) AS gh,
+           hash(e.user_id) AS uh,
+           bit_or(CAST(1 AS UBIGINT) << CAST(CAST($as_of AS DATE) - e.event_date AS INTEGER)) AS days,
+           count(*) FILTER (WHERE e.event_date > CAST($as_of AS DATE) - 30) AS events_30d
+    FROM ingest.product_events e
+    -- bounds from the parameter, not from a join, so the scan skips other days' row groups
+    WHERE e.event_date BETWEEN CAST($as_of AS DATE) - 34 AND CAST($as_of AS DATE)
+      AND e.occurred_at < CAST($as_of AS DATE) + INTERVAL 1 DAY
     GROUP BY ALL
 ),
-user_days AS MATERIALIZED (
-    SELECT l.account_id, g.uh, g.event_date, g.n
-    FROM group_user_days g
+per_user AS (   -- a user of several workspaces of one account counts once
+    SELECT l.account_id, m.uh, bit_or(m.days) AS days, sum(m.events_30d) AS events_30d
+    FROM user_masks m
     JOIN (SELECT DISTINCT hash(group_id) AS gh, account_id FROM product_links) l USING (gh)
-),
-per_user AS (
-    SELECT u.account_id, u.uh,
-           max(u.event_date)                                   AS last_day,
-           count(*) FILTER (WHERE u.event_date > p.d - 7)      AS days_7d,
-           count(*) FILTER (WHERE u.event_date <= p.d - 7)     AS days_prior_28d,
-           sum(u.n) FILTER (WHERE u.event_date > p.d - 30)     AS events_30d
-    FROM user_days u, params p
-    GROUP BY u.account_id, u.uh
-),
-active_days AS (
-    SELECT account_id, count(*) AS active_days_30d
-    FROM (SELECT DISTINCT u.account_id, u.event_date FROM user_days u, params p
-          WHERE u.event_date > p.d - 30)
-    GROUP BY account_id
+    GROUP BY ALL
 ),
 usage AS (
-    SELECT u.account_id,
-           count(*) FILTER (WHERE u.last_day > p.d - 7)   AS active_users_7d,
-           count(*) FILTER (WHERE u.last_day > p.d - 30)  AS active_users_30d,
-           any_value(ad.active_days_30d)                  AS active_days_30d,
-           sum(u.events_30d)                              AS events_30d,
-           sum(u.days_7d)                                 AS user_days_7d,
-           sum(u.days_prior_28d)                          AS user_days_prior_28d
-    FROM per_user u
-    CROSS JOIN params p
-    LEFT JOIN active_days ad USING (account_id)
-    GROUP BY u.account_id
+    SELECT account_id,
+           count(*) FILTER (WHERE days & 127 <> 0)                      AS active_users_7d,
+           count(*) FILTER (WHERE days & 1073741823 <> 0)               AS active_users_30d,
+           bit_count(bit_or(days) & 1073741823)                          AS active_days_30d,
+           sum(events_30d)                                               AS events_30d,
+           sum(bit_count(days & 127))                                    AS user_days_7d,
+           sum(bit_count(days >> 7))                                     AS user_days_prior_28d
+    FROM per_user
+    GROUP BY account_id
 ),
 features AS (
     SELECT l.account_id, count(DISTINCT f.event_name) AS key_features_used_30d
     FROM (
         SELECT DISTINCT e.group_id, e.event_name
-        FROM ingest.product_events e, params p
-        WHERE e.event_date BETWEEN p.d - 29 AND p.d
-          AND e.occurred_at < p.d_end
+        FROM ingest.product_events e
+        WHERE e.event_date BETWEEN CAST($as_of AS DATE) - 29 AND CAST($as_of AS DATE)
+          AND e.occurred_at < CAST($as_of AS DATE) + INTERVAL 1 DAY
           AND (len($key_features) = 0 OR list_contains($key_features, e.event_name))
     ) f
     JOIN product_links l USING (group_id)
