@@ -104,6 +104,10 @@ def run_scale(scale: str) -> dict[str, Any]:
             f"last{EDGE_DAYS}_mean_s": round(last, 3),
             f"last{EDGE_DAYS}_over_first{EDGE_DAYS}": round(last / first, 2),
             "days_timed": len(cost),
+            # day 35 is the first day whose 35-day event window is full
+            "last5_over_days35_39": round(last / (sum(cost[34:39]) / 5), 2)
+            if len(cost) >= 39
+            else None,
         }
     payload = {
         "scale": scale,
