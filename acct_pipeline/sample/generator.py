@@ -60,6 +60,7 @@ from acct_pipeline.warehouse import (
     CRM_TICKETS,
     PRODUCT_EVENTS,
     PRODUCT_GROUPS,
+    SNAPSHOT_TABLES,
     TableSpec,
 )
 
@@ -1046,16 +1047,7 @@ class _Simulation:
         return manifest
 
 
-_SNAPSHOTS = (
-    CRM_COMPANIES,
-    CRM_CONTACTS,
-    CRM_ACTIVITIES,
-    CRM_TICKETS,
-    BILLING_CUSTOMERS,
-    BILLING_SUBSCRIPTIONS,
-    BILLING_INVOICES,
-    PRODUCT_GROUPS,
-)
+_SNAPSHOTS = SNAPSHOT_TABLES
 
 
 def _count_rows(path: Path) -> int:

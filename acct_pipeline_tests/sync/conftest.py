@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from acct_pipeline import warehouse
+from acct_pipeline.scoring.scores import SCORE_COLUMNS
 from acct_pipeline.sync.settings import SyncSettings
 
 DAY = date(2026, 10, 30)
@@ -65,22 +66,7 @@ def write_scores(db: Path, day: date, ids: list[str], bump: dict[str, float] | N
                     "test-1.0",
                 )
             )
-        cols = [
-            "account_id",
-            "as_of_date",
-            "health_score",
-            "engagement_score",
-            "value_score",
-            "churn_probability",
-            "tier",
-            "previous_tier",
-            "score_delta_7d",
-            "score_delta_30d",
-            "trend",
-            "reason_codes",
-            "recommended_playbook",
-            "model_version",
-        ]
+        cols = list(SCORE_COLUMNS)
         frame = pd.DataFrame(rows, columns=cols)  # noqa: F841 - read by DuckDB's replacement scan
         con.execute(f"INSERT INTO {warehouse.ACCOUNT_SCORES} BY NAME SELECT * FROM frame")
 
