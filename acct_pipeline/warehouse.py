@@ -338,6 +338,7 @@ ACCOUNT_SCORES = "scores.account_scores"
 SCORE_VALIDATION = "scores.score_validation"
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
 CRM_SYNC_JOURNAL = "sync.crm_sync_ledger_journal"
+CRM_SYNC_FIELDS = "sync.crm_sync_fields"
 SCORE_DROP_ALERTS = "alerts.score_drop_alerts"
 ALERT_DELIVERIES = "alerts.alert_deliveries"
 

@@ -135,6 +135,7 @@ def child_inproc(scale: str, work: Path, day: date) -> None:
         t["rss_after_ingest_mb"] = _vm_hwm_mb()
         with common.timer(t, "signals_s"):
             t["signal_rows"] = compute_signals(con, day)
+        t["rss_after_signals_mb"] = _vm_hwm_mb()
         with common.timer(t, "scores_s"):
             t["score_rows"] = score_day(con, day)
     t["events_ingested"] = loaded.rows_kept

@@ -214,7 +214,13 @@ def run_sync(
             if not todo:
                 return _finish(con, report, tgt, started, settings)
             tgt = tgt or build_target(settings, mapping)
-            report.notes += tgt.prepare()
+            crm_names = [f.crm_name(settings.target) for f in mapping.fields]
+            fingerprint = ledger.fields_fingerprint(settings.target, crm_names)
+            if settings.target == "outbox" or not ledger.fields_verified(
+                con, settings.target, fingerprint
+            ):
+                report.notes += tgt.prepare()
+                ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
             ledger.stage_pending(con, settings.target, PLAN, run_id)
             log.info(
                 "sync %s %s: sending %d records in batches of %d",

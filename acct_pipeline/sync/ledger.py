@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from acct_pipeline.warehouse import CRM_SYNC_JOURNAL, CRM_SYNC_LEDGER, table_exists
+from acct_pipeline.warehouse import CRM_SYNC_FIELDS, CRM_SYNC_JOURNAL, CRM_SYNC_LEDGER, table_exists
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
@@ -263,3 +263,47 @@ def status_counts(con: duckdb.DuckDBPyConnection, target: str) -> dict[str, int]
         f"SELECT status, count(*) FROM {CRM_SYNC_LEDGER} WHERE target = ? GROUP BY 1", [target]
     ).fetchall()
     return {s: int(n) for s, n in rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields already verified in the CRM: the per-run field check (a GET of every company property,
+# or a describe) costs a request under the rate limit on every run. Once a target accepted the
+# mapped fields, later runs skip the check; should a field disappear from the CRM, the write is
+# refused with its name (HubSpot 400 / Salesforce INVALID_FIELD) and the run stops clearly.
+# ---------------------------------------------------------------------------------------------
+
+_FIELDS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {CRM_SYNC_FIELDS} (
+    target      VARCHAR NOT NULL,
+    fields_hash VARCHAR NOT NULL,
+    fields      VARCHAR NOT NULL,
+    verified_at TIMESTAMP NOT NULL
+)
+"""
+
+
+def fields_fingerprint(target: str, crm_names: list[str]) -> str:
+    import hashlib
+
+    return hashlib.md5(f"{target}:{','.join(sorted(crm_names))}".encode()).hexdigest()
+
+
+def fields_verified(con: duckdb.DuckDBPyConnection, target: str, fingerprint: str) -> bool:
+    if not table_exists(con, CRM_SYNC_FIELDS):
+        return False
+    row = con.execute(
+        f"SELECT count(*) FROM {CRM_SYNC_FIELDS} WHERE target = ? AND fields_hash = ?",
+        [target, fingerprint],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def mark_fields_verified(
+    con: duckdb.DuckDBPyConnection, target: str, fingerprint: str, crm_names: list[str]
+) -> None:
+    con.execute(_FIELDS_DDL)
+    con.execute(f"DELETE FROM {CRM_SYNC_FIELDS} WHERE target = ?", [target])
+    con.execute(
+        f"INSERT INTO {CRM_SYNC_FIELDS} VALUES (?, ?, ?, now()::TIMESTAMP)",
+        [target, fingerprint, ",".join(sorted(crm_names))],
+    )

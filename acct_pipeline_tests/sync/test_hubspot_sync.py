@@ -72,9 +72,12 @@ def test_changing_37_scores_sends_exactly_those_37(db: Path, portal, fake_clock:
     changed = ids[100:137]
     write_scores(db, DAY, ids, bump={i: 2.0 for i in changed})
     first_writes = len(hs.writes)
+    calls_before = len(hs.calls)
     report = sync_hubspot(db, hs, fake_clock)
     assert report.changed == 37 and report.unchanged == N - 37
     assert report.write_requests == 1 and report.accepted == 37
+    # the fields were verified by the first run: one request in all, the batch update itself
+    assert [c.path for c in hs.calls[calls_before:]] == ["/crm/v3/objects/companies/batch/update"]
     new = hs.writes[first_writes:]
     assert sorted(w.record_id for w in new) == sorted(changed)
     assert hs.written_property_names("companies") <= MAPPED
