@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+# The Dagster instance that `make demo` records runs in and `make dev` shows.
+DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 .PHONY: install demo test dev lint format bench clean
 
@@ -17,7 +18,7 @@ install: $(STAMP)
 
 ## make demo: sample data + the whole pipeline on the embedded default (DuckDB, outbox files)
 demo: $(STAMP)
-	$(BIN)/acct-pipeline demo
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/acct-pipeline demo
 
 ## make test: the test suite (no network beyond loopback)
 test: $(STAMP)
@@ -25,9 +26,8 @@ test: $(STAMP)
 
 ## make dev: the Dagster UI on the same warehouse and run history as `make demo`
 dev: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
-	test -f $(DAGSTER_HOME)/dagster.yaml || $(BIN)/python -c "from acct_pipeline.run import ensure_dagster_home; ensure_dagster_home()"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -c "from acct_pipeline.run import ensure_dagster_home; ensure_dagster_home()"
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -117,10 +118,13 @@ def test_definitions_load_without_warnings() -> None:
     assert loaded.resolve_job_def("daily_scoring") is not None
 
 
-def test_dagster_cli_validates_the_code_location() -> None:
+def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate"],
         cwd=REPO,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=180,
