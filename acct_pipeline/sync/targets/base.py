@@ -8,7 +8,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from acct_pipeline.connectors.http import ApiError, HttpStats, RateLimiter
+from acct_pipeline.connectors.http import (
+    ApiError,
+    HttpStats,
+    RateLimiter,
+    RetryPolicy,
+    ServiceClient,
+)
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
 
 
@@ -119,3 +125,41 @@ def is_config_error(exc: ApiError) -> bool:
         k in text
         for k in ("PROPERTY_DOESNT_EXIST", "does not exist", "INVALID_FIELD", "No such column")
     )
+
+
+class HttpTarget(SyncTarget):
+    """A CRM reached over HTTP: one ``ServiceClient`` with Bearer auth, the plan's rate limit,
+    retries and the service's error classifier; secrets redacted from everything it reports."""
+
+    def _connect(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        token_env: str,
+        rate_limit: tuple[int, float] | None,
+        classify: Callable[..., Any],
+        retry: RetryPolicy,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.client = ServiceClient(
+            self.name,
+            base_url,
+            auth_env=token_env,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            secrets=[token],
+            rate_limiter=plan_limiter(rate_limit, sleep, clock),
+            retry=retry,
+            classify=classify,
+            sleep=sleep,
+        )
+
+    def redact(self, text: str) -> str:
+        return self.client.redact(text)
+
+    def http_stats(self) -> HttpStats:
+        return self.client.stats
+
+    def close(self) -> None:
+        self.client.close()

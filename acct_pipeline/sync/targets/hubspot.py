@@ -20,18 +20,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from acct_pipeline.connectors.http import (
-    HttpStats,
     RetryPolicy,
-    ServiceClient,
     hubspot_classifier,
 )
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
 from acct_pipeline.sync.settings import HUBSPOT_TOKEN_ENV, SyncConfigError, SyncSettings
 from acct_pipeline.sync.targets.base import (
     BatchOutcome,
+    HttpTarget,
     OutRecord,
-    SyncTarget,
-    plan_limiter,
     values_equal,
 )
 
@@ -43,7 +40,7 @@ PROPERTY_TYPES = {  # mapping type -> (HubSpot type, fieldType)
 }
 
 
-class HubSpotTarget(SyncTarget):
+class HubSpotTarget(HttpTarget):
     name = "hubspot"
 
     def __init__(
@@ -66,29 +63,18 @@ class HubSpotTarget(SyncTarget):
         self.batch_size = settings.effective_batch_size
         self.objects_path = settings.hubspot_objects_path.rstrip("/")
         self.properties_path = settings.hubspot_properties_path.rstrip("/")
-        token = settings.hubspot_token
-        self.client = ServiceClient(
-            "hubspot",
+        self._connect(
             settings.hubspot_base_url,
-            auth_env=HUBSPOT_TOKEN_ENV,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            secrets=[token],
-            rate_limiter=plan_limiter(settings.rate_limit, sleep, clock),
-            retry=retry or RetryPolicy(max_attempts=10),
+            settings.hubspot_token,
+            token_env=HUBSPOT_TOKEN_ENV,
+            rate_limit=settings.rate_limit,
             classify=hubspot_classifier(HUBSPOT_TOKEN_ENV),
+            retry=retry or RetryPolicy(max_attempts=10),
             sleep=sleep,
+            clock=clock,
         )
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def redact(self, text: str) -> str:
-        return self.client.redact(text)
-
-    def http_stats(self) -> HttpStats:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     def _props(self, values: dict[str, str | None]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -16,9 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from acct_pipeline.connectors.http import (
-    HttpStats,
     RetryPolicy,
-    ServiceClient,
     salesforce_classifier,
 )
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
@@ -30,9 +28,8 @@ from acct_pipeline.sync.settings import (
 )
 from acct_pipeline.sync.targets.base import (
     BatchOutcome,
+    HttpTarget,
     OutRecord,
-    SyncTarget,
-    plan_limiter,
     values_equal,
 )
 
@@ -59,7 +56,7 @@ def _key(record_id: str) -> str:
     return record_id[:15]
 
 
-class SalesforceTarget(SyncTarget):
+class SalesforceTarget(HttpTarget):
     name = "salesforce"
 
     def __init__(
@@ -80,27 +77,16 @@ class SalesforceTarget(SyncTarget):
         self.settings = settings
         self.batch_size = settings.effective_batch_size
         self.prefix = f"/services/data/v{settings.salesforce_api_version}"
-        token = settings.salesforce_token
-        self.client = ServiceClient(
-            "salesforce",
+        self._connect(
             settings.salesforce_instance_url,
-            auth_env=SALESFORCE_TOKEN_ENV,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            secrets=[token],
-            rate_limiter=plan_limiter(settings.rate_limit, sleep, clock),
-            retry=retry or RetryPolicy(max_attempts=8),
+            settings.salesforce_token,
+            token_env=SALESFORCE_TOKEN_ENV,
+            rate_limit=settings.rate_limit,
             classify=salesforce_classifier(SALESFORCE_TOKEN_ENV),
+            retry=retry or RetryPolicy(max_attempts=8),
             sleep=sleep,
+            clock=clock,
         )
-
-    def redact(self, text: str) -> str:
-        return self.client.redact(text)
-
-    def http_stats(self) -> HttpStats:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     def prepare(self) -> list[str]:
         desc = self.client.get_json(f"{self.prefix}/sobjects/{SOBJECT}/describe")
