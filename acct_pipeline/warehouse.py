@@ -25,6 +25,10 @@ MEMORY_LIMIT_ENV = "ACCT_DUCKDB_MEMORY_LIMIT"
 SCHEMAS = ("ingest", "staging", "features", "scores", "sync", "alerts")
 
 
+class WarehouseMissing(FileNotFoundError):
+    """The warehouse file to read does not exist."""
+
+
 def warehouse_path() -> Path:
     """The warehouse file: ``$ACCT_WAREHOUSE`` or ``data/warehouse.duckdb``."""
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
@@ -40,6 +44,11 @@ def connect(
     across long Python work.
     """
     target = Path(path) if path is not None else warehouse_path()
+    if read_only and not target.exists():
+        raise WarehouseMissing(
+            f"no warehouse at {target}: run `make demo` (or the pipeline) first, "
+            f"or point {WAREHOUSE_ENV} at yours"
+        )
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target), read_only=read_only)
