@@ -21,10 +21,13 @@ for s in $SCALES; do
   $PY bench/daily_run.py --scale "$s"                       # day 90, in-process + Dagster run
   $PY bench/floor_and_pandas.py --scale "$s" --repeats "$REPEATS"
 done
-# Flat cost: day 1 on an empty history (compare with day 90 above).
-$PY bench/daily_run.py --scale "$BACKFILL_SCALE" --day-index 1 --skip-dagster
 $PY bench/scale_data.py --scale "$BACKFILL_SCALE"
-$PY bench/backfill.py --scale "$BACKFILL_SCALE"
+# Flat cost: day 1 (empty history) and day 35 (first full event window) vs day 90 above.
+$PY bench/daily_run.py --scale "$BACKFILL_SCALE" --day-index 1 --skip-dagster --repeats 2
+$PY bench/daily_run.py --scale "$BACKFILL_SCALE" --day-index 35 --skip-dagster --repeats 2
+# At 100k the product-events check of a single-run backfill holds every event in memory
+# (bench/README.md, Findings): a failure here must not stop the remaining benchmarks.
+$PY bench/backfill.py --scale "$BACKFILL_SCALE" || echo "== backfill at $BACKFILL_SCALE failed (see above)"
 $PY bench/demo_time.py
 # Written by the sync and connector helpers; run when present.
 [ -f bench/sync_throughput.py ] && $PY bench/sync_throughput.py

@@ -9,15 +9,9 @@ import dagster as dg
 from acct_pipeline.alerts import drop_counts
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
-from acct_pipeline.scoring.churn import (
-    MODELS_DIR_ENV,
-    ChurnModelError,
-    apply_churn_model,
-    latest_artifact,
-    train_churn_model,
-)
 from acct_pipeline.scoring.model import load_model
-from acct_pipeline.scoring.scores import score_day
+
+MODELS_DIR_ENV = "ACCT_MODELS_DIR"
 
 
 def _models_dir(warehouse: WarehouseResource) -> Path:
@@ -42,6 +36,16 @@ def account_scores(
     recommended playbook and the points of every component, from the versioned scoring model
     (``ACCT_MODEL``). Days are scored in date order. The churn model is trained on the
     warehouse's own history when none exists for this model file yet, and versioned."""
+    # scikit-learn costs seconds to import: only runs that score pay for it, not every load of
+    # the code location (UI, sensors, schedules).
+    from acct_pipeline.scoring.churn import (
+        ChurnModelError,
+        apply_churn_model,
+        latest_artifact,
+        train_churn_model,
+    )
+    from acct_pipeline.scoring.scores import score_day
+
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
     model = load_model()
     models_dir = _models_dir(warehouse)
