@@ -318,6 +318,17 @@ def dagster_scoring_label() -> str:
     return f"signals: {features.compute_signals.__module__}, scores: {scores.score_day.__module__}"
 
 
+def engine_signature() -> str:
+    """A short digest of the signal SQL and the usage rollups: prepared warehouses built by
+    another version are rebuilt, not reused."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for rel in ("acct_pipeline/scoring/sql/signals.sql", "acct_pipeline/scoring/usage.py"):
+        h.update((REPO / rel).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def du_gb(path: Path) -> float:
     total = (
         sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -49,6 +49,8 @@ def prepare_base(scale: str, history_days: int) -> Path:
         "history_days": history_days,
         "score_history_days": min(SCORE_HISTORY_DAYS, history_days),
         "scoring": label,
+        # a new signal SQL or rollup layout needs a new base (the old one lacks its tables)
+        "engine": common.engine_signature(),
     }
     marker = folder / "base.json"
     if marker.exists() and json.loads(marker.read_text()).get("wanted") == wanted and path.exists():

@@ -69,7 +69,11 @@ def _render_rows(
     columns: dict[str, np.ndarray],
     rows: np.ndarray,
 ) -> list[str]:
-    """One template rendered for many rows at once (a column per placeholder, then joined)."""
+    """One template rendered for many rows at once (a column per placeholder, then joined).
+
+    Each placeholder formats its distinct values once (counts and amounts repeat a lot across
+    100k accounts), then every row picks its text by index.
+    """
     fmt = FORMATTER.format_field
     pieces: list[list[str]] = []
     for literal, name, spec in parts:
@@ -77,7 +81,9 @@ def _render_rows(
             pieces.append([literal] * len(rows))
         if name:
             src = value if name == "value" else columns.get(name, np.full(len(value), np.nan))
-            pieces.append([fmt(float(x), spec) for x in src[rows]])
+            distinct, index = np.unique(src[rows], return_inverse=True)
+            texts = np.array([fmt(float(x), spec) for x in distinct], dtype=object)
+            pieces.append(texts[index].tolist())
     return ["".join(p) for p in zip(*pieces, strict=True)] if pieces else [""] * len(rows)
 
 

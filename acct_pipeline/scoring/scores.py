@@ -139,9 +139,12 @@ def score_frame(
     )
     trend = trend_label(tp, model.trend)
     reasons, _ = reason_codes(health, sig, model.reasons.max_reasons)
-    playbook = [
-        model.playbook(t, tr) if t is not None else None for t, tr in zip(tier, trend, strict=True)
-    ]
+    # one lookup per distinct (tier, trend), not per account
+    plays = {
+        (t, tr): model.playbook(t, tr) if t is not None else None
+        for t, tr in set(zip(tier.tolist(), list(trend), strict=True))
+    }
+    playbook = [plays[(t, tr)] for t, tr in zip(tier.tolist(), list(trend), strict=True)]
 
     def _score(name: str) -> np.ndarray:
         if name in results:

@@ -1,21 +1,22 @@
 """Account signals (``features.account_signals``): what happened to each account, as of day D.
 
 One SQL statement (``sql/signals.sql``) computes every signal for every account in DuckDB,
-reading only the windows it needs (product events by their ``event_date`` partition), so one
-day costs the same whatever the length of the history. Point-in-time correct: only records
+reading only the windows it needs (product usage from daily rollups of the last 35 days), so
+one day costs the same whatever the length of the history. Point-in-time correct: only records
 timestamped before the end of D are used. Missing inputs are NULL, never a silent zero.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
+from acct_pipeline.scoring.usage import refresh_usage_rollups
 from acct_pipeline.warehouse import ACCOUNT_SIGNALS, AS_OF_DATE, replace_partition
 
 if TYPE_CHECKING:
@@ -109,8 +110,17 @@ class SignalParams:
     lookback_days: int = 180
 
 
+# Days of product usage the signal SQL reads (the usage trend: last 7 days vs the 28 before).
+USAGE_WINDOW_DAYS = 35
+
+
 def signals_frame_sql(con: duckdb.DuckDBPyConnection, as_of: date, params: SignalParams) -> None:
-    """Compute D's signals into the temp table ``_account_signals_day``."""
+    """Compute D's signals into the temp table ``_account_signals_day``.
+
+    First brings the daily usage rollups of D's window in step with the raw product events
+    (``acct_pipeline.scoring.usage``): usually one new day, nothing on a rerun.
+    """
+    refresh_usage_rollups(con, as_of - timedelta(days=USAGE_WINDOW_DAYS - 1), as_of)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_SIGNALS_TMP} AS {signals_sql()}",
         {

@@ -3,8 +3,8 @@
 -- Point-in-time: every source row is filtered to timestamps before the end of D ($as_of + 1 day),
 -- and snapshot rows are read "as they were" on D where the source keeps the history (ticket
 -- open/closed, subscription active/ended, invoice paid or not, contact left or not).
--- Windows first: product events are read only from the partitions (event_date) of the last
--- 35 days, CRM activities only from the decay window, so a day costs the same with a year of
+-- Windows first: product usage is read only from the daily rollups of the last 35 days
+-- (``acct_pipeline.scoring.usage``, refreshed before this runs), CRM activities only from the decay window, so a day costs the same with a year of
 -- history as with a month.
 -- NULL means "we cannot know" (no product workspace / billing customer linked, no CSAT ever);
 -- 0 means "we know it is none".
@@ -32,25 +32,26 @@ billing_links AS (
 ),
 
 -- ---------------------------------------------------------------- usage (product events)
--- One row per workspace and user with a 35-bit mask of the days they were active (bit k = k days
--- before D): grouping the window's millions of events into users, not user-days, keeps the hash
--- table small. Workspaces and users are grouped by their 64-bit hash (strings are slow to group;
--- a collision among a few million ids is vanishingly unlikely and could only merge two users).
+-- Read from the daily rollups (acct_pipeline/scoring/usage.py: one row per day, workspace and
+-- user, and per day, workspace and event name), not from the raw events: the same numbers for a
+-- fraction of the rows. One row per workspace and user with a 35-bit mask of the days they were
+-- active (bit k = k days before D): grouping users, not user-days, keeps the hash table small.
+-- Workspaces, users and event names are their 64-bit hash (as the rollups store them).
 user_masks AS (
-    SELECT hash(e.group_id) AS gh,
-           hash(e.user_id) AS uh,
-           bit_or(CAST(1 AS UBIGINT) << CAST(CAST($as_of AS DATE) - e.event_date AS INTEGER)) AS days,
-           count(*) FILTER (WHERE e.event_date > CAST($as_of AS DATE) - 30) AS events_30d
-    FROM ingest.product_events e
+    SELECT u.gh, u.uh,
+           bit_or(CAST(1 AS UBIGINT) << CAST(CAST($as_of AS DATE) - u.event_date AS INTEGER)) AS days,
+           sum(u.events) FILTER (WHERE u.event_date > CAST($as_of AS DATE) - 30) AS events_30d
+    FROM features.product_usage_daily u
     -- bounds from the parameter, not from a join, so the scan skips other days' row groups
-    WHERE e.event_date BETWEEN CAST($as_of AS DATE) - 34 AND CAST($as_of AS DATE)
-      AND e.occurred_at < CAST($as_of AS DATE) + INTERVAL 1 DAY
+    WHERE u.event_date BETWEEN CAST($as_of AS DATE) - 34 AND CAST($as_of AS DATE)
+      AND u.visible_from <= CAST($as_of AS DATE)
     GROUP BY ALL
 ),
+product_link_hashes AS (SELECT DISTINCT hash(group_id) AS gh, account_id FROM product_links),
 per_user AS (   -- a user of several workspaces of one account counts once
     SELECT l.account_id, m.uh, bit_or(m.days) AS days, sum(m.events_30d) AS events_30d
     FROM user_masks m
-    JOIN (SELECT DISTINCT hash(group_id) AS gh, account_id FROM product_links) l USING (gh)
+    JOIN product_link_hashes l USING (gh)
     GROUP BY ALL
 ),
 usage AS (
@@ -65,15 +66,16 @@ usage AS (
     GROUP BY account_id
 ),
 features AS (
-    SELECT l.account_id, count(DISTINCT f.event_name) AS key_features_used_30d
+    SELECT l.account_id, count(DISTINCT f.nh) AS key_features_used_30d
     FROM (
-        SELECT DISTINCT e.group_id, e.event_name
-        FROM ingest.product_events e
-        WHERE e.event_date BETWEEN CAST($as_of AS DATE) - 29 AND CAST($as_of AS DATE)
-          AND e.occurred_at < CAST($as_of AS DATE) + INTERVAL 1 DAY
-          AND (len($key_features) = 0 OR list_contains($key_features, e.event_name))
+        SELECT DISTINCT d.gh, d.nh
+        FROM features.product_features_daily d
+        WHERE d.event_date BETWEEN CAST($as_of AS DATE) - 29 AND CAST($as_of AS DATE)
+          AND d.visible_from <= CAST($as_of AS DATE)
+          AND (len($key_features) = 0
+               OR d.nh IN (SELECT hash(unnest(CAST($key_features AS VARCHAR[])))))
     ) f
-    JOIN product_links l USING (group_id)
+    JOIN product_link_hashes l USING (gh)
     GROUP BY l.account_id
 ),
 product_accounts AS (SELECT DISTINCT account_id FROM product_links),
@@ -154,21 +156,41 @@ activities AS (
     WHERE a.occurred_at < p.d_end
       AND a.occurred_at >= p.d_end - to_days(CAST($lookback_days AS INTEGER))
 ),
+-- the model's weight per activity type and the decay factor per age in days: small tables
+-- joined to the activities, so no row computes a list lookup or a power
+activity_weights AS (
+    SELECT unnest(CAST($activity_types AS VARCHAR[])) AS activity_type,
+           unnest(CAST($activity_weights AS DOUBLE[])) AS weight
+),
+decay AS (
+    SELECT CAST(age AS BIGINT) AS age_days,
+           CASE WHEN $half_life_days IS NULL THEN 1.0
+                ELSE pow(0.5, age / CAST($half_life_days AS DOUBLE)) END AS factor
+    FROM range(0, CAST($lookback_days AS INTEGER) + 2) r(age)
+),
 engagement AS (
     SELECT a.account_id,
            count(*) FILTER (WHERE a.activity_type = 'email_reply' AND a.age_days < 30) AS emails_replied_30d,
            count(*) FILTER (WHERE a.activity_type = 'meeting' AND a.age_days < 30)     AS meetings_30d,
            count(*) FILTER (WHERE a.activity_type = 'call' AND a.age_days < 30)        AS calls_30d,
-           count(DISTINCT a.contact_id) FILTER (
-               WHERE a.age_days < 30 AND list_contains($touch_types, a.activity_type)) AS engaged_contacts_30d,
            min(a.age_days) FILTER (WHERE list_contains($touch_types, a.activity_type)) AS days_since_last_touch,
-           sum(coalesce(list_extract($activity_weights, list_position($activity_types, a.activity_type)), 0)
-               * CASE WHEN $half_life_days IS NULL THEN 1.0
-                      ELSE pow(0.5, a.age_days / CAST($half_life_days AS DOUBLE)) END) AS engagement_decayed,
-           arg_max(a.value, a.occurred_at) FILTER (
-               WHERE a.activity_type = 'nps_response' AND a.value IS NOT NULL)      AS nps_latest
+           sum(coalesce(w.weight, 0) * coalesce(dc.factor, 1.0))                        AS engagement_decayed
     FROM activities a
+    LEFT JOIN activity_weights w USING (activity_type)
+    LEFT JOIN decay dc USING (age_days)
     GROUP BY a.account_id
+),
+engaged_contacts AS (
+    SELECT account_id, count(DISTINCT contact_id) AS engaged_contacts_30d
+    FROM activities
+    WHERE age_days < 30 AND list_contains($touch_types, activity_type)
+    GROUP BY account_id
+),
+nps AS (
+    SELECT account_id, arg_max(value, occurred_at) AS nps_latest
+    FROM activities
+    WHERE activity_type = 'nps_response' AND value IS NOT NULL
+    GROUP BY account_id
 ),
 
 -- ---------------------------------------------------------------- support
@@ -235,10 +257,10 @@ SELECT
     CAST(coalesce(e.emails_replied_30d, 0) AS DOUBLE)          AS emails_replied_30d,
     CAST(coalesce(e.meetings_30d, 0) AS DOUBLE)                AS meetings_30d,
     CAST(coalesce(e.calls_30d, 0) AS DOUBLE)                   AS calls_30d,
-    CAST(coalesce(e.engaged_contacts_30d, 0) AS DOUBLE)        AS engaged_contacts_30d,
+    CAST(coalesce(ec.engaged_contacts_30d, 0) AS DOUBLE)       AS engaged_contacts_30d,
     CAST(e.days_since_last_touch AS DOUBLE)                    AS days_since_last_touch,
     CAST(coalesce(e.engagement_decayed, 0) AS DOUBLE)          AS engagement_decayed,
-    CAST(e.nps_latest AS DOUBLE)                               AS nps_latest,
+    CAST(n.nps_latest AS DOUBLE)                               AS nps_latest,
     -- support
     CAST(coalesce(s.open_tickets, 0) AS DOUBLE)                AS open_tickets,
     CAST(coalesce(s.open_high_severity_tickets, 0) AS DOUBLE)  AS open_high_severity_tickets,
@@ -275,6 +297,8 @@ LEFT JOIN features f USING (account_id)
 LEFT JOIN billing b USING (account_id)
 LEFT JOIN payments pm USING (account_id)
 LEFT JOIN engagement e USING (account_id)
+LEFT JOIN engaged_contacts ec USING (account_id)
+LEFT JOIN nps n USING (account_id)
 LEFT JOIN support s USING (account_id)
 LEFT JOIN relationship r USING (account_id)
 ORDER BY a.account_id
