@@ -6,16 +6,28 @@ GX is imported inside ``_run_gx`` only: importing it costs seconds, and every co
 ``validate_suite`` reads the table (only the partitions asked for, only the columns the suite
 needs), builds the ``rows`` / ``days`` / ``schema`` frames, validates them in an ephemeral GX
 context and returns one ``CheckOutcome`` per expectation, keyed by check name.
+
+A partitioned table with more than ``ROW_BUDGET`` rows to check is read in chunks of whole days.
+``prepare_suite`` then spills each chunk to a Parquet file in a temporary directory (DuckDB
+``COPY``, no pandas) and ``PreparedValidation.run()`` loads, validates and drops one chunk at a
+time, so memory holds one chunk whatever the length of the backfill. The directory is removed
+when ``run()`` ends, on ``close()`` (or leaving ``with prepared:``), or when the prepared
+validation is garbage collected.
 ``acct_pipeline.quality.guard`` runs the blocking score rules for callers outside Dagster.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+import shutil
+import tempfile
+import weakref
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
 import duckdb
 import pandas as pd
@@ -35,6 +47,7 @@ DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
 
 # Above this many rows a partitioned table is validated in chunks of whole days, so a long
 # backfill never holds every event in memory at once (uniqueness is then checked per chunk).
+# Read when ``prepare_suite`` runs (tests monkeypatch it to force several chunks).
 ROW_BUDGET = 500_000
 _SAMPLE = 10  # unexpected values / days kept in check metadata
 
@@ -176,9 +189,10 @@ def _chunks(days: Sequence[date], counts: dict[date, int]) -> list[list[date]]:
     return chunks
 
 
-def _rows_frame(
-    con: duckdb.DuckDBPyConnection, suite: Suite, columns: list[str], days: list[date] | None
-) -> pd.DataFrame:
+def _rows_query(
+    suite: Suite, columns: list[str], days: list[date] | None
+) -> tuple[str, list[Any]]:
+    """The SQL (and its parameters) that reads the ``rows`` frame of ``days``."""
     select = ", ".join(
         f'{DERIVED_COLUMNS[c][0]} AS "{c}"' if c in DERIVED_COLUMNS else f'"{c}"' for c in columns
     )
@@ -187,8 +201,70 @@ def _rows_frame(
     sql = f"SELECT {select} FROM {suite.table}"
     if days is not None and suite.partition_column:
         sql += f" WHERE {suite.partition_column} IN (SELECT unnest(?::DATE[]))"
-        return con.execute(sql, [days]).df()
-    return con.execute(sql).df()
+        return sql, [days]
+    return sql, []
+
+
+def _rows_frame(
+    con: duckdb.DuckDBPyConnection, suite: Suite, columns: list[str], days: list[date] | None
+) -> pd.DataFrame:
+    sql, params = _rows_query(suite, columns, days)
+    return con.execute(sql, params).df()
+
+
+@dataclass(frozen=True)
+class SpilledChunk:
+    """One chunk of the ``rows`` frame written to Parquet; ``types`` are the DuckDB types the
+    query produced, restored on load (Parquet has no HUGEINT, ENUM, ...)."""
+
+    path: Path
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _spill_rows(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    columns: list[str],
+    days: list[date],
+    path: Path,
+) -> SpilledChunk:
+    """Write the ``rows`` of ``days`` to ``path`` inside DuckDB (never through pandas)."""
+    sql, params = _rows_query(suite, columns, days)
+    rel = con.sql(sql, params=params)
+    con.execute(f"COPY ({sql}) TO {_sql_string(str(path))} (FORMAT parquet)", params)
+    return SpilledChunk(path, tuple(rel.columns), tuple(str(t) for t in rel.types))
+
+
+def load_chunk(chunk: SpilledChunk) -> pd.DataFrame:
+    """Read a spilled chunk back into the frame ``_rows_frame`` would have returned.
+
+    Uses its own in-memory DuckDB (the warehouse may be closed by now) and DuckDB's own
+    conversion to pandas, with every column cast back to its original type, so dates,
+    timestamps and numbers reach GX exactly as they do unspilled.
+    """
+    with duckdb.connect() as mem:
+        mem.execute("SET TimeZone = 'UTC'")  # as the warehouse connection (warehouse.connect)
+        rel = mem.sql(f"SELECT * FROM read_parquet({_sql_string(str(chunk.path))})")
+        stored = [str(t) for t in rel.types]
+        select = ", ".join(
+            f'"{c}"' if now == orig else f'CAST("{c}" AS {orig}) AS "{c}"'
+            for c, orig, now in zip(chunk.columns, chunk.types, stored, strict=True)
+        )
+        return rel.query("spilled", f"SELECT {select} FROM spilled").df()
+
+
+RowsSource = pd.DataFrame | SpilledChunk
+
+
+def _frames(sources: list[RowsSource]) -> Iterator[pd.DataFrame]:
+    """The frames of ``sources``, loading a spilled chunk only when it is its turn."""
+    for source in sources:
+        yield load_chunk(source) if isinstance(source, SpilledChunk) else source
 
 
 def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -199,24 +275,67 @@ def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
 
 @dataclass
 class PreparedValidation:
-    """A suite with its frames read from the warehouse: ``run()`` needs no connection."""
+    """A suite with its frames read from the warehouse: ``run()`` needs no connection.
+
+    ``frames`` holds DataFrames, except the ``rows`` of a multi-chunk validation: those are
+    ``SpilledChunk``s in ``spill_dir``, loaded one at a time by ``run()``. ``run()`` removes
+    ``spill_dir`` when it ends (it can then not run again); ``close()`` / ``with`` removes it
+    without running, and so does garbage collection as a last resort.
+    """
 
     suite: Suite
     runnable: list[tuple[Expectation, dict[str, Any]]]
-    frames: dict[str, list[pd.DataFrame]]
+    frames: dict[str, list[RowsSource]]
     outcomes: dict[str, CheckOutcome]  # decided without GX (skipped, missing table)
     order: list[str]
     checked_days: list[date]
+    spill_dir: Path | None = None
+    _cleanup: weakref.finalize | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.spill_dir is not None:
+            self._cleanup = weakref.finalize(
+                self, shutil.rmtree, str(self.spill_dir), ignore_errors=True
+            )
+
+    @property
+    def closed(self) -> bool:
+        """True once the spilled chunks (if any) have been removed."""
+        return self._cleanup is not None and not self._cleanup.alive
+
+    def close(self) -> None:
+        """Remove the spilled chunks (idempotent; nothing to do without any)."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def run(self) -> dict[str, CheckOutcome]:
         """Validate with GX and return an outcome per check name, in suite order."""
-        outcomes = dict(self.outcomes)
-        results = _run_gx(self.suite, self.runnable, self.frames)
-        for e, kwargs in self.runnable:
-            outcomes[e.check] = _outcome(
-                e, kwargs, results.get(e.check, []), self.suite, self.checked_days
+        if self.closed:
+            raise RuntimeError(
+                f"{self.suite.name}: the spilled chunks were removed (run() or close() was "
+                "called): prepare the suite again"
             )
-        return {check: outcomes[check] for check in self.order}
+        try:
+            outcomes = dict(self.outcomes)
+            results = _run_gx(self.suite, self.runnable, self.frames)
+            for e, kwargs in self.runnable:
+                outcomes[e.check] = _outcome(
+                    e, kwargs, results.get(e.check, []), self.suite, self.checked_days
+                )
+            return {check: outcomes[check] for check in self.order}
+        finally:
+            self.close()
 
 
 def prepare_suite(
@@ -274,7 +393,7 @@ def prepare_suite(
             metadata={"skipped": reason},
         )
 
-    frames: dict[str, list[pd.DataFrame]] = {"schema": [_schema_frame(suite, actual)]}
+    frames: dict[str, list[RowsSource]] = {"schema": [_schema_frame(suite, actual)]}
     checked_days: list[date] = []
     chunks: list[list[date] | None] = [None]
     if suite.partition_column:
@@ -285,9 +404,21 @@ def prepare_suite(
     # only the columns the runnable row expectations read: a day of events stays small
     wanted = {c for e, _ in runnable if e.target == "rows" for c in e.columns}
     needed = [c for c in suite.rows_columns() if c in wanted]
-    if any(e.target == "rows" for e, _ in runnable):
-        frames["rows"] = [_rows_frame(con, suite, needed, chunk) for chunk in chunks]
-    return PreparedValidation(suite, runnable, frames, outcomes, order, checked_days)
+    if not any(e.target == "rows" for e, _ in runnable):
+        return PreparedValidation(suite, runnable, frames, outcomes, order, checked_days)
+    if len(chunks) == 1:  # the common case (a day or a short range): stays in memory
+        frames["rows"] = [_rows_frame(con, suite, needed, chunks[0])]
+        return PreparedValidation(suite, runnable, frames, outcomes, order, checked_days)
+    spill_dir = Path(tempfile.mkdtemp(prefix=f"acct_validate_{suite.name}_"))
+    try:
+        frames["rows"] = [
+            _spill_rows(con, suite, needed, chunk or [], spill_dir / f"rows_{i:05d}.parquet")
+            for i, chunk in enumerate(chunks)
+        ]
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
+    return PreparedValidation(suite, runnable, frames, outcomes, order, checked_days, spill_dir)
 
 
 def validate_suite(
@@ -308,18 +439,20 @@ def validate_suite(
     skipped and say so. Keeps ``con`` open while GX runs: use ``prepare_suite`` + ``run()``
     to release the warehouse first.
     """
-    prepared = prepare_suite(
+    with prepare_suite(
         con, suite, days, only=only, previous_row_count=previous_row_count, now=now
-    )
-    return prepared.run()
+    ) as prepared:
+        return prepared.run()
 
 
 def _run_gx(
     suite: Suite,
     runnable: list[tuple[Expectation, dict[str, Any]]],
-    frames: dict[str, list[pd.DataFrame]],
+    frames: dict[str, list[RowsSource]],
 ) -> dict[str, list[Any]]:
-    """Validate each frame with the expectations that target it; results keyed by check name."""
+    """Validate each frame with the expectations that target it; results keyed by check name.
+
+    Spilled chunks are loaded one at a time, each dropped before the next is read."""
     if not runnable:
         return {}
     import great_expectations as gx
@@ -360,10 +493,11 @@ def _run_gx(
                 "result_format": "COMPLETE",
                 "unexpected_index_column_names": ["column_name"],
             }
-        for frame in frames[target]:
+        for frame in _frames(frames[target]):
             validation = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
                 gx_suite, result_format=result_format
             )
+            del frame  # a spilled chunk is freed before the next one is loaded
             for r in validation.results:
                 results.setdefault(r.expectation_config.meta["check_name"], []).append(r)
     return results

@@ -35,6 +35,7 @@ from acct_pipeline.warehouse import (
     table_exists,
 )
 
+DAYS_PER_PASS = 7  # days rolled up per scan and transaction
 _PROBE_SQL = "SELECT hash('acct_pipeline usage rollup probe')"
 
 _USAGE_SELECT = f"""
@@ -106,23 +107,26 @@ def stale_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> list[
 
 
 def rebuild_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:
-    """Replace the rollup rows of ``days`` from ``ingest.product_events``, in one transaction."""
-    if not days:
-        return
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, select in (
-            (PRODUCT_USAGE_DAILY, _USAGE_SELECT),
-            (PRODUCT_FEATURES_DAILY, _FEATURES_SELECT),
-        ):
-            con.execute(
-                f"DELETE FROM {table} WHERE event_date IN (SELECT unnest(?::DATE[]))", [days]
-            )
-            con.execute(f"INSERT INTO {table} BY NAME {select}", [days])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    """Replace the rollup rows of ``days`` from ``ingest.product_events`` (a transaction per pass
+    of ``DAYS_PER_PASS`` days: a failure leaves every day either old or new, never half)."""
+    ordered = sorted(days)
+    # a backfill's days in passes of a few days: one scan per pass, a bounded hash table
+    for i in range(0, len(ordered), DAYS_PER_PASS):
+        chunk = ordered[i : i + DAYS_PER_PASS]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, select in (
+                (PRODUCT_USAGE_DAILY, _USAGE_SELECT),
+                (PRODUCT_FEATURES_DAILY, _FEATURES_SELECT),
+            ):
+                con.execute(
+                    f"DELETE FROM {table} WHERE event_date IN (SELECT unnest(?::DATE[]))", [chunk]
+                )
+                con.execute(f"INSERT INTO {table} BY NAME {select}", [chunk])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
 
 
 def refresh_usage_rollups(con: duckdb.DuckDBPyConnection, first: date, last: date) -> list[date]:
