@@ -29,6 +29,7 @@ def checkpoint_threshold() -> str:
     """WAL size at which DuckDB checkpoints (``ACCT_DUCKDB_CHECKPOINT_THRESHOLD``, default 1GB)."""
     return os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT_THRESHOLD
 
+
 SCHEMAS = ("ingest", "staging", "features", "scores", "sync", "alerts")
 
 

@@ -189,9 +189,7 @@ def _chunks(days: Sequence[date], counts: dict[date, int]) -> list[list[date]]:
     return chunks
 
 
-def _rows_query(
-    suite: Suite, columns: list[str], days: list[date] | None
-) -> tuple[str, list[Any]]:
+def _rows_query(suite: Suite, columns: list[str], days: list[date] | None) -> tuple[str, list[Any]]:
     """The SQL (and its parameters) that reads the ``rows`` frame of ``days``."""
     select = ", ".join(
         f'{DERIVED_COLUMNS[c][0]} AS "{c}"' if c in DERIVED_COLUMNS else f'"{c}"' for c in columns
