@@ -467,7 +467,8 @@ def load_model(path: str | Path | None = None) -> ScoringModel:
     except OSError as exc:
         raise ModelError(f"scoring model {target}: cannot be read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        # the C loader (libyaml) when the wheel has it: ~10x faster than the Python one
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ModelError(f"scoring model {target.name}: not valid YAML ({exc})") from None
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
