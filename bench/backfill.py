@@ -39,8 +39,8 @@ def child_backfill(scale: str, work: Path) -> None:
 
         import acct_pipeline.definitions  # noqa: F401
         from acct_pipeline.defs.features import assets as features
-        from acct_pipeline.defs.scores import assets as scores
         from acct_pipeline.run import run_days
+        from acct_pipeline.scoring import scores  # the scores asset imports score_day per run
 
         common.preload_scoring()
     per_day: dict[str, dict[str, float]] = {}
