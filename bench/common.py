@@ -182,11 +182,24 @@ def write_result(name: str, payload: dict[str, Any], machine: dict[str, Any]) ->
 # --------------------------------------------------------------------- measuring in a child
 
 
+def vm_hwm_mb() -> float:
+    """Peak resident memory of this process image (``VmHWM``: reset by exec, unlike
+    ``ru_maxrss``)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
 def child_result(payload: dict[str, Any]) -> None:
     """Called at the end of a child: its own peak RSS and the payload, as one stdout line."""
     payload = {
         **payload,
-        "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "child_peak_rss_mb": vm_hwm_mb(),
+        # ru_maxrss is NOT used: on Linux a child inherits its parent's peak across fork + exec,
+        # so a child of a parent that prepared a 6.5 GB warehouse reported 6.5 GB itself
+        "child_ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(RESULT_PREFIX + json.dumps(payload, default=str), flush=True)
 
@@ -194,8 +207,9 @@ def child_result(payload: dict[str, Any]) -> None:
 def measure(args: list[str], env: dict[str, str] | None = None, label: str = "") -> dict[str, Any]:
     """Run ``python <args>`` in a fresh process; wall time and peak RSS of exactly that process.
 
-    Peak RSS comes from ``os.wait4`` on the child (``ru_maxrss``), so one measurement is never
-    mixed with another's. The child's own result line (``child_result``) is merged in.
+    Peak RSS is the child's own ``VmHWM`` (reported in its ``child_result`` line), so one
+    measurement is never mixed with another's or with the parent's. The child's result line is
+    merged in.
     """
     cmd = [sys.executable, *args]
     say(f"measure {label or ' '.join(args)}")
@@ -218,8 +232,12 @@ def measure(args: list[str], env: dict[str, str] | None = None, label: str = "")
         raise RuntimeError(f"benchmark step failed (exit {proc.returncode}): {' '.join(cmd)}")
     result["stdout_tail"] = [ln for ln in lines if not ln.startswith(RESULT_PREFIX)][-30:]
     result["process_wall_s"] = round(wall, 3)
-    result["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
-    say(f"  -> {label}: process {wall:.1f}s, peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+    # the child's own VmHWM when it reported one: wait4's ru_maxrss includes the parent's peak
+    # at fork time (Linux carries it across exec), so it overstates a child of a big parent
+    peak = result.get("child_peak_rss_mb") or round(usage.ru_maxrss / 1024, 1)
+    result["process_peak_rss_mb"] = peak
+    result["wait4_ru_maxrss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    say(f"  -> {label}: process {wall:.1f}s, peak RSS {peak:.0f} MB")
     return result
 
 
