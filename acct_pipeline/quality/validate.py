@@ -495,9 +495,14 @@ def _run_gx(
             validation = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(
                 gx_suite, result_format=result_format
             )
-            del frame  # a spilled chunk is freed before the next one is loaded
             for r in validation.results:
                 results.setdefault(r.expectation_config.meta["check_name"], []).append(r)
+            # the chunk is held by this loop and by the execution engine's batch cache: drop
+            # both before the next chunk is loaded, so memory holds one chunk at a time
+            del frame, validation
+            manager = source.get_execution_engine().batch_manager
+            manager.batch_data_cache.clear()
+            manager.reset_batch_cache()
     return results
 
 
