@@ -38,9 +38,11 @@ def child_backfill(scale: str, work: Path) -> None:
         import dagster as dg
 
         import acct_pipeline.definitions  # noqa: F401
-        from acct_pipeline.defs.features import assets as features
         from acct_pipeline.run import run_days
-        from acct_pipeline.scoring import scores  # the scores asset imports score_day per run
+        from acct_pipeline.scoring import (
+            scores,  # the scores asset imports score_day per run
+            signals,  # compute_signals_for_days calls it per day
+        )
 
         common.preload_scoring()
     per_day: dict[str, dict[str, float]] = {}
@@ -56,7 +58,7 @@ def child_backfill(scale: str, work: Path) -> None:
         return inner
 
     t["scoring"] = common.dagster_scoring_label()  # before wrapping (the wrappers live here)
-    features.compute_signals = timed(features.compute_signals, "signals_s")
+    signals.compute_signals = timed(signals.compute_signals, "signals_s")
     scores.score_day = timed(scores.score_day, "scores_s")
     start, end = common.period(scale)
     instance = dg.DagsterInstance.ephemeral()

@@ -330,10 +330,10 @@ def preload_scoring() -> None:
 
 def dagster_scoring_label() -> str:
     """Which implementation the Dagster assets call (they may lag the engine)."""
-    from acct_pipeline.defs.features import assets as features
     from acct_pipeline.scoring.scores import score_day  # imported inside the scores asset
+    from acct_pipeline.scoring.signals import compute_signals  # via compute_signals_for_days
 
-    return f"signals: {features.compute_signals.__module__}, scores: {score_day.__module__}"
+    return f"signals: {compute_signals.__module__}, scores: {score_day.__module__}"
 
 
 def engine_signature() -> str:

@@ -153,3 +153,21 @@ def compute_signals(
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_SIGNALS_TMP}")
+
+
+def compute_signals_for_days(
+    con: duckdb.DuckDBPyConnection, days: list[date], model: ScoringModel | None = None
+) -> tuple[int, int]:
+    """``compute_signals`` for each day in date order (a backfill); returns (rows, rollup days
+    rebuilt). The usage rollups of the whole range are brought up to date first, in passes of a
+    few days, instead of one day at a time inside each day's signals."""
+    from acct_pipeline.scoring.model import load_model
+
+    ordered = sorted(days)
+    if not ordered:
+        return 0, 0
+    scoring_model = model if model is not None else load_model()
+    first = ordered[0] - timedelta(days=USAGE_WINDOW_DAYS - 1)
+    rebuilt = refresh_usage_rollups(con, first, ordered[-1])
+    rows = sum(compute_signals(con, day, scoring_model) for day in ordered)
+    return rows, len(rebuilt)

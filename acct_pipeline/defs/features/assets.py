@@ -1,14 +1,13 @@
 """Account signals (``features.*``): what happened to each account, as of each day."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
-from acct_pipeline.scoring.signals import USAGE_WINDOW_DAYS, compute_signals
-from acct_pipeline.scoring.usage import refresh_usage_rollups
+from acct_pipeline.scoring.signals import compute_signals_for_days
 
 UPSTREAM = [
     dg.AssetKey(["ingest", "product_events"]),
@@ -36,22 +35,14 @@ def account_signals(
     """Per account and as-of date D: product usage, CRM engagement, support, billing and
     relationship signals over windows ending on D. Point-in-time correct: only records dated on
     or before D are used, so a backfilled day is what would have been computed on that day."""
-    days = sorted(date.fromisoformat(k) for k in context.partition_keys)
-    model = load_model()
-    rows = 0
+    days = [date.fromisoformat(k) for k in context.partition_keys]
     with warehouse.connect() as con:
-        # the daily usage rollups of the whole range in one pass (a backfill); each day then
-        # finds its window up to date
-        rebuilt = refresh_usage_rollups(
-            con, days[0] - timedelta(days=USAGE_WINDOW_DAYS - 1), days[-1]
-        )
-        context.log.info(f"usage rollups: {len(rebuilt)} day(s) rebuilt")
-        for day in days:
-            rows += compute_signals(con, day, model)
+        rows, rebuilt = compute_signals_for_days(con, days, load_model())
+    context.log.info(f"{rows:,} signal rows; usage rollups: {rebuilt} day(s) rebuilt")
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.int(rows),
             "days": dg.MetadataValue.int(len(days)),
-            "usage_rollup_days_rebuilt": dg.MetadataValue.int(len(rebuilt)),
+            "usage_rollup_days_rebuilt": dg.MetadataValue.int(rebuilt),
         }
     )
