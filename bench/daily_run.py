@@ -113,14 +113,6 @@ def prepare_base(scale: str, history_days: int) -> Path:
 # ------------------------------------------------------------------------------------ children
 
 
-def _vm_hwm_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def child_inproc(scale: str, work: Path, day: date) -> None:
     os.environ.update(common.pipeline_env(scale, work))
     t: dict[str, Any] = {}
@@ -130,14 +122,14 @@ def child_inproc(scale: str, work: Path, day: date) -> None:
 
         compute_signals, score_day, label = common.scoring_functions()
         common.preload_scoring()
-    t["rss_after_import_mb"] = _vm_hwm_mb()
+    t["rss_after_import_mb"] = common.vm_hwm_mb()
     with warehouse.connect(work / "warehouse.duckdb") as con:
         with common.timer(t, "ingest_s"):
             loaded = ingest_days(con, warehouse.PRODUCT_EVENTS, [day])
-        t["rss_after_ingest_mb"] = _vm_hwm_mb()
+        t["rss_after_ingest_mb"] = common.vm_hwm_mb()
         with common.timer(t, "signals_s"):
             t["signal_rows"] = compute_signals(con, day)
-        t["rss_after_signals_mb"] = _vm_hwm_mb()
+        t["rss_after_signals_mb"] = common.vm_hwm_mb()
         with common.timer(t, "scores_s"):
             t["score_rows"] = score_day(con, day)
     t["events_ingested"] = loaded.rows_kept

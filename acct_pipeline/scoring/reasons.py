@@ -68,31 +68,46 @@ def _render_rows(
     value: np.ndarray,
     columns: dict[str, np.ndarray],
     rows: np.ndarray,
-) -> list[str]:
-    """One template rendered for many rows at once (a column per placeholder, then joined).
+) -> np.ndarray:
+    """One template rendered for many rows at once; returns an object array of sentences.
 
-    Each placeholder formats its distinct values once (counts and amounts repeat a lot across
-    100k accounts), then every row picks its text by index.
+    Counts and amounts repeat a lot across 100k accounts, so each distinct combination of the
+    placeholders' values is rendered once, and every row picks its sentence by index.
     """
+    fields = [name for _, name, _ in parts if name]
+    if not fields:
+        return np.full(len(rows), "".join(lit for lit, _, _ in parts), dtype=object)
+    sources = {
+        name: (value if name == "value" else columns.get(name, np.full(len(value), np.nan)))[rows]
+        for name in fields
+    }
+    key = np.zeros(len(rows), dtype=np.int64)
+    for name in dict.fromkeys(fields):
+        _, codes = np.unique(sources[name], return_inverse=True)  # NaNs collapse into one
+        _, key = np.unique(key * (int(codes.max(initial=0)) + 1) + codes, return_inverse=True)
+    _, first, index = np.unique(key, return_index=True, return_inverse=True)
     fmt = FORMATTER.format_field
-    pieces: list[list[str]] = []
-    for literal, name, spec in parts:
-        if literal:
-            pieces.append([literal] * len(rows))
-        if name:
-            src = value if name == "value" else columns.get(name, np.full(len(value), np.nan))
-            distinct, index = np.unique(src[rows], return_inverse=True)
-            texts = np.array([fmt(float(x), spec) for x in distinct], dtype=object)
-            pieces.append(texts[index].tolist())
-    return ["".join(p) for p in zip(*pieces, strict=True)] if pieces else [""] * len(rows)
+    texts = np.array(
+        [
+            "".join(
+                lit + (fmt(float(sources[name][r]), spec) if name else "")
+                for lit, name, spec in parts
+            )
+            for r in first
+        ],
+        dtype=object,
+    )
+    return texts[index]
 
 
-def reason_codes(
+def reason_texts(
     result: ScoreResult, signals: pd.DataFrame, max_reasons: int
-) -> tuple[list[list[str]], np.ndarray]:
-    """Top reasons per row (knock-outs first, then by |impact|).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top reasons per row (knock-outs first, then by |impact|), as flat arrays.
 
-    Returns the sentences and, for the record, the impact matrix (rows × candidates).
+    Returns ``(texts, counts, impact)``: every row's sentences one after the other (row 0's,
+    then row 1's, ...), how many belong to each row, and the impact matrix (rows × candidates).
+    Flat arrays let 100k rows become a list column without a Python list per row.
     """
     n = len(signals)
     templates: list[tuple[list[tuple[str, str | None, str]] | None, Any]] = []
@@ -114,10 +129,11 @@ def reason_codes(
         templates.append((_compile(k.knockout.reason) if k.knockout.reason else None, k))
         values.append(k.values)
     if not impacts:
-        return [[] for _ in range(n)], np.zeros((n, 0))
+        return np.empty(0, dtype=object), np.zeros(n, dtype=np.int64), np.zeros((n, 0))
     mat = np.column_stack(impacts)
     key = np.nan_to_num(np.abs(mat), nan=-1.0)
     order = np.argsort(-key, axis=1, kind="stable")[:, :max_reasons]
+    # the chosen slots of a row are a prefix of its order (no-reason candidates sort last)
     chosen = np.take_along_axis(key, order, axis=1) >= 0
 
     columns: dict[str, np.ndarray] = {}
@@ -135,35 +151,45 @@ def reason_codes(
             continue
         rows, slots = np.nonzero(hit)
         val = values[j]
-        missing = np.isnan(val[rows])
-        texts: list[str] = [""] * len(rows)
         if hasattr(obj, "knockout"):
             ko = obj.knockout
             if parts:
-                texts = _render_rows(parts, val, columns, rows)
+                grid[rows, slots] = _render_rows(parts, val, columns, rows)
             else:
-                texts = [
-                    f"{ko.signal.replace('_', ' ')} {ko.op} {ko.value:g} "
-                    f"caps the score at {ko.cap:g}"
-                ] * len(rows)
+                signal = ko.signal.replace("_", " ")
+                grid[rows, slots] = f"{signal} {ko.op} {ko.value:g} caps the score at {ko.cap:g}"
+            continue
+        m = obj.measure
+        missing = np.isnan(val[rows])
+        arr = np.empty(len(rows), dtype=object)
+        present = rows[~missing]
+        if parts:
+            arr[~missing] = _render_rows(parts, val, columns, present)
         else:
-            m = obj.measure
-            arr = np.empty(len(rows), dtype=object)
-            present = rows[~missing]
-            if parts:
-                arr[~missing] = _render_rows(parts, val, columns, present)
-            else:
-                arr[~missing] = [
-                    default_sentence(m.title, float(val[r]), float(obj.points[r])) for r in present
-                ]
-            arr[missing] = [
-                m.missing_reason or default_sentence(m.title, float("nan"), float(obj.points[r]))
-                for r in rows[missing]
+            arr[~missing] = [
+                default_sentence(m.title, float(val[r]), float(obj.points[r])) for r in present
             ]
-            texts = arr.tolist()
-        grid[rows, slots] = texts
-    out = [[t for t in row if t is not None] for row in grid.tolist()]
-    return out, mat
+        if m.missing_reason:
+            arr[missing] = m.missing_reason
+        else:
+            arr[missing] = [
+                default_sentence(m.title, float("nan"), float(obj.points[r])) for r in rows[missing]
+            ]
+        grid[rows, slots] = arr
+    return grid[chosen], chosen.sum(axis=1), mat
+
+
+def reason_codes(
+    result: ScoreResult, signals: pd.DataFrame, max_reasons: int
+) -> tuple[list[list[str]], np.ndarray]:
+    """Top reasons per row (knock-outs first, then by |impact|), one list per row.
+
+    Returns the sentences and, for the record, the impact matrix (rows × candidates).
+    """
+    texts, counts, mat = reason_texts(result, signals, max_reasons)
+    ends = np.cumsum(counts).tolist()
+    flat = texts.tolist()
+    return [flat[e - c : e] for e, c in zip(ends, counts.tolist(), strict=True)], mat
 
 
 def knockout_impact(result: ScoreResult) -> np.ndarray:
@@ -171,4 +197,11 @@ def knockout_impact(result: ScoreResult) -> np.ndarray:
     return np.nan_to_num(result.uncapped - result.score)
 
 
-__all__ = ["NEUTRAL_POINTS", "ReasonFormatter", "knockout_impact", "reason_codes", "render"]
+__all__ = [
+    "NEUTRAL_POINTS",
+    "ReasonFormatter",
+    "knockout_impact",
+    "reason_codes",
+    "reason_texts",
+    "render",
+]

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Literal
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from acct_pipeline.scoring.model import HEALTH, ScoringModel
-from acct_pipeline.scoring.reasons import reason_codes
+from acct_pipeline.scoring.reasons import reason_texts
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
 from acct_pipeline.scoring.tiers import (
     NO_TIER,
@@ -138,7 +139,7 @@ def score_frame(
         model.trend.window_days,
     )
     trend = trend_label(tp, model.trend)
-    reasons, _ = reason_codes(health, sig, model.reasons.max_reasons)
+    reasons = _list_column(*reason_texts(health, sig, model.reasons.max_reasons)[:2])
     # one lookup per distinct (tier, trend), not per account
     plays = {
         (t, tr): model.playbook(t, tr) if t is not None else None
@@ -176,6 +177,15 @@ def score_frame(
     for comp, pts in health.component_points.items():
         out[f"{POINTS_PREFIX}{comp}"] = np.round(pts, 2)
     return out, results
+
+
+def _list_column(texts: np.ndarray, counts: np.ndarray) -> pd.Series:
+    """A column of string lists (``VARCHAR[]`` in DuckDB) from flat texts and per-row counts,
+    backed by Arrow: no Python list per row, and DuckDB reads it without converting."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(texts, type=pa.string()))
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists))
 
 
 def read_signals(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:

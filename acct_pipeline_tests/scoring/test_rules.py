@@ -234,3 +234,41 @@ def test_parse_model_round_trip_keeps_hash_and_source() -> None:
     again = parse_model(model.model_dump(mode="json"), source="copy.yaml", content_hash="abc")
     assert again.source == "copy.yaml" and again.content_hash == "abc"
     assert again.health == model.health
+
+
+def test_reasons_for_many_rows_match_one_row_at_a_time() -> None:
+    """Batch rendering formats each distinct combination of placeholder values once; every row
+    must still get the sentence it gets alone (two-placeholder templates included)."""
+    from datetime import date
+
+    from acct_pipeline.scoring.scores import HISTORY_COLUMNS, score_frame
+
+    model = load_model()
+    rng = np.random.default_rng(3)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"a{i:03d}" for i in range(n)],
+            # few distinct values each, so combinations repeat across rows in every mix
+            "overdue_invoices": rng.choice([0.0, 1.0, 2.0, np.nan], n),
+            "overdue_amount": rng.choice([0.0, 250.0, 4800.0, np.nan], n),
+            "seat_utilisation": rng.choice([0.15, 0.5, 0.9, np.nan], n),
+            "usage_trend_pct": rng.choice([-0.42, 0.0, 0.3], n),
+            "days_since_last_touch": rng.choice([1.0, 13.0, 60.0, np.nan], n),
+            "max_days_overdue": rng.choice([0.0, 75.0], n),
+        }
+    )
+    results, _ = evaluate_model(model, frame)
+    top = model.reasons.max_reasons
+    batch, _ = reason_codes(results["health"], frame, max_reasons=top)
+    alone = []
+    for i in range(n):
+        row = frame.iloc[[i]].reset_index(drop=True)
+        r, _ = evaluate_model(model, row)
+        alone.append(reason_codes(r["health"], row, max_reasons=top)[0][0])
+    assert batch == alone
+    assert any("invoices overdue" in s for rs in batch for s in rs)
+    # the scores frame carries the same lists, as an Arrow-backed list column
+    history = pd.DataFrame(columns=["account_id", *HISTORY_COLUMNS])
+    scored, _ = score_frame(frame, history, model, date(2026, 6, 1))
+    assert scored["reason_codes"].tolist() == batch

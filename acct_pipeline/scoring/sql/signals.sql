@@ -90,7 +90,7 @@ subs AS (
     FROM ingest.billing_subscriptions s
     JOIN billing_links b ON b.customer_id = s.customer_id, params p
 ),
-invoices AS (
+invoices AS NOT MATERIALIZED (
     SELECT b.account_id, i.*, coalesce(i.period_start, i.created_at) AS period_on
     FROM ingest.billing_invoices i
     JOIN billing_links b ON b.customer_id = i.customer_id, params p
@@ -149,7 +149,7 @@ payments AS (
 ),
 
 -- ---------------------------------------------------------------- CRM engagement
-activities AS (
+activities AS NOT MATERIALIZED (
     SELECT a.company_id AS account_id, a.contact_id, a.activity_type, a.occurred_at, a.value,
            date_diff('day', CAST(a.occurred_at AS DATE), p.d) AS age_days
     FROM ingest.crm_activities a, params p
