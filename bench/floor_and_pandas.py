@@ -182,7 +182,7 @@ CHILDREN = {
 }
 
 
-def run_scale(scale: str, repeats: int) -> dict[str, Any]:
+def run_scale(scale: str, repeats: int, pandas: bool = True) -> dict[str, Any]:
     machine = common.machine_info()
     common.require_sample(scale)
     _, day = common.period(scale)
@@ -194,17 +194,21 @@ def run_scale(scale: str, repeats: int) -> dict[str, Any]:
     prep = common.measure(
         [__file__, "--child", "prepare", *args], label=f"{scale} ingest {day} (setup)"
     )
-    runs: dict[str, list[dict]] = {"ours": [], "floor": [], "pandas": []}
+    steps = ("ours", "floor", "pandas") if pandas else ("ours", "floor")
+    runs: dict[str, list[dict]] = {step: [] for step in steps}
     for i in range(repeats):
-        for step in ("ours", "floor", "pandas"):
+        for step in steps:
             runs[step].append(
                 common.measure([__file__, "--child", step, *args], label=f"{scale} {step} #{i + 1}")
             )
 
-    def med(step: str, key: str = "step_s") -> float:
+    def med(step: str, key: str = "step_s") -> float | None:
+        if not runs.get(step):
+            return None
         return round(common.median([r[key] for r in runs[step]]), 3)
 
     ours, floor, pandas_s = med("ours"), med("floor"), med("pandas")
+    assert ours is not None and floor is not None
     ours_signals = med("ours", "signals_s")
     summary = {
         "ours_signals_plus_scores_s": ours,
@@ -215,13 +219,13 @@ def run_scale(scale: str, repeats: int) -> dict[str, Any]:
         "pandas_s": pandas_s,
         "ours_over_floor": round(ours / floor, 2),
         "ours_signals_over_floor": round(ours_signals / floor, 2),
-        "pandas_over_ours": round(pandas_s / ours, 2),
-        "pandas_over_ours_signals": round(pandas_s / ours_signals, 2),
+        "pandas_over_ours": round(pandas_s / ours, 2) if pandas_s else None,
+        "pandas_over_ours_signals": round(pandas_s / ours_signals, 2) if pandas_s else None,
         "peak_rss_mb": {s: max(r["process_peak_rss_mb"] for r in rows) for s, rows in runs.items()},
         "events_in_window": prep["events_in_window"],
         "events_total": prep["events_total"],
-        "pandas_active_users_30d_agree_share": runs["pandas"][-1].get(
-            "active_users_30d_agree_share"
+        "pandas_active_users_30d_agree_share": (
+            runs["pandas"][-1].get("active_users_30d_agree_share") if pandas else None
         ),
         "scoring": runs["ours"][0]["scoring"],
     }
@@ -231,7 +235,8 @@ def run_scale(scale: str, repeats: int) -> dict[str, Any]:
         "params": common.scale_params(scale),
         "day": day.isoformat(),
         "repeats": repeats,
-        "command": f".venv/bin/python bench/floor_and_pandas.py --scale {scale} --repeats {n}",
+        "command": f".venv/bin/python bench/floor_and_pandas.py --scale {scale} --repeats {n}"
+        + ("" if pandas else " --skip-pandas"),
         "floor_sql": FLOOR_SQL.strip(),
         "summary": summary,
         "runs": runs,
@@ -247,6 +252,12 @@ def main() -> int:
     )
     p.add_argument("--scale", action="append", choices=list(common.SCALES))
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--skip-pandas",
+        action="store_true",
+        help="ours and the floor only (the pandas version holds the 35-day window in memory: "
+        "about 7.5 GB at 100k accounts x 6 events a day)",
+    )
     p.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
@@ -257,7 +268,7 @@ def main() -> int:
         return 0
     t0 = time.perf_counter()
     for scale in scales:
-        run_scale(scale, args.repeats)
+        run_scale(scale, args.repeats, pandas=not args.skip_pandas)
     common.say(f"floor_and_pandas done in {time.perf_counter() - t0:.0f}s")
     return 0
 

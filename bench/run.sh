@@ -6,6 +6,9 @@
 #   BENCH_SCALES="10k 100k"   scales for the daily run and the floor/pandas comparison
 #   BENCH_BACKFILL_SCALE=100k scale of the 90-day backfill
 #   BENCH_REPEATS=3           repeats of the floor/pandas comparison
+#   BENCH_LARGE=1             also 1M accounts (daily run in-process, ours vs the floor), at
+#                             BENCH_LARGE_EVENTS events per account and day (default 1: about
+#                             90 M events, ~12 GB of landing files; 6 a day would be ~48 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -29,6 +32,15 @@ $PY bench/daily_run.py --scale "$BACKFILL_SCALE" --day-index 35 --skip-dagster -
 # (bench/README.md, Findings): a failure here must not stop the remaining benchmarks.
 $PY bench/backfill.py --scale "$BACKFILL_SCALE" || echo "== backfill at $BACKFILL_SCALE failed (see above)"
 $PY bench/demo_time.py
+if [ "${BENCH_LARGE:-0}" = "1" ]; then
+  # 1M accounts: no Dagster run (about 10x the 100k run) and no pandas (the 35-day window of
+  # events does not fit in memory as a DataFrame); see bench/README.md.
+  export BENCH_EVENTS_PER_ACCOUNT_DAY=${BENCH_LARGE_EVENTS:-1}
+  $PY bench/scale_data.py --scale 1m
+  $PY bench/daily_run.py --scale 1m --skip-dagster --repeats 1
+  $PY bench/floor_and_pandas.py --scale 1m --repeats 1 --skip-pandas
+  unset BENCH_EVENTS_PER_ACCOUNT_DAY
+fi
 # Written by the sync and connector helpers; run when present.
 [ -f bench/sync_throughput.py ] && $PY bench/sync_throughput.py
 [ -f bench/mixpanel_memory.py ] && $PY bench/mixpanel_memory.py
