@@ -62,26 +62,34 @@ def child_backfill(scale: str, work: Path) -> None:
     scores.score_day = timed(scores.score_day, "scores_s")
     start, end = common.period(scale)
     instance = dg.DagsterInstance.ephemeral()
-    with common.timer(t, "run_days_s"):
+    with common.RssSampler() as rss, common.timer(t, "run_days_s"):
         outcome = run_days(start, end, instance=instance, log_level="WARNING")
     t["success"] = outcome.success
     t["failed_checks"] = outcome.failed_checks
-    steps = {}
+    t["duckdb_memory_limit"] = os.environ.get("ACCT_DUCKDB_MEMORY_LIMIT") or "default"
+    steps, step_peaks = {}, {}
     for s in instance.get_run_step_stats(outcome.run_id):
         if s.start_time and s.end_time:
             steps[s.step_key] = round(s.end_time - s.start_time, 2)
+            step_peaks[s.step_key] = rss.peak_between(s.start_time, s.end_time)
     t["steps_s"] = dict(sorted(steps.items(), key=lambda kv: -kv[1]))
+    # where the peak happened: resident memory sampled every 0.5 s, largest sample per step
+    t["step_peak_rss_mb"] = dict(
+        sorted(((k, v) for k, v in step_peaks.items() if v), key=lambda kv: -kv[1])
+    )
     t["per_day"] = [{"day": d, **v} for d, v in sorted(per_day.items())]
     common.child_result(t)
 
 
-def run_scale(scale: str) -> dict[str, Any]:
+def run_scale(scale: str, memory_limit: str | None = None) -> dict[str, Any]:
     machine = common.machine_info()
     manifest = common.require_sample(scale)
     work = common.fresh_dir(common.scale_dir(scale) / "work_backfill")
     r = common.measure(
         [__file__, "--child", "--scale", scale, "--work", str(work)],
-        label=f"{scale} 90-day backfill",
+        env={"ACCT_DUCKDB_MEMORY_LIMIT": memory_limit} if memory_limit else None,
+        label=f"{scale} 90-day backfill"
+        + (f" (DuckDB memory_limit {memory_limit})" if memory_limit else ""),
     )
     days = [d for d in r["per_day"] if "signals_s" in d and "scores_s" in d]
     cost = [d["signals_s"] + d["scores_s"] for d in days]
@@ -90,6 +98,8 @@ def run_scale(scale: str) -> dict[str, Any]:
         "process_s": r["process_wall_s"],
         "peak_rss_mb": r["process_peak_rss_mb"],
         "success": r["success"],
+        "duckdb_memory_limit": memory_limit or "default (80% of RAM)",
+        "peak_step": next(iter(r.get("step_peak_rss_mb", {})), None),
         "events_total": manifest["counts"]["product_events"],
         "scoring": r["scoring"],
     }
@@ -111,14 +121,16 @@ def run_scale(scale: str) -> dict[str, Any]:
             if len(cost) >= 39
             else None,
         }
+    command = f".venv/bin/python bench/backfill.py --scale {scale}"
     payload = {
         "scale": scale,
         "params": common.scale_params(scale),
-        "command": f".venv/bin/python bench/backfill.py --scale {scale}",
+        "command": command + (f" --duckdb-memory-limit {memory_limit}" if memory_limit else ""),
         "summary": summary,
         "run": r,
     }
-    common.write_result(f"backfill_{common.scale_tag(scale)}", payload, machine)
+    suffix = f"_mem{memory_limit.lower()}" if memory_limit else ""
+    common.write_result(f"backfill_{common.scale_tag(scale)}{suffix}", payload, machine)
     common.say(f"{scale}: {summary}")
     return payload
 
@@ -128,13 +140,17 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--scale", default="100k", choices=list(common.SCALES))
+    p.add_argument(
+        "--duckdb-memory-limit",
+        help="run with ACCT_DUCKDB_MEMORY_LIMIT set (e.g. 2GB); the result file gets a _mem suffix",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         child_backfill(args.scale, args.work)
     else:
-        run_scale(args.scale)
+        run_scale(args.scale, args.duckdb_memory_limit)
     return 0
 
 

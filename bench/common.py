@@ -15,6 +15,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -190,6 +191,39 @@ def vm_hwm_mb() -> float:
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+class RssSampler:
+    """Samples this process's resident memory (``VmRSS``) every ``interval`` seconds in a
+    background thread, so a long run can say *when* (in which step) its peak happened."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (unix time, MB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        self.samples.append((time.time(), int(line.split()[1]) / 1024))
+                        break
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, start: float, end: float) -> float | None:
+        """Largest sample taken between two unix times (None when none was taken)."""
+        inside = [mb for t, mb in self.samples if start <= t <= end]
+        return round(max(inside), 1) if inside else None
 
 
 def child_result(payload: dict[str, Any]) -> None:
