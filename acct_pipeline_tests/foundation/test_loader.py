@@ -135,3 +135,40 @@ def test_wrong_type_is_quarantined_not_coerced(tmp_path: Path) -> None:
         "malformed_integer:employees": 2,
         "negative_amount:employees": 1,
     }
+
+
+def test_a_backfill_loads_chunks_sized_by_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk is one day; the rows it held size the next chunks (memory stays bounded
+    however many days a backfill asks for), and every day still lands exactly once."""
+    from datetime import timedelta
+
+    from acct_pipeline.connectors import ingest
+
+    days = [DAY + timedelta(days=i) for i in range(6)]
+    for d in days:
+        body = "".join(
+            f"e{d:%d}-{n},login,{d.isoformat()}T10:00:00Z,u{n},g1,\n" for n in range(10)
+        )
+        write_events(tmp_path, body, day=d)
+    monkeypatch.setenv("ACCT_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("ACCT_PRODUCT_SOURCE", "files")
+    monkeypatch.setattr(ingest, "ROWS_PER_TRANSACTION", 25)  # 10 rows a day: 2 days a chunk
+    chunks: list[list[date]] = []
+    real = ingest.load_partitions
+
+    def recording(con, spec, parts, source_name):  # noqa: ANN001, ANN202
+        parts = list(parts)
+        chunks.append([d for d, _ in parts])
+        return real(con, spec, parts, source_name)
+
+    monkeypatch.setattr(ingest, "load_partitions", recording)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        result = ingest.ingest_days(con, PRODUCT_EVENTS, reversed(days))
+        per_day = con.execute(
+            f"SELECT event_date, count(*) FROM {PRODUCT_EVENTS.qualified} GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert [len(c) for c in chunks] == [1, 2, 2, 1]
+    assert [d for c in chunks for d in c] == days
+    assert result.rows_kept == 60 and per_day == [(d, 10) for d in days]
