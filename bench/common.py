@@ -160,6 +160,7 @@ def machine_info() -> dict[str, Any]:
         "pandas": _version("pandas"),
         "pyarrow": _version("pyarrow"),
         "git_commit": _git_commit(),
+        "duckdb_memory_limit": os.environ.get("ACCT_DUCKDB_MEMORY_LIMIT") or "default (80% of RAM)",
         "load_average_at_start": load_average(),
     }
 

@@ -89,9 +89,9 @@ def prepare_base(scale: str, history_days: int) -> Path:
         per_day = []
         for d in scored:
             s0 = time.perf_counter()
-            compute_signals(con, d)
+            signal_rows = compute_signals(con, d)
             s1 = time.perf_counter()
-            score_day(con, d)
+            score_rows = score_day(con, d)
             s2 = time.perf_counter()
             per_day.append(
                 {
@@ -100,7 +100,10 @@ def prepare_base(scale: str, history_days: int) -> Path:
                     "scores_s": round(s2 - s1, 2),
                 }
             )
-            common.say(f"{scale} base: scored {d} (signals {s1 - s0:.1f}s, scores {s2 - s1:.1f}s)")
+            common.say(
+                f"{scale} base: scored {d} (signals {s1 - s0:.1f}s, {signal_rows:,} rows; "
+                f"scores {s2 - s1:.1f}s, {score_rows:,} rows)"
+            )
         timings["scored_days"] = per_day
         con.execute("CHECKPOINT")
     timings["total_s"] = round(time.perf_counter() - t0, 1)

@@ -65,6 +65,19 @@ def _scales(prefix: str) -> list[dict[str, Any]]:
     return docs
 
 
+def _cmd(d: dict[str, Any]) -> str:
+    """The command of a result, with the environment it ran under when that was not the
+    default (events per account and day, DuckDB memory limit)."""
+    env = []
+    epad = d.get("params", {}).get("events_per_account_day")
+    if epad is not None and epad != 6.0 and "BENCH_EVENTS_PER_ACCOUNT_DAY" not in d["command"]:
+        env.append(f"BENCH_EVENTS_PER_ACCOUNT_DAY={epad:g}")
+    limit = d.get("machine", {}).get("duckdb_memory_limit", "")
+    if limit and not limit.startswith("default") and "memory-limit" not in d["command"]:
+        env.append(f"ACCT_DUCKDB_MEMORY_LIMIT={limit}")
+    return f"`{' '.join([*env, d['command']])}`"
+
+
 def _ok(value: float | None, limit: float, below: bool = True) -> str:
     if value is None:
         return "–"
@@ -164,7 +177,7 @@ def daily_section() -> list[str]:
                 s.get("dagster_run_s"),
                 s.get("dagster_peak_rss_mb"),
                 _load_avg(d),
-                f"`{d['command']}`",
+                _cmd(d),
             ]
         )
     return _table(
@@ -205,7 +218,7 @@ def floor_section() -> list[str]:
                 f"{rss['floor']:.0f} / {rss['ours']:.0f} / {rss['pandas']:.0f}",
                 s.get("pandas_active_users_30d_agree_share"),
                 _load_avg(d),
-                f"`{d['command']}`",
+                _cmd(d),
             ]
         )
     return _table(
@@ -254,7 +267,7 @@ def flat_section() -> list[str]:
                     b,
                     _ok(b / a, 1.3),
                     f"{_load_avg(d)} · {_load_avg(d90)}",
-                    f"`{d['command']}` and `{d90['command']}`",
+                    f"{_cmd(d)} and {_cmd(d90)}",
                 ]
             )
         bf = _load(f"backfill_{tag}")
@@ -301,7 +314,7 @@ def backfill_section() -> list[str]:
                 s.get("peak_step") or "–",
                 s["success"],
                 _load_avg(d),
-                f"`{d['command']}`",
+                _cmd(d),
             ]
         )
     return _table(
@@ -400,7 +413,7 @@ def demo_section() -> list[str]:
                 s["peak_rss_mb"],
                 s["success"],
                 _load_avg(d),
-                f"`{d['command']}`",
+                _cmd(d),
             ]
         ],
     )

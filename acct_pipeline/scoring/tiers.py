@@ -28,7 +28,10 @@ def band_index(scores: np.ndarray, tiers: Tiers) -> np.ndarray:
 
 def tier_index(names: pd.Series | np.ndarray, tiers: Tiers) -> np.ndarray:
     lookup = {n: i for i, n in enumerate(tiers.names)}
-    return np.array([lookup.get(x, NO_TIER) if isinstance(x, str) else NO_TIER for x in names])
+    # an integer array even when empty (a day with no accounts): it indexes the tier names
+    return np.array(
+        [lookup.get(x, NO_TIER) if isinstance(x, str) else NO_TIER for x in names], dtype=np.int64
+    )
 
 
 def apply_hysteresis(

@@ -148,9 +148,7 @@ def test_a_backfill_loads_chunks_sized_by_rows(
 
     days = [DAY + timedelta(days=i) for i in range(6)]
     for d in days:
-        body = "".join(
-            f"e{d:%d}-{n},login,{d.isoformat()}T10:00:00Z,u{n},g1,\n" for n in range(10)
-        )
+        body = "".join(f"e{d:%d}-{n},login,{d.isoformat()}T10:00:00Z,u{n},g1,\n" for n in range(10))
         write_events(tmp_path, body, day=d)
     monkeypatch.setenv("ACCT_LANDING_DIR", str(tmp_path))
     monkeypatch.setenv("ACCT_PRODUCT_SOURCE", "files")

@@ -155,3 +155,13 @@ def test_score_frame_hysteresis_and_deltas_from_history() -> None:
     assert row.score_delta_7d == pytest.approx(row.health_score - 95.0)
     assert row.score_delta_30d == pytest.approx(row.health_score - 97.0)
     assert row.recommended_playbook == model.playbook("Critical", row.trend)
+
+
+def test_no_accounts_gives_integer_tier_indexes() -> None:
+    """An empty day still yields an index array (it indexes the tier names)."""
+    from acct_pipeline.scoring.tiers import tier_index
+
+    idx = tier_index(pd.Series([], dtype=object), load_model().tiers)
+    assert idx.dtype.kind == "i" and idx.shape == (0,)
+    names = np.array(["a", "b"], dtype=object)
+    assert names[idx].tolist() == []
