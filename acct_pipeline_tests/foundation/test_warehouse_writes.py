@@ -24,9 +24,7 @@ def test_the_first_large_write_of_a_new_table_reads_back_on_the_same_connection(
     tmp_path: Path,
 ) -> None:
     with connect(tmp_path / "w.duckdb") as con:
-        written = replace_partition(
-            con, "features.probe", SELECT_DAY, "as_of_date", [DAY], [DAY]
-        )
+        written = replace_partition(con, "features.probe", SELECT_DAY, "as_of_date", [DAY], [DAY])
         by_day = con.execute(
             "SELECT as_of_date, count(*), sum(value) FROM features.probe GROUP BY 1"
         ).fetchall()
