@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## make bench: every benchmark in bench/ (minutes to an hour; not part of the tests)
+## make bench: every benchmark in bench/ (about 50 min and 46 GB of disk; not part of the tests)
 bench: $(STAMP)
 	bash bench/run.sh
 

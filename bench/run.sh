@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark of issue #9, in order (`make bench`). Each line is also runnable alone.
 # Generated data goes to bench/data/ (gitignored); results to bench/results/*.json; the tables
-# of bench/README.md are regenerated at the end. Takes an hour or more on 2 cores.
+# of bench/README.md are regenerated at the end. About 50 min on 2 cores (48 min on 2026-11-24)
+# and ~46 GB of disk in bench/data/ (33 GB of it for 1M; BENCH_LARGE=0 below skips that).
 #
 #   BENCH_SCALES="10k 100k"   scales for the daily run and the floor/pandas comparison
 #   BENCH_BACKFILL_SCALE=100k scale of the 90-day backfill
@@ -9,7 +10,7 @@
 #   BENCH_LARGE=0             skip the 1M accounts block (on by default: daily run in-process,
 #                             ours vs the floor) at BENCH_LARGE_EVENTS events per account and
 #                             day (default 1: about 90 M events, ~12 GB of landing files and
-#                             ~40 min; 6 a day would be ~48 GB)
+#                             ~20 min of the total; 6 a day would be ~48 GB of CSV alone)
 # A benchmark that fails is reported at the end and makes the run exit non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
