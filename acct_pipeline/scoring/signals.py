@@ -112,6 +112,8 @@ class SignalParams:
 
 # Days of product usage the signal SQL reads (the usage trend: last 7 days vs the 28 before).
 USAGE_WINDOW_DAYS = 35
+# Days of product events behind ``key_features_used_30d`` (the ``features`` CTE of signals.sql).
+KEY_FEATURES_WINDOW_DAYS = 30
 
 
 def signals_frame_sql(con: duckdb.DuckDBPyConnection, as_of: date, params: SignalParams) -> None:
