@@ -63,6 +63,11 @@ PSI_SHIFTED = 0.25  # above: the distribution shifted between two days
 FLAP_SHARE_MAX = 0.05  # share of accounts whose tier changed and changed back within a week
 TIER_CHANGE_SHARE_MAX = 0.10  # mean share of accounts changing tier per day
 MIN_TIER_ROWS = 30  # tiers with fewer account-days are too small to judge monotonicity
+TIER_SHARE_DAYS = 30  # the tier-share check looks at the last 30 scored days
+TIER_SHARE_MAX = 0.60  # one tier holding more of the book than this tells nobody anything
+# Lifecycle status written beside the tier: churned accounts are out of the tier shares.
+LIFECYCLE_STATUS = "lifecycle_status"
+CHURNED_STATUS = "Churned"
 
 # Check names (asset checks on scores.score_validation; all WARN, never blocking).
 CHECK_AUC = "auc_in_sane_band"
@@ -80,6 +85,14 @@ CHECK_DESCRIPTIONS = {
     f"{FLAP_WINDOW_DAYS} days, "
     f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
 }
+# A separate check (it needs the model's tier names): defs/validation/checks.py.
+CHECK_TIER_SHARE = "tier_shares_balanced"
+CHECK_TIER_SHARE_DESCRIPTION = (
+    f"Tiers that separate accounts: over the last {TIER_SHARE_DAYS} scored days no tier of the "
+    f"model holds more than {TIER_SHARE_MAX:.0%} of the account-days and none is empty (churned "
+    "accounts and rows without a tier left out). A lopsided or empty tier means the bands say "
+    "little about which accounts need attention."
+)
 
 # Signal columns that identify a row or a segment rather than being a scoring input.
 NON_INPUT_COLUMNS = frozenset({"account_id", "as_of_date", "plan", "model_version", "computed_at"})
@@ -433,6 +446,147 @@ def _distribution(
             )
 
 
+@dataclass
+class TierShares:
+    """Account-days per tier over the last ``days`` scored days (churned / untiered left out)."""
+
+    date_from: date | None
+    date_to: date | None
+    days: int
+    counts: dict[str, int]  # every tier of the model (0 when empty), then any other tier seen
+    excluded: int  # account-days without a tier or with lifecycle status Churned
+    model_tiers: tuple[str, ...] = ()
+
+    @property
+    def account_days(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def shares(self) -> dict[str, float]:
+        total = self.account_days
+        return {t: (n / total if total else 0.0) for t, n in self.counts.items()}
+
+
+def recent_tier_shares(
+    con: duckdb.DuckDBPyConnection,
+    tier_names: list[str] | tuple[str, ...],
+    scores_table: str = ACCOUNT_SCORES,
+    days: int = TIER_SHARE_DAYS,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> TierShares:
+    """Tier counts over the last ``days`` scored days (within ``date_from``..``date_to``).
+
+    Rows with no tier, and rows whose ``lifecycle_status`` is Churned when the table has that
+    column, are counted in ``excluded`` only.
+    """
+    empty = TierShares(None, None, 0, dict.fromkeys(tier_names, 0), 0, tuple(tier_names))
+    if not table_exists(con, scores_table):
+        return empty
+    cols = _columns(con, scores_table)
+    churned = (
+        f"coalesce(CAST({LIFECYCLE_STATUS} AS VARCHAR) = '{CHURNED_STATUS}', false)"
+        if LIFECYCLE_STATUS in cols
+        else "false"
+    )
+    recent = f"""
+        WITH s AS (
+            SELECT CAST(as_of_date AS DATE) AS d, CAST(tier AS VARCHAR) AS tier,
+                   tier IS NULL OR {churned} AS excluded
+            FROM {scores_table}
+            WHERE CAST(as_of_date AS DATE)
+                  BETWEEN coalesce(CAST(? AS DATE), DATE '0001-01-01')
+                      AND coalesce(CAST(? AS DATE), DATE '9999-12-31')
+        ),
+        recent AS (SELECT DISTINCT d FROM s ORDER BY d DESC LIMIT {int(days)})
+    """
+    first, last, n_days = con.execute(
+        f"{recent} SELECT min(d), max(d), count(*) FROM recent", [date_from, date_to]
+    ).fetchone()
+    if not n_days:
+        return empty
+    counts = dict.fromkeys(tier_names, 0)
+    excluded = 0
+    for tier, is_excluded, n in con.execute(
+        f"{recent} SELECT tier, excluded, count(*) FROM s SEMI JOIN recent USING (d) GROUP BY ALL",
+        [date_from, date_to],
+    ).fetchall():
+        if is_excluded:
+            excluded += int(n)
+        else:
+            counts[tier] = counts.get(tier, 0) + int(n)
+    return TierShares(first, last, int(n_days), counts, excluded, tuple(tier_names))
+
+
+def evaluate_tier_shares(shares: TierShares) -> CheckOutcome:
+    """WARN when one tier holds more than ``TIER_SHARE_MAX`` or a tier of the model is empty."""
+    pct = {t: round(v, 4) for t, v in shares.shares.items()}
+    meta: dict[str, Any] = {
+        "tier_share_30d": pct,
+        "account_days_by_tier": dict(shares.counts),
+        "window": f"{shares.date_from} .. {shares.date_to} ({shares.days} scored days)",
+        "excluded_account_days": shares.excluded,
+        "max_tier_share": TIER_SHARE_MAX,
+    }
+    if not shares.account_days:
+        return CheckOutcome(
+            CHECK_TIER_SHARE,
+            False,
+            f"no scored account with a tier in the last {TIER_SHARE_DAYS} scored days",
+            meta,
+        )
+    listing = ", ".join(f"{t} {v:.1%}" for t, v in shares.shares.items())
+    largest = max(shares.shares, key=lambda t: shares.shares[t])
+    empty = [t for t in shares.model_tiers if shares.counts.get(t, 0) == 0]
+    problems = []
+    if shares.shares[largest] > TIER_SHARE_MAX:
+        share = shares.shares[largest]
+        problems.append(f"{largest} holds {share:.1%} of account-days (max {TIER_SHARE_MAX:.0%})")
+    if empty:
+        problems.append(f"empty tier(s): {', '.join(empty)}")
+    head = "; ".join(problems) if problems else "every tier is used and none dominates"
+    return CheckOutcome(
+        CHECK_TIER_SHARE,
+        not problems,
+        f"{head}. Last {shares.days} scored days ({shares.date_from} .. {shares.date_to}, "
+        f"{shares.account_days:,} account-days): {listing}",
+        meta,
+    )
+
+
+def _recent_tier_share(
+    con: duckdb.DuckDBPyConnection,
+    scores_table: str,
+    date_from: date | None,
+    date_to: date | None,
+    tier_names: list[str] | tuple[str, ...] | None,
+    recs: list,
+    summary: dict,
+) -> None:
+    names = tier_names or ordered_tiers(
+        [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT tier FROM _v_scores WHERE tier IS NOT NULL"
+            ).fetchall()
+        ]
+    )
+    shares = recent_tier_shares(con, names, scores_table, date_from=date_from, date_to=date_to)
+    for tier, share in shares.shares.items():
+        recs.append(
+            _rec(
+                "tier_share",
+                share,
+                shares.counts[tier],
+                segment_type="tier",
+                segment=tier,
+                window=f"last_{TIER_SHARE_DAYS}_days",
+            )
+        )
+    summary["tier_share_30d"] = {t: round(v, 4) for t, v in shares.shares.items()}
+    summary["tier_share_30d_days"] = shares.days
+
+
 def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> None:
     psi = con.execute(
         f"""
@@ -647,8 +801,12 @@ def compute_validation(
     date_from: date | None = None,
     date_to: date | None = None,
     horizon_days: int = CHURN_HORIZON_DAYS,
+    tier_names: list[str] | tuple[str, ...] | None = None,
 ) -> ValidationResult:
     """Validate ``scores_table`` (whole history, or ``date_from``..``date_to``) against outcomes.
+
+    ``tier_names`` (the model's, best first) lists empty tiers in the 30-day tier shares too;
+    without it only the tiers that occur are listed.
 
     Reads only; creates TEMP tables on ``con``. Tolerates missing columns (no
     ``churn_probability`` → its AUC, lift and Brier are None) and missing tables.
@@ -710,6 +868,7 @@ def compute_validation(
     _churn_by_tier(con, recs, summary)
     _calibration(con, avail["has_churn_probability"], recs, summary)
     _distribution(con, recs, summary, last)
+    _recent_tier_share(con, scores_table, date_from, date_to, tier_names, recs, summary)
     _stability(con, recs, summary)
     _coverage(con, signals_table, recs, summary, last)
     return ValidationResult(rows=_rows(recs), summary=summary)
@@ -754,9 +913,11 @@ def write_validation(con: duckdb.DuckDBPyConnection, result: ValidationResult) -
         con.unregister("_validation_rows")
 
 
-def validate_warehouse(con: duckdb.DuckDBPyConnection) -> ValidationResult:
+def validate_warehouse(
+    con: duckdb.DuckDBPyConnection, tier_names: list[str] | tuple[str, ...] | None = None
+) -> ValidationResult:
     """Validate the stored history and write ``scores.score_validation`` (the asset's body)."""
-    result = compute_validation(con)
+    result = compute_validation(con, tier_names=tier_names)
     write_validation(con, result)
     return result
 
@@ -904,6 +1065,11 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "90-day churn rate by tier: "
         + ", ".join(f"{t} {r:.1%}" for t, r in rates.items())
         + (" (monotonic)" if summary.get("churn_monotonic") else " (**not monotonic**)"),
+        "",
+        f"Tier share, last {summary.get('tier_share_30d_days', 0)} scored days: "
+        + (
+            ", ".join(f"{t} {v:.1%}" for t, v in summary.get("tier_share_30d", {}).items()) or "n/a"
+        ),
         "",
         f"Stability: max PSI {_fmt(summary.get('psi_max'))}, mean tier changes per day "
         f"{_fmt(summary.get('tier_change_share_mean'))}, flapping accounts "

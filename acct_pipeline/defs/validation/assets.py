@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 
 from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.report import build_report, reports_dir
 from acct_pipeline.scoring.validation import ValidationResult, summary_markdown, validate_warehouse
 
@@ -44,6 +45,7 @@ def validation_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]
         meta[key] = _number(s.get(key))
     meta["churn_rate_by_tier"] = dg.MetadataValue.json(s.get("churn_rate_by_tier", {}))
     meta["churn_monotonic"] = dg.MetadataValue.bool(bool(s.get("churn_monotonic")))
+    meta["tier_share_30d"] = dg.MetadataValue.json(s.get("tier_share_30d", {}))
     meta["history"] = dg.MetadataValue.text(
         f"{s['date_from']} .. {s['date_to']} ({s['days']} days)"
     )
@@ -68,8 +70,9 @@ def score_validation(
     churn probability; calibration (Brier, reliability table); score distribution per tier;
     stability (day-over-day PSI, accounts changing tier, flapping); and coverage by plan, region
     and industry (missing inputs, score distribution). One tidy row per number."""
+    tier_names = load_model().tiers.names
     with warehouse.connect() as con:
-        result = validate_warehouse(con)
+        result = validate_warehouse(con, tier_names)
     context.log.info(summary_markdown(result.summary))
     return dg.MaterializeResult(metadata=validation_metadata(result))
 

@@ -6,7 +6,16 @@ import dagster as dg
 
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.defs.validation.assets import SCORE_VALIDATION_KEY
-from acct_pipeline.scoring.validation import CHECK_DESCRIPTIONS, evaluate_checks, summary_from_table
+from acct_pipeline.scoring.model import load_model
+from acct_pipeline.scoring.validation import (
+    CHECK_DESCRIPTIONS,
+    CHECK_TIER_SHARE,
+    CHECK_TIER_SHARE_DESCRIPTION,
+    evaluate_checks,
+    evaluate_tier_shares,
+    recent_tier_shares,
+    summary_from_table,
+)
 
 
 @dg.multi_asset_check(
@@ -27,3 +36,26 @@ def score_validation_checks(warehouse: WarehouseResource) -> Iterator[dg.AssetCh
             description=outcome.description,
             metadata={k: v for k, v in outcome.metadata.items() if v is not None},
         )
+
+
+@dg.asset_check(
+    asset=SCORE_VALIDATION_KEY,
+    name=CHECK_TIER_SHARE,
+    blocking=False,
+    description=CHECK_TIER_SHARE_DESCRIPTION,
+)
+def tier_share_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Share of accounts per tier of the loaded model over the last 30 scored days."""
+    model = load_model()
+    with warehouse.connect() as con:
+        outcome = evaluate_tier_shares(recent_tier_shares(con, model.tiers.names))
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=outcome.description,
+        metadata={
+            k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
+            for k, v in outcome.metadata.items()
+            if v is not None
+        },
+    )
