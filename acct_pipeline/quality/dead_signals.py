@@ -27,7 +27,7 @@ Reads only; plain SQL on the DuckDB connection; missing or empty tables are find
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -83,7 +83,7 @@ class SignalStats:
 
     @property
     def dead_share(self) -> float:
-        return self.null_share + self.constant_share
+        return round(self.null_share + self.constant_share, 9)  # 0.2 + 0.75 is not >= 0.95
 
     def describe(self) -> str:
         parts = []
@@ -314,7 +314,6 @@ def measure_stats(
     modes = {c: row[2 + 2 * i] for i, c in enumerate(cols)}
     with_mode = [c for c in cols if modes[c] is not None]
     counts: dict[str, int] = {}
-    varied: dict[str, bool] = {}
     if with_mode:
         day_aggs = ", ".join(f'count(*) FILTER (WHERE "{c}" = ?)' for c in with_mode)
         counts = dict(
@@ -323,24 +322,6 @@ def measure_stats(
                 con.execute(
                     f"SELECT {day_aggs} FROM {signals_table} WHERE {AS_OF_DATE} = CAST(? AS DATE)",
                     [*(modes[c] for c in with_mode), as_of],
-                ).fetchone(),
-                strict=True,
-            )
-        )
-        hist_aggs = ", ".join(
-            f'count(*) FILTER (WHERE "{c}" IS NOT NULL AND "{c}" <> ?) > 0' for c in with_mode
-        )
-        varied = dict(
-            zip(
-                with_mode,
-                con.execute(
-                    f"SELECT {hist_aggs} FROM {signals_table} "
-                    f"WHERE {AS_OF_DATE} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
-                    [
-                        *(modes[c] for c in with_mode),
-                        as_of - timedelta(days=HISTORY_DAYS - 1),
-                        as_of,
-                    ],
                 ).fetchone(),
                 strict=True,
             )
@@ -362,9 +343,26 @@ def measure_stats(
                 constant_value=value,
                 constant_share=int(counts.get(signal, 0)) / n,
                 all_clear=value is not None and is_all_clear(signal_uses_, value),
-                varied_recently=bool(varied.get(signal, False)),
             )
         )
+    # Only rare-event candidates (mostly at their all-clear value) need the history.
+    candidates = [s for s in out if s.all_clear and s.dead_share >= DEAD_SHARE]
+    if candidates:
+        hist_aggs = ", ".join(
+            f'count(*) FILTER (WHERE "{s.signal}" IS NOT NULL AND "{s.signal}" <> ?) > 0'
+            for s in candidates
+        )
+        varied = con.execute(
+            f"SELECT {hist_aggs} FROM {signals_table} "
+            f"WHERE {AS_OF_DATE} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
+            [
+                *(modes[s.signal] for s in candidates),
+                as_of - timedelta(days=HISTORY_DAYS - 1),
+                as_of,
+            ],
+        ).fetchone()
+        changed = {s.signal: bool(v) for s, v in zip(candidates, varied, strict=True)}
+        out = [replace(s, varied_recently=True) if changed.get(s.signal) else s for s in out]
     return n, out
 
 
