@@ -425,6 +425,32 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     return bool(row and row[0])
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """Column names of ``schema.table`` in table order ([] when the table does not exist)."""
+    schema, name = qualified.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def add_missing_columns(
+    con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | None = None
+) -> list[str]:
+    """Add to ``table`` every column of ``select_sql`` it lacks (a newer version of the code
+    writes a column an older warehouse does not have yet). Returns the columns added."""
+    have = set(table_columns(con, table))
+    added = []
+    for col, typ, *_ in con.execute(f"DESCRIBE {select_sql}", params or []).fetchall():
+        if col not in have:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{col}" {typ}')
+            added.append(col)
+    return added
+
+
 def replace_partition(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -449,6 +475,8 @@ def replace_partition(
             f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({select_sql}) LIMIT 0",
             params or [],
         )
+    else:
+        add_missing_columns(con, table, select_sql, params)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
