@@ -114,6 +114,9 @@ class TableSpec:
     partitioned: bool = False
     description: str = ""
     partition_column: str | None = None
+    # a company may simply not have this source (no ticketing, no product tracking): a missing
+    # landing file is then a notice, not an error, and the table keeps what it had (or stays empty)
+    optional_file: bool = False
 
     @property
     def qualified(self) -> str:
@@ -177,6 +180,7 @@ CRM_CONTACTS = TableSpec(
         C("left_company_at", "TIMESTAMP", description="when the contact left the company"),
         C("updated_at", "TIMESTAMP"),
     ),
+    optional_file=True,
 )
 
 CRM_ACTIVITIES = TableSpec(
@@ -197,6 +201,7 @@ CRM_ACTIVITIES = TableSpec(
         C("occurred_at", "TIMESTAMP", required=True),
         C("value", "DOUBLE", description="NPS score 0-10 for nps_response, else empty"),
     ),
+    optional_file=True,
 )
 
 CRM_TICKETS = TableSpec(
@@ -214,6 +219,7 @@ CRM_TICKETS = TableSpec(
         C("escalated", "BOOLEAN"),
         C("csat_score", "DOUBLE", description="1-5 after close, else empty"),
     ),
+    optional_file=True,
 )
 
 BILLING_CUSTOMERS = TableSpec(
@@ -234,6 +240,7 @@ BILLING_CUSTOMERS = TableSpec(
         C("delinquent", "BOOLEAN"),
         C("created_at", "TIMESTAMP", required=True),
     ),
+    optional_file=True,
 )
 
 BILLING_SUBSCRIPTIONS = TableSpec(
@@ -269,6 +276,7 @@ BILLING_SUBSCRIPTIONS = TableSpec(
         C("canceled_at", "TIMESTAMP", description="when the customer gave notice"),
         C("ended_at", "TIMESTAMP", description="when the subscription ended (churn)"),
     ),
+    optional_file=True,
 )
 
 BILLING_INVOICES = TableSpec(
@@ -298,6 +306,7 @@ BILLING_INVOICES = TableSpec(
         C("seats", "BIGINT", nonnegative=True),
         C("mrr", "DOUBLE", nonnegative=True, description="the subscription's MRR for this period"),
     ),
+    optional_file=True,
 )
 
 PRODUCT_GROUPS = TableSpec(
@@ -312,6 +321,7 @@ PRODUCT_GROUPS = TableSpec(
         C("crm_company_id", "VARCHAR", description="explicit link to the CRM company, often empty"),
         C("created_at", "TIMESTAMP", required=True),
     ),
+    optional_file=True,
 )
 
 PRODUCT_EVENTS = TableSpec(
@@ -519,6 +529,7 @@ class LoadResult:
     rows_quarantined: int = 0
     rules: dict[str, int] = field(default_factory=dict)
     partitions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, other: LoadResult) -> None:
         self.rows_in += other.rows_in
