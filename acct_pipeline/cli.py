@@ -278,7 +278,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("train-churn", help="(re)train the churn model on the warehouse's history now")
+    sub.add_parser(
+        "train-churn",
+        help="(re)train the churn model for the latest retraining day, with its hold-out "
+        "evaluation; the next scored days use it",
+    )
 
 
 EXTRA_PARSERS.append(_train_parser)
@@ -286,23 +290,27 @@ EXTRA_PARSERS.append(_train_parser)
 
 @command("train-churn")
 def cmd_train_churn(args: argparse.Namespace) -> int:
-    from acct_pipeline.scoring.churn import ChurnModelError, apply_churn_model, train_churn_model
+    from acct_pipeline.scoring.churn import ChurnModelError, train_churn_model
     from acct_pipeline.scoring.model import load_model
 
     model = load_model()
     try:
         with warehouse.connect() as con:
-            artifact = train_churn_model(con, model)
-            filled = apply_churn_model(con, artifact)
+            artifact = train_churn_model(con, model, reuse=False)
     except ChurnModelError as exc:
         _say(f"train-churn: {exc}")
         return 2
     meta = artifact.metadata
+    dropped = meta.get("dropped_features") or {}
     _say(
-        f"churn model {artifact.version} ({model.label}): {meta.get('rows', 0):,} rows, "
-        f"hold-out AUC {meta.get('holdout_churn_auc', 'n/a')} (health score "
-        f"{meta.get('holdout_health_auc', 'n/a')}); {filled:,} probabilities filled; "
-        f"{artifact.path}"
+        f"churn model {artifact.version} ({model.label}): trained on labels known by "
+        f"{meta.get('labels_known_by')}, {meta.get('rows', 0):,} rows, "
+        f"{meta.get('churn_events', 0):,} churn events; hold-out AUC "
+        f"{meta.get('holdout_churn_auc', 'n/a')} (health score "
+        f"{meta.get('holdout_health_auc', 'n/a')}; later days of held-out accounts, "
+        f"n={meta.get('n_eval', 'n/a')}); "
+        + (f"dropped {', '.join(f'{k} ({v})' for k, v in dropped.items())}; " if dropped else "")
+        + f"{artifact.path}"
     )
     return 0
 

@@ -114,6 +114,9 @@ class TableSpec:
     partitioned: bool = False
     description: str = ""
     partition_column: str | None = None
+    # a company may simply not have this source (no ticketing, no product tracking): a missing
+    # landing file is then a notice, not an error, and the table keeps what it had (or stays empty)
+    optional_file: bool = False
 
     @property
     def qualified(self) -> str:
@@ -177,6 +180,7 @@ CRM_CONTACTS = TableSpec(
         C("left_company_at", "TIMESTAMP", description="when the contact left the company"),
         C("updated_at", "TIMESTAMP"),
     ),
+    optional_file=True,
 )
 
 CRM_ACTIVITIES = TableSpec(
@@ -197,6 +201,7 @@ CRM_ACTIVITIES = TableSpec(
         C("occurred_at", "TIMESTAMP", required=True),
         C("value", "DOUBLE", description="NPS score 0-10 for nps_response, else empty"),
     ),
+    optional_file=True,
 )
 
 CRM_TICKETS = TableSpec(
@@ -214,6 +219,7 @@ CRM_TICKETS = TableSpec(
         C("escalated", "BOOLEAN"),
         C("csat_score", "DOUBLE", description="1-5 after close, else empty"),
     ),
+    optional_file=True,
 )
 
 BILLING_CUSTOMERS = TableSpec(
@@ -234,6 +240,7 @@ BILLING_CUSTOMERS = TableSpec(
         C("delinquent", "BOOLEAN"),
         C("created_at", "TIMESTAMP", required=True),
     ),
+    optional_file=True,
 )
 
 BILLING_SUBSCRIPTIONS = TableSpec(
@@ -269,6 +276,7 @@ BILLING_SUBSCRIPTIONS = TableSpec(
         C("canceled_at", "TIMESTAMP", description="when the customer gave notice"),
         C("ended_at", "TIMESTAMP", description="when the subscription ended (churn)"),
     ),
+    optional_file=True,
 )
 
 BILLING_INVOICES = TableSpec(
@@ -298,6 +306,7 @@ BILLING_INVOICES = TableSpec(
         C("seats", "BIGINT", nonnegative=True),
         C("mrr", "DOUBLE", nonnegative=True, description="the subscription's MRR for this period"),
     ),
+    optional_file=True,
 )
 
 PRODUCT_GROUPS = TableSpec(
@@ -312,6 +321,7 @@ PRODUCT_GROUPS = TableSpec(
         C("crm_company_id", "VARCHAR", description="explicit link to the CRM company, often empty"),
         C("created_at", "TIMESTAMP", required=True),
     ),
+    optional_file=True,
 )
 
 PRODUCT_EVENTS = TableSpec(
@@ -425,6 +435,32 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     return bool(row and row[0])
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """Column names of ``schema.table`` in table order ([] when the table does not exist)."""
+    schema, name = qualified.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def add_missing_columns(
+    con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | None = None
+) -> list[str]:
+    """Add to ``table`` every column of ``select_sql`` it lacks (a newer version of the code
+    writes a column an older warehouse does not have yet). Returns the columns added."""
+    have = set(table_columns(con, table))
+    added = []
+    for col, typ, *_ in con.execute(f"DESCRIBE {select_sql}", params or []).fetchall():
+        if col not in have:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{col}" {typ}')
+            added.append(col)
+    return added
+
+
 def replace_partition(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -449,6 +485,8 @@ def replace_partition(
             f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ({select_sql}) LIMIT 0",
             params or [],
         )
+    else:
+        add_missing_columns(con, table, select_sql, params)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
@@ -491,6 +529,7 @@ class LoadResult:
     rows_quarantined: int = 0
     rules: dict[str, int] = field(default_factory=dict)
     partitions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, other: LoadResult) -> None:
         self.rows_in += other.rows_in

@@ -7,14 +7,27 @@ from datetime import date
 
 import duckdb
 
+from acct_pipeline.connectors.files import FilesSource
 from acct_pipeline.connectors.loader import load_batches, load_partitions
 from acct_pipeline.connectors.registry import source_for
 from acct_pipeline.warehouse import LoadResult, TableSpec
 
 
 def ingest_snapshot(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> LoadResult:
-    """Replace ``ingest.<table>`` with the configured source's current snapshot."""
+    """Replace ``ingest.<table>`` with the configured source's current snapshot.
+
+    A landing file the contract marks optional (``TableSpec.optional_file``) that is missing
+    leaves the table as it was (empty on a first load) and says so in ``LoadResult.notes``.
+    """
     source = source_for(spec.name)
+    if spec.optional_file and isinstance(source, FilesSource):
+        path = source.path_for(spec)
+        if not path.exists():
+            return LoadResult(
+                table=spec.name,
+                source=source.name,
+                notes=[f"{path}: no such file; {spec.name} is optional, the table is unchanged"],
+            )
     return load_batches(con, spec, source.read_table(spec), source.name)
 
 

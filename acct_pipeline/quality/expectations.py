@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from acct_pipeline.scoring.lifecycle import STATUSES
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -224,6 +225,20 @@ def _not_null(column: str, blocking: bool = False, what: str = "") -> Expectatio
         columns=(column,),
         blocking=blocking,
         description=f"Every row has a {column}{what}.",
+    )
+
+
+def _not_null_unless_churned(column: str) -> Expectation:
+    """Blocking not-null on a score column, except for churned accounts, which have none."""
+    derived = f"_{column}_unless_churned"
+    return Expectation(
+        check=not_null(column),
+        gx_type="ExpectColumnValuesToNotBeNull",
+        kwargs={"column": derived},
+        columns=(derived,),
+        blocking=True,
+        description=f"Every row has a {column}, except accounts whose lifecycle status is "
+        "Churned (they have left the book).",
     )
 
 
@@ -542,8 +557,9 @@ def scores_suite() -> Suite:
         _not_null("account_id", blocking=True, what=" (the CRM record id)"),
         _not_null(AS_OF_DATE, blocking=True, what=" (the partition)"),
         _unique(("account_id", AS_OF_DATE), blocking=True),
-        _not_null("health_score", blocking=True),
-        _not_null("tier", blocking=True),
+        _not_null_unless_churned("health_score"),
+        _not_null_unless_churned("tier"),
+        _in_set("lifecycle_status", STATUSES, blocking=True, severity="ERROR"),
         _not_null("model_version", blocking=True),
         _column_types(blocking=True),
         _between(HEALTH_SCORE_IN_RANGE, "health_score", 0, 100, blocking=True),
@@ -574,6 +590,10 @@ def scores_suite() -> Suite:
         "reason_codes": "list",
         "recommended_playbook": "text",
         "model_version": "text",
+        "lifecycle_status": "text",
+        "data_coverage": "number",
+        "churn_model_version": "text",
+        "churn_note": "text",
     }
     return Suite(
         name="scores.account_scores",

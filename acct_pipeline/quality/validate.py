@@ -42,7 +42,16 @@ from acct_pipeline.warehouse import EVENT_DATE, PRODUCT_EVENTS, table_exists
 
 # Derived columns of the ``rows`` frame: name -> (SQL over the table, the column it needs).
 DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
-    "_occurred_day": ("CAST(occurred_at AS DATE)", "occurred_at")
+    "_occurred_day": ("CAST(occurred_at AS DATE)", "occurred_at"),
+    # a churned account has no score or tier by design (scoring/lifecycle.py)
+    "_health_score_unless_churned": (
+        "CASE WHEN lifecycle_status = 'Churned' THEN 0 ELSE health_score END",
+        "lifecycle_status",
+    ),
+    "_tier_unless_churned": (
+        "CASE WHEN lifecycle_status = 'Churned' THEN 'Churned' ELSE tier END",
+        "lifecycle_status",
+    ),
 }
 
 # Above this many rows a partitioned table is validated in chunks of whole days, so a long

@@ -231,35 +231,6 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
     }
 
 
-def _train_candidate_churn(
-    con: duckdb.DuckDBPyConnection, model: Any, workdir: Path, days: list[date]
-) -> dict[str, Any]:
-    """Train the candidate's churn model on the temporary copy and fill its probabilities.
-
-    The artefact goes to the temporary folder, never to the production models folder. Without
-    enough labelled history (scores covering the churn horizon) this is skipped with the reason.
-    """
-    from acct_pipeline.scoring.churn import apply_churn_model, train_churn_model
-
-    try:
-        artifact = train_churn_model(con, model, directory=workdir / "churn_models")
-        apply_churn_model(con, artifact, days)
-    except Exception as exc:  # noqa: BLE001 - a backtest without a churn model is still useful
-        return {"trained": False, "reason": str(exc)}
-    keep = (
-        "version",
-        "rows",
-        "positives",
-        "first_date",
-        "last_date",
-        "holdout_churn_auc",
-        "holdout_health_auc",
-        "holdout_churn_brier",
-        "holdout",
-    )
-    return {"trained": True, **{k: artifact.metadata[k] for k in keep if k in artifact.metadata}}
-
-
 def run_backtest(
     warehouse_path: str | Path,
     candidate_path: str | Path,
@@ -339,13 +310,27 @@ def run_backtest(
                 sorted(_model_signals(model) - stored_signals) if stored_signals else []
             )
             con.execute("DETACH prod")
-            for day in days:
-                score_day(con, day, model)
-            churn_model = (
-                _train_candidate_churn(con, model, workdir, days)
-                if engine and train_churn
-                else {"trained": False, "reason": "not requested"}
-            )
+            churn_model: dict[str, Any] = {"trained": False, "reason": "not requested"}
+            if engine:
+                # the candidate's churn probabilities walk-forward, as production makes them:
+                # each day's from a model trained on labels matured by then; the artefacts go
+                # to the temporary folder, never to the production models folder
+                from acct_pipeline.scoring.churn import WalkForwardChurn
+
+                churn = WalkForwardChurn(model, workdir / "churn_models") if train_churn else None
+                for day in days:
+                    score_day(con, day, model, churn=churn)
+                if churn is not None:
+                    summary = churn.summary()
+                    churn_model = {
+                        "trained": bool(summary["versions_used"]),
+                        "method": "walk-forward: each day scored by a model trained on the "
+                        "labels matured by then",
+                        **summary,
+                    }
+            else:
+                for day in days:
+                    score_day(con, day, model)
             current = compute_validation(con, CURRENT_SCORES, date_from=first, date_to=last)
             candidate = compute_validation(con, ACCOUNT_SCORES, date_from=first, date_to=last)
             changes = _tier_changes(con, ACCOUNT_SCORES, last)

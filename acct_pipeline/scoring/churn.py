@@ -1,20 +1,33 @@
-"""Predictive churn: probability that an account churns within the next 90 days.
+"""Predictive churn: probability that an account churns within the next 90 days, out of time.
 
 Trained on the warehouse's own history: features are the signals (and scores) on as-of day D,
 the label is "every subscription ended within (D, D + horizon]" (``scoring/outcomes.py``,
-billing joined through ``staging.identity_map``). Only days whose whole horizon has been
-observed are labelled. Evaluation is time-split: the model is fitted on the earlier labelled
-days and measured on the later ones (an account-day is never in both), with calibrated
-probabilities (scikit-learn ``CalibratedClassifierCV``, folds grouped by account).
+billing joined through ``staging.identity_map``).
 
-The artefact (estimator + metadata) is saved under ``<warehouse dir>/models/`` (or
-``$ACCT_MODELS_DIR``) as ``churn-<model name>-<version>.joblib``; the version is a hash of the
-training data and the scoring-model file, so the same data and model give the same version.
+**Walk-forward, never in-sample.** The probability on day T comes only from a model trained on
+as-of days D whose label window had closed by T (D + horizon <= T), with the outcomes as they
+were known on T. Models are retrained on a cadence (``churn_model.retrain_every_days``, counted
+from a fixed anchor so every run retrains on the same days); the model used on T is the one of
+the latest retraining day on or before T. Until that many churn events have matured
+(``churn_model.min_churn_events``) there is no model: the probability is NULL and the score row
+says why (``churn_note``). Every score row records the churn-model version that produced its
+probability (``churn_model_version``), so validation can use these out-of-time predictions only.
+
+Inside a training run, calibration folds are grouped by account, and the hold-out evaluation
+(``evaluate_holdout``) is split by time *and* by account: later days of accounts the model never
+saw, so one churn event is never on both sides.
+
+Feature columns that are entirely empty or constant in the training rows (no NPS in this CRM,
+no product tracking) are dropped before fitting and listed in the artefact's metadata.
+
+Artefacts (estimator + metadata) are saved under ``<warehouse dir>/models/`` (or
+``$ACCT_MODELS_DIR``) as ``churn-<model name>-<version>.joblib`` with a ``.json`` beside it;
+the version is ``<retraining day>.<model-file hash>``, so the same day and model file give the
+same version and the file is reused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -83,6 +96,14 @@ class ChurnArtifact:
 
 
 @dataclass
+class ChurnForDay:
+    """What the walk-forward churn model says about one scored day: an artefact, or why not."""
+
+    artifact: ChurnArtifact | None
+    note: str | None  # the reason there is no probability (None when there is a model)
+
+
+@dataclass
 class HoldoutEvaluation:
     """Time-split evaluation on the later labelled days (``evaluate_holdout``)."""
 
@@ -128,13 +149,24 @@ def feature_names(model: ScoringModel) -> list[str]:
     return feats
 
 
-def labelled_dates(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> list[date]:
-    """Scored days whose churn horizon is fully observed, after the signal warm-up, sampled
-    every ``sample_every_days`` counting back from the last one."""
+def retrain_day(day: date, every_days: int) -> date:
+    """The retraining day a day's churn model comes from: the latest day on or before ``day``
+    whose ordinal is a multiple of ``every_days`` (weekly: Sundays)."""
+    ordinal = day.toordinal()
+    return date.fromordinal(ordinal - ordinal % every_days)
+
+
+def labelled_dates(
+    con: duckdb.DuckDBPyConnection, model: ScoringModel, known_by: date | None = None
+) -> list[date]:
+    """Scored days whose churn horizon had closed by ``known_by`` (default: the last signal
+    day), after the signal warm-up, sampled every ``sample_every_days`` (on fixed calendar
+    days, so a later retraining sees the same days plus new ones)."""
     if not (table_exists(con, ACCOUNT_SCORES) and table_exists(con, ACCOUNT_SIGNALS)):
         return []
     cfg = model.churn_model
-    last_observed = con.execute(f"SELECT max(as_of_date) FROM {ACCOUNT_SIGNALS}").fetchone()[0]
+    if known_by is None:
+        known_by = con.execute(f"SELECT max(as_of_date) FROM {ACCOUNT_SIGNALS}").fetchone()[0]
     first_event = (
         con.execute(f"SELECT min(event_date) FROM {PRODUCT_EVENTS.qualified}").fetchone()[0]
         if table_exists(con, PRODUCT_EVENTS.qualified)
@@ -146,22 +178,23 @@ def labelled_dates(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> list[
             f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES} ORDER BY 1"
         ).fetchall()
     ]
-    if last_observed is None or not days:
+    if known_by is None or not days:
         return []
     start = (first_event or days[0]) + timedelta(days=WARMUP_DAYS)
-    limit = last_observed - timedelta(days=cfg.horizon_days)
-    usable = [d for d in days if start <= d <= limit]
-    if not usable:
-        return []
+    limit = known_by - timedelta(days=cfg.horizon_days)
     step = cfg.sample_every_days
-    return sorted(d for d in usable if (usable[-1] - d).days % step == 0)
+    return [d for d in days if start <= d <= limit and d.toordinal() % step == 0]
 
 
 def training_frame(
-    con: duckdb.DuckDBPyConnection, model: ScoringModel, dates: list[date]
+    con: duckdb.DuckDBPyConnection,
+    model: ScoringModel,
+    dates: list[date],
+    known_by: date | None = None,
 ) -> pd.DataFrame:
-    """Signals + scores + label for every customer account on each of ``dates``."""
-    create_outcome_tables(con)
+    """Signals + scores + label for every customer account on each of ``dates``, with the
+    outcomes as known at the end of ``known_by`` (None: everything stored)."""
+    create_outcome_tables(con, known_by=known_by)
     sql = (SQL_DIR / "churn_training.sql").read_text()
     return con.execute(sql, {"dates": dates, "horizon": model.churn_model.horizon_days}).df()
 
@@ -207,27 +240,59 @@ def _estimator(model: ScoringModel, groups: np.ndarray, y: np.ndarray) -> tuple[
     )
 
 
-def fit_churn(model: ScoringModel, frame: pd.DataFrame) -> tuple[Any, list[str], dict[str, float]]:
-    """Fit the calibrated churn model on ``frame`` (rows from ``training_frame``)."""
+def usable_features(X: np.ndarray, features: list[str]) -> tuple[list[int], dict[str, str]]:
+    """Columns worth learning from, and the dropped ones with the reason: a column that is
+    empty (every value missing) or constant in the training rows says nothing, and gradient
+    boosting cannot bin an all-empty column (REFERENCE.md, "Honest model evaluation")."""
+    keep: list[int] = []
+    dropped: dict[str, str] = {}
+    for j, f in enumerate(features):
+        col = X[:, j]
+        known = col[np.isfinite(col)]
+        if known.size == 0:
+            dropped[f] = "no data"
+        elif np.all(known == known[0]) and known.size == col.size:
+            dropped[f] = f"constant ({known[0]:g})"
+        else:
+            keep.append(j)
+    return keep, dropped
+
+
+def fit_churn(
+    model: ScoringModel, frame: pd.DataFrame
+) -> tuple[Any, list[str], dict[str, float], dict[str, str]]:
+    """Fit the calibrated churn model on ``frame`` (rows from ``training_frame``).
+
+    Returns the estimator, the features it uses, their medians (for driver explanations) and
+    the configured features that were dropped, with the reason."""
     y = frame["churned"].to_numpy(dtype=int)
     if len(np.unique(y)) < 2 or y.sum() < 5:
         raise ChurnModelError(
             f"churn model: need churned and retained accounts to learn from, got {int(y.sum())} "
             f"churned of {len(y)} labelled account-days"
         )
-    features = feature_names(model)
-    X = _matrix(frame, features)
+    configured = feature_names(model)
+    X_all = _matrix(frame, configured)
+    keep, dropped = usable_features(X_all, configured)
+    if not keep:
+        raise ChurnModelError("churn model: every feature is empty or constant in the history")
+    features = [configured[j] for j in keep]
+    X = X_all[:, keep]
     groups = frame["account_id"].astype(str).to_numpy()
     est, splits = _estimator(model, groups, y)
     if not splits:
         raise ChurnModelError("churn model: too few churned accounts for calibration folds")
     with threadpool_limits(limits=OPENMP_THREADS, user_api="openmp"):
         est.fit(X, y)
-    medians = {
-        f: float(np.nanmedian(X[:, i])) if np.isfinite(X[:, i]).any() else 0.0
-        for i, f in enumerate(features)
-    }
-    return est, features, medians
+    medians = {f: float(np.nanmedian(X[:, i])) for i, f in enumerate(features)}
+    return est, features, medians, dropped
+
+
+def churn_events(frame: pd.DataFrame) -> int:
+    """Distinct accounts with a churn label in the training rows (matured churn events)."""
+    if frame.empty:
+        return 0
+    return int(frame.loc[frame["churned"] == 1, "account_id"].nunique())
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -240,13 +305,27 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y[ok], score[ok]))
 
 
-def evaluate_holdout(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> HoldoutEvaluation:
-    """Fit on the earlier labelled days, evaluate health score and churn model on the later ones.
+HOLDOUT_ACCOUNT_SHARE = 0.3  # accounts kept out of training for the hold-out evaluation
 
-    Both AUCs are for 90-day churn on the same held-out rows; churn rate by tier uses the tiers
-    stored on those days (after hysteresis).
+
+def holdout_accounts(accounts: pd.Series, share: float = HOLDOUT_ACCOUNT_SHARE) -> np.ndarray:
+    """True for the accounts of the evaluation group: a fixed hash of the id, so the same
+    account is always on the same side."""
+    hashed = pd.util.hash_pandas_object(accounts.astype(str), index=False).to_numpy()
+    return (hashed % 1000) < share * 1000
+
+
+def evaluate_holdout(
+    con: duckdb.DuckDBPyConnection, model: ScoringModel, known_by: date | None = None
+) -> HoldoutEvaluation:
+    """Fit on the earlier labelled days of most accounts, evaluate the health score and the
+    churn model on the later days of the other accounts (split by time and by account, so the
+    same churn event is never on both sides).
+
+    Both AUCs are for churn within the horizon on the same held-out rows; churn rate by tier
+    uses the tiers stored on those days (after hysteresis).
     """
-    dates = labelled_dates(con, model)
+    dates = labelled_dates(con, model, known_by)
     if len(dates) < 2:
         raise ChurnModelError(
             f"churn model: {len(dates)} labelled as-of day(s); need scores for at least "
@@ -256,9 +335,11 @@ def evaluate_holdout(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> Hol
     train_dates, eval_dates = dates[:-n_eval], dates[-n_eval:]
     if not train_dates:
         train_dates, eval_dates = dates[:1], dates[1:]
-    train = training_frame(con, model, train_dates)
-    test = training_frame(con, model, eval_dates)
-    est, features, _ = fit_churn(model, train)
+    train = training_frame(con, model, train_dates, known_by)
+    test = training_frame(con, model, eval_dates, known_by)
+    train = train[~holdout_accounts(train["account_id"])]
+    test = test[holdout_accounts(test["account_id"])].reset_index(drop=True)
+    est, features, _, _ = fit_churn(model, train)
     y = test["churned"].to_numpy(dtype=int)
     proba = _predict(est, _matrix(test, features))
     health = test["health_score"].to_numpy(dtype=float, na_value=np.nan)
@@ -294,10 +375,19 @@ def evaluate_holdout(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> Hol
 # ------------------------------------------------------------------------------ artefacts
 
 
-def _data_hash(frame: pd.DataFrame, features: list[str]) -> str:
-    cols = ["account_id", "as_of_date", "churned", *[f for f in features if f in frame]]
-    hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
+def artifact_version(model: ScoringModel, known_by: date) -> str:
+    """``<retraining day>.<first 8 hex of the model file's hash>``: one model per day and file."""
+    return f"{known_by.isoformat()}.{model.content_hash[:8] or 'memory'}"
+
+
+def _artifact_path(directory: Path, model: ScoringModel, version: str) -> Path:
+    return directory / f"churn-{model.name}-{version}.joblib"
+
+
+def last_scored_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    if not table_exists(con, ACCOUNT_SCORES):
+        return None
+    return con.execute(f"SELECT max(as_of_date) FROM {ACCOUNT_SCORES}").fetchone()[0]
 
 
 def train_churn_model(
@@ -305,54 +395,67 @@ def train_churn_model(
     model: ScoringModel,
     directory: str | Path | None = None,
     evaluate: bool = True,
+    known_by: date | None = None,
+    reuse: bool = True,
 ) -> ChurnArtifact:
-    """Train the churn model on every labelled day and save the versioned artefact.
+    """Train the churn model on every as-of day whose label window had closed by ``known_by``
+    (default: the retraining day of the last scored day) and save the versioned artefact.
 
-    With ``evaluate`` the time-split hold-out metrics (``evaluate_holdout``) go into the
-    metadata first. Returns the artefact; ``artifact.metadata`` is ready for asset metadata
-    (version, rows, positives, dates, AUCs, path). Same data + same model file = same version
-    (the file is then reused, not rewritten).
+    With ``evaluate`` the hold-out metrics (split by time and account, ``evaluate_holdout``)
+    go into the metadata first. Raises ``ChurnModelError`` when fewer than
+    ``churn_model.min_churn_events`` churn events have matured. With ``reuse`` an artefact
+    already saved for the same day and model file is returned as it is.
     """
-    dates = labelled_dates(con, model)
+    cfg = model.churn_model
+    if known_by is None:
+        last = last_scored_day(con)
+        if last is None:
+            raise ChurnModelError("churn model: nothing scored yet")
+        known_by = retrain_day(last, cfg.retrain_every_days)
+    version = artifact_version(model, known_by)
+    target_dir = Path(directory) if directory is not None else artifact_dir()
+    path = _artifact_path(target_dir, model, version)
+    if reuse and path.exists():
+        return load_artifact(path)
+    dates = labelled_dates(con, model, known_by)
     if not dates:
         raise ChurnModelError(
-            "churn model: no labelled as-of days yet (scores must cover the churn horizon "
-            f"of {model.churn_model.horizon_days} days after a {WARMUP_DAYS}-day warm-up)"
+            f"no churn model yet: by {known_by} no as-of day has a closed "
+            f"{cfg.horizon_days}-day label window after the {WARMUP_DAYS}-day warm-up"
         )
-    frame = training_frame(con, model, dates)
-    features = feature_names(model)
-    version = hashlib.sha256(
-        ":".join(
-            (_data_hash(frame, features), model.content_hash, model.churn_model.model_dump_json())
-        ).encode()
-    ).hexdigest()[:12]
-    target_dir = Path(directory) if directory is not None else artifact_dir()
-    path = target_dir / f"churn-{model.name}-{version}.joblib"
-    if path.exists():
-        cached = load_artifact(path)
-        if cached.model_hash == model.content_hash:
-            return cached
+    frame = training_frame(con, model, dates, known_by)
+    events = churn_events(frame)
+    if events < cfg.min_churn_events:
+        raise ChurnModelError(
+            f"no churn model yet: {events} churn event(s) had matured by {known_by}, "
+            f"{cfg.min_churn_events} needed (churn_model.min_churn_events)"
+        )
     meta: dict[str, Any] = {}
     if evaluate:
         try:
-            meta.update(evaluate_holdout(con, model).metadata())
+            meta.update(evaluate_holdout(con, model, known_by).metadata())
+            meta["holdout_method"] = "later days of held-out accounts (split by time and account)"
         except ChurnModelError as exc:
             meta["holdout"] = str(exc)
-    est, features, medians = fit_churn(model, frame)
+    est, features, medians, dropped = fit_churn(model, frame)
     meta.update(
         {
             "version": version,
             "model": model.label,
             "model_hash": model.content_hash,
-            "estimator": model.churn_model.estimator,
-            "calibration": model.churn_model.calibration,
-            "horizon_days": model.churn_model.horizon_days,
+            "estimator": cfg.estimator,
+            "calibration": cfg.calibration,
+            "horizon_days": cfg.horizon_days,
+            "trained_for": known_by.isoformat(),
+            "labels_known_by": known_by.isoformat(),
             "rows": len(frame),
             "positives": int(frame["churned"].sum()),
+            "churn_events": events,
             "accounts": int(frame["account_id"].nunique()),
             "first_date": dates[0].isoformat(),
             "last_date": dates[-1].isoformat(),
             "features": len(features),
+            "dropped_features": dropped,
             "trained_at": datetime.now().replace(microsecond=0).isoformat(),
             "path": str(path),
         }
@@ -374,31 +477,92 @@ def load_artifact(path: str | Path) -> ChurnArtifact:
     return artifact
 
 
+def artifact_by_version(
+    model: ScoringModel, version: str, directory: str | Path | None = None
+) -> ChurnArtifact | None:
+    """The saved artefact of ``version`` for this model name, or None."""
+    target = Path(directory) if directory is not None else artifact_dir()
+    path = _artifact_path(target, model, version)
+    return load_artifact(path) if path.exists() else None
+
+
 def latest_artifact(
     model: ScoringModel, directory: str | Path | None = None
 ) -> ChurnArtifact | None:
-    """The newest artefact trained for this exact model file, or None (then: train first)."""
+    """The artefact of this exact model file with the latest retraining day, or None."""
     target = Path(directory) if directory is not None else artifact_dir()
     if not target.is_dir():
         return None
-    for meta_path in sorted(
-        target.glob(f"churn-{model.name}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True
-    ):
+    best: tuple[str, Path] | None = None
+    for meta_path in target.glob(f"churn-{model.name}-*.json"):
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             continue
-        if (
-            meta.get("model_hash") == model.content_hash
-            and meta_path.with_suffix(".joblib").exists()
-        ):
-            return load_artifact(meta_path.with_suffix(".joblib"))
-    return None
+        if meta.get("model_hash") != model.content_hash:
+            continue
+        if not meta_path.with_suffix(".joblib").exists():
+            continue
+        key = str(meta.get("trained_for", ""))
+        if best is None or key > best[0]:
+            best = (key, meta_path.with_suffix(".joblib"))
+    return load_artifact(best[1]) if best else None
 
 
 def needs_training(model: ScoringModel, directory: str | Path | None = None) -> bool:
     """True when no artefact exists for this model file (e.g. the YAML changed)."""
     return latest_artifact(model, directory) is None
+
+
+class WalkForwardChurn:
+    """The churn model for each scored day, trained only on what was known that day.
+
+    ``for_day(con, T)`` returns the artefact of T's retraining day (training it on first use,
+    then reusing the saved file), or no artefact and the reason. Days of one retraining period
+    share one model; results are cached for the life of the object (one run).
+    """
+
+    def __init__(
+        self, model: ScoringModel, directory: str | Path | None = None, evaluate: bool = False
+    ) -> None:
+        self.model = model
+        self.directory = Path(directory) if directory is not None else artifact_dir()
+        self.evaluate = evaluate
+        self._cache: dict[date, ChurnForDay] = {}
+        self.trained: list[str] = []
+
+    def for_day(self, con: duckdb.DuckDBPyConnection, day: date) -> ChurnForDay:
+        known_by = retrain_day(day, self.model.churn_model.retrain_every_days)
+        if known_by not in self._cache:
+            path = _artifact_path(
+                self.directory, self.model, artifact_version(self.model, known_by)
+            )
+            existed = path.exists()
+            try:
+                artifact = train_churn_model(
+                    con, self.model, self.directory, evaluate=self.evaluate, known_by=known_by
+                )
+                if not existed:
+                    self.trained.append(artifact.version)
+                self._cache[known_by] = ChurnForDay(artifact, None)
+            except ChurnModelError as exc:
+                self._cache[known_by] = ChurnForDay(None, str(exc).removeprefix("churn model: "))
+        return self._cache[known_by]
+
+    def summary(self) -> dict[str, Any]:
+        """For asset metadata: the versions used, the ones trained in this run, the reasons."""
+        used = sorted({c.artifact.version for c in self._cache.values() if c.artifact})
+        notes = sorted({c.note for c in self._cache.values() if c.note})
+        out: dict[str, Any] = {"versions_used": used, "trained_now": list(self.trained)}
+        if notes:
+            out["no_model"] = notes
+        if used:
+            latest = max(
+                (c.artifact for c in self._cache.values() if c.artifact),
+                key=lambda a: a.metadata.get("trained_for", ""),
+            )
+            out["latest"] = {k: v for k, v in latest.metadata.items() if k != "path"}
+        return out
 
 
 # ------------------------------------------------------------------------------ prediction
@@ -442,66 +606,3 @@ def churn_drivers(
             [(artifact.features[j], float(effects[i, j])) for j in order if effects[i, j] > 0]
         )
     return out
-
-
-ROWS_PER_CHUNK = 500_000  # score rows per query / UPDATE when filling probabilities
-
-
-def apply_churn_model(
-    con: duckdb.DuckDBPyConnection,
-    artifact: ChurnArtifact,
-    dates: list[date] | None = None,
-) -> int:
-    """Fill ``churn_probability`` of already-scored days with ``artifact`` (all days if None).
-
-    Used after (re)training, since the first scores of a history are written before any
-    model exists. Returns the number of rows updated.
-    """
-    if dates is None:
-        dates = [
-            r[0]
-            for r in con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES}").fetchall()
-        ]
-    updated = 0
-    ordered = sorted(dates)
-    if not ordered:
-        return 0
-    # several days per query and per UPDATE (a per-day loop cost 0.1 s a day in the demo), in
-    # chunks of about ROWS_PER_CHUNK rows so a long backfill at 100k accounts stays bounded
-    per_day = con.execute(
-        f"SELECT count(*) FROM {ACCOUNT_SCORES} WHERE as_of_date = ?", [ordered[-1]]
-    ).fetchone()[0]
-    step = max(1, ROWS_PER_CHUNK // max(1, int(per_day)))
-    for i in range(0, len(ordered), step):
-        chunk = ordered[i : i + step]
-        days = "(SELECT unnest(?::DATE[]))"
-        sc = con.execute(
-            f"SELECT * EXCLUDE (reason_codes) FROM {ACCOUNT_SCORES} "
-            f"WHERE as_of_date IN {days} ORDER BY as_of_date, account_id",
-            [chunk],
-        ).df()
-        if sc.empty:
-            continue
-        sig = con.execute(
-            f"SELECT * FROM {ACCOUNT_SIGNALS} WHERE as_of_date IN {days}", [chunk]
-        ).df()
-        sig = sc[["account_id", "as_of_date"]].merge(
-            sig, on=["account_id", "as_of_date"], how="left"
-        )
-        proba = np.round(predict_churn(artifact, sig, sc), 4)
-        upd = pd.DataFrame(
-            {"account_id": sc["account_id"], "as_of_date": sc["as_of_date"], "p": proba}
-        )
-        con.execute("SELECT 1").fetchall()
-        con.register("_churn_upd", upd)
-        try:
-            con.execute(
-                f"UPDATE {ACCOUNT_SCORES} s SET churn_probability = u.p FROM _churn_upd u "
-                "WHERE s.account_id = u.account_id AND s.as_of_date = u.as_of_date "
-                f"AND s.as_of_date IN {days}",
-                [chunk],
-            )
-        finally:
-            con.unregister("_churn_upd")
-        updated += len(upd)
-    return updated

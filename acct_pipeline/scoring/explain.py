@@ -73,6 +73,18 @@ def explain(
         f"engagement {_fmt(s.engagement_score)}  value {_fmt(s.value_score)}  "
         f"churn probability (90 d) {_fmt(s.churn_probability, '.0%')}  model {s.model_version}",
     ]
+    status = s.get("lifecycle_status")
+    if isinstance(status, str):
+        coverage = s.get("data_coverage")
+        lines.append(
+            f"lifecycle {status}"
+            + (f"  data coverage {_fmt(coverage, '.0%')}" if coverage == coverage else "")
+            + (
+                f"  churn model {s.churn_model_version}"
+                if isinstance(s.get("churn_model_version"), str)
+                else (f"  ({s.churn_note})" if isinstance(s.get("churn_note"), str) else "")
+            )
+        )
     band = model.tiers.names[int(band_index(np.array([s.health_score]), model.tiers)[0])]
     if band != s.tier and isinstance(s.tier, str):
         h = model.tiers.hysteresis
@@ -128,11 +140,13 @@ def explain(
 def _churn_drivers(
     con: duckdb.DuckDBPyConnection, model: ScoringModel, signals: pd.DataFrame, scores: pd.DataFrame
 ) -> list[str]:
-    from acct_pipeline.scoring.churn import churn_drivers, latest_artifact
+    from acct_pipeline.scoring.churn import artifact_by_version, churn_drivers
 
-    if signals.empty:
+    if signals.empty or "churn_model_version" not in scores:
         return []
-    artifact = latest_artifact(model)
+    version = scores["churn_model_version"].iloc[0]
+    # the model that produced the stored probability, not whichever is newest
+    artifact = artifact_by_version(model, version) if isinstance(version, str) else None
     if artifact is None:
         return []
     drivers = churn_drivers(artifact, signals, scores, top=model.churn_model.top_drivers)[0]

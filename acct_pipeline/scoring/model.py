@@ -255,7 +255,14 @@ class Trend(_Strict):
 
 class SegmentWhen(_Strict):
     plan: list[str] | None = None
-    lifecycle_stage: list[str] | None = None
+    lifecycle_stage: list[str] | None = None  # the CRM's stage
+    lifecycle_status: list[str] | None = None  # ours: Active / Onboarding (scoring/lifecycle.py)
+
+
+class Lifecycle(_Strict):
+    """When an account counts as onboarding (statuses: ``scoring/lifecycle.py``)."""
+
+    onboarding_days: int = Field(default=35, ge=0)
 
 
 class Segment(_Strict):
@@ -282,6 +289,9 @@ class ChurnModelConfig(_Strict):
     holdout_fraction: float = Field(default=0.4, gt=0, lt=1)
     sample_every_days: int = Field(default=7, ge=1)
     top_drivers: int = Field(default=3, ge=1, le=10)
+    # walk-forward: a model per retraining day, trained on labels matured by then
+    retrain_every_days: int = Field(default=7, ge=1)
+    min_churn_events: int = Field(default=20, ge=5)
 
     @field_validator("features")
     @classmethod
@@ -326,6 +336,7 @@ class ScoringModel(_Strict):
     reasons: Reasons = Reasons()
     alerts: Alerts = Alerts()
     churn_model: ChurnModelConfig = ChurnModelConfig()
+    lifecycle: Lifecycle = Lifecycle()
     # set by load_model: where the model came from and a hash of its text
     source: str = Field(default="<memory>", exclude=True)
     content_hash: str = Field(default="", exclude=True)

@@ -85,9 +85,14 @@ WHERE prev_mrr IS NOT NULL
 """
 
 
-def create_outcome_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def create_outcome_tables(
+    con: duckdb.DuckDBPyConnection, known_by: date | None = None
+) -> dict[str, int]:
     """Create the TEMP tables ``outcome_events``, ``account_outcomes`` and ``contract_ends``.
 
+    ``known_by``: the outcomes as they could be known at the end of that day (subscriptions
+    started later are ignored, ends after it have not happened yet) — what a churn model trained
+    on that day may learn from. ``None``: the whole stored history.
     Missing billing tables give empty outcomes (and a validation that reports "no outcomes")
     instead of an error. Returns the number of events per type.
     """
@@ -101,10 +106,17 @@ def create_outcome_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         " NULL::DATE AS started_on, NULL::DATE AS term_start, NULL::DATE AS term_end,"
         " NULL::DATE AS ended_on WHERE false"
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _outcome_subs AS "
-        + (_SUBSCRIPTIONS_SQL if have_subs else empty_subs)
-    )
+    subs_sql = _SUBSCRIPTIONS_SQL if have_subs else empty_subs
+    if known_by is not None:
+        cut = f"DATE '{known_by.isoformat()}'"
+        subs_sql = f"""
+        SELECT account_id, subscription_id, status, started_on,
+               CASE WHEN term_start <= {cut} THEN term_start END AS term_start,
+               term_end,
+               CASE WHEN ended_on <= {cut} THEN ended_on END AS ended_on
+        FROM ({subs_sql}) WHERE started_on <= {cut}
+        """
+    con.execute("CREATE OR REPLACE TEMP TABLE _outcome_subs AS " + subs_sql)
     changes = (
         _INVOICE_CHANGES_SQL
         if have_invoices

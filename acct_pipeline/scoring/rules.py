@@ -82,7 +82,7 @@ def segment_of(model: ScoringModel, signals: pd.DataFrame) -> np.ndarray:
     free = np.ones(n, dtype=bool)
     for seg in model.segments:
         mask = free.copy()
-        for col in ("plan", "lifecycle_stage"):
+        for col in ("plan", "lifecycle_stage", "lifecycle_status"):
             wanted = getattr(seg.when, col)
             if wanted is not None:
                 col_values = signals[col] if col in signals else pd.Series([None] * n)

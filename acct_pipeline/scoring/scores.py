@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from acct_pipeline.scoring.lifecycle import CHURNED, lifecycle_status
 from acct_pipeline.scoring.model import HEALTH, ScoringModel
 from acct_pipeline.scoring.reasons import reason_texts
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
@@ -37,7 +38,10 @@ from acct_pipeline.warehouse import (
 )
 
 if TYPE_CHECKING:
-    from acct_pipeline.scoring.churn import ChurnArtifact
+    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn
+
+NO_CHURN_MODEL = "churn model disabled for this run"
+CHURNED_NOTE = "account churned"
 
 SQL_DIR = Path(__file__).parent / "sql"
 _SCORES_TMP = "_account_scores_day"
@@ -58,6 +62,10 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "reason_codes",
     "recommended_playbook",
     "model_version",
+    "lifecycle_status",
+    "data_coverage",
+    "churn_model_version",
+    "churn_note",
 )
 POINTS_PREFIX = "points_"
 
@@ -107,10 +115,14 @@ def score_frame(
     """Score rows for one day (pure: no warehouse). Also returns the per-score results."""
     sig = signals.reset_index(drop=True)
     n = len(sig)
+    status = lifecycle_status(sig, model)
+    churned = status == CHURNED
+    sig = sig.assign(lifecycle_status=status)
     hist = sig[["account_id"]].merge(history, on="account_id", how="left")
     results, _segment = evaluate_model(model, sig)
     health = results[HEALTH]
-    health_score = np.round(health.score, 1)
+    # a churned account is out of the book: no score, tier, trend or playbook (lifecycle.py)
+    health_score = np.where(churned, np.nan, np.round(health.score, 1))
 
     tiers = model.tiers
     prev_idx = tier_index(hist["previous_tier"], tiers)
@@ -122,6 +134,7 @@ def score_frame(
         pd.to_numeric(hist["recent_n"]).fillna(0).to_numpy(dtype=float),
         tiers,
     )
+    tier_idx = np.where(churned, NO_TIER, tier_idx)
     names = np.array(tiers.names + [None], dtype=object)
     tier = names[np.where(tier_idx == NO_TIER, len(tiers.names), tier_idx)]
     previous = names[np.where(prev_idx == NO_TIER, len(tiers.names), prev_idx)]
@@ -138,8 +151,11 @@ def score_frame(
         _f("trend_sxx"),
         model.trend.window_days,
     )
-    trend = trend_label(tp, model.trend)
-    reasons = _list_column(*reason_texts(health, sig, model.reasons.max_reasons)[:2])
+    trend = np.where(churned, None, trend_label(tp, model.trend))
+    texts, counts = reason_texts(health, sig, model.reasons.max_reasons)[:2]
+    coverage, gaps = data_coverage(health, model)
+    texts, counts = _with_row_notes(texts, counts, _row_notes(gaps, churned, sig, as_of))
+    reasons = _list_column(texts, counts)
     # one lookup per distinct (tier, trend), not per account
     plays = {
         (t, tr): model.playbook(t, tr) if t is not None else None
@@ -149,8 +165,10 @@ def score_frame(
 
     def _score(name: str) -> np.ndarray:
         if name in results:
-            return np.round(results[name].score, 1)
+            return np.where(churned, np.nan, np.round(results[name].score, 1))
         return np.full(n, np.nan)
+
+    proba = np.round(churn_probability, 4) if churn_probability is not None else np.full(n, np.nan)
 
     out = pd.DataFrame(
         {
@@ -159,11 +177,7 @@ def score_frame(
             "health_score": health_score,
             "engagement_score": _score("engagement"),
             "value_score": _score("value"),
-            "churn_probability": (
-                np.round(churn_probability, 4)
-                if churn_probability is not None
-                else np.full(n, np.nan)
-            ),
+            "churn_probability": np.where(churned, np.nan, proba),
             "tier": tier,
             "previous_tier": previous,
             "score_delta_7d": np.round(health_score - _f("score_7d_ago"), 1),
@@ -172,11 +186,85 @@ def score_frame(
             "reason_codes": reasons,
             "recommended_playbook": playbook,
             "model_version": model.label,
+            "lifecycle_status": status,
+            "data_coverage": np.where(churned, np.nan, np.round(coverage, 3)),
+            "churn_model_version": None,
+            "churn_note": np.where(churned, CHURNED_NOTE, None),
         }
     )
     for comp, pts in health.component_points.items():
-        out[f"{POINTS_PREFIX}{comp}"] = np.round(pts, 2)
+        out[f"{POINTS_PREFIX}{comp}"] = np.where(churned, np.nan, np.round(pts, 2))
     return out, results
+
+
+def data_coverage(
+    health: ScoreResult, model: ScoringModel
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Share of the health model's configured weight whose measure has data, per row, and per
+    component the rows where none of its measures has data (scored on the other components).
+
+    A measure that penalises a missing value (``missing: penalize``) counts as covered: for it,
+    "nothing recorded" is the information."""
+    n = len(health.score)
+    comps = model.health.components
+    total = sum(c.weight for c in comps.values()) or 1.0
+    covered = np.zeros(n)
+    gaps: dict[str, np.ndarray] = {}
+    for cname, comp in comps.items():
+        mine = [m for m in health.measures if m.component == cname]
+        in_comp = sum(m.measure.weight for m in mine) or 1.0
+        any_data = np.zeros(n, dtype=bool)
+        for m in mine:
+            known = ~np.isnan(m.points)
+            covered += np.where(known, comp.weight / total * m.measure.weight / in_comp, 0.0)
+            any_data |= known
+        gaps[cname] = ~any_data
+    return covered, gaps
+
+
+def _row_notes(
+    gaps: dict[str, np.ndarray], churned: np.ndarray, sig: pd.DataFrame, as_of: date
+) -> np.ndarray:
+    """One extra sentence per row (or None): the churn date, or the components with no data."""
+    n = len(churned)
+    notes = np.full(n, None, dtype=object)
+    missing = [c for c, rows in gaps.items() if rows.any()]
+    if missing:
+        key = np.zeros(n, dtype=np.int64)
+        for i, c in enumerate(missing):
+            key |= gaps[c].astype(np.int64) << i
+        for k in np.unique(key[key > 0]):
+            names = [c for i, c in enumerate(missing) if k >> i & 1]
+            notes[key == k] = f"no data for {', '.join(names)}: scored on the other components"
+    if churned.any():
+        ended = pd.to_numeric(sig["days_since_subscription_ended"], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        for d in np.unique(ended[churned]):
+            day = as_of - pd.Timedelta(days=int(d)).to_pytimedelta()
+            notes[churned & (ended == d)] = f"churned: the last subscription ended on {day}"
+    return notes
+
+
+def _with_row_notes(
+    texts: np.ndarray, counts: np.ndarray, notes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reasons with each row's note appended (a churned row keeps only its note)."""
+    has = np.array([x is not None for x in notes], dtype=bool)
+    if not has.any():
+        return texts, counts
+    churn_rows = np.array([isinstance(x, str) and x.startswith("churned:") for x in notes])
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    keep = np.ones(len(texts), dtype=bool)
+    for r in np.nonzero(churn_rows)[0]:
+        keep[starts[r] : ends[r]] = False
+    counts = np.where(churn_rows, 0, counts)
+    texts = texts[keep]
+    ends = np.cumsum(counts)
+    rows = np.nonzero(has)[0]
+    out = np.insert(texts.astype(object), ends[rows], notes[rows].astype(object))
+    return out, counts + has.astype(counts.dtype)
 
 
 def _list_column(texts: np.ndarray, counts: np.ndarray) -> pd.Series:
@@ -211,6 +299,10 @@ SELECT CAST(account_id AS VARCHAR)          AS account_id,
        CAST(reason_codes AS VARCHAR[])      AS reason_codes,
        CAST(recommended_playbook AS VARCHAR) AS recommended_playbook,
        CAST(model_version AS VARCHAR)       AS model_version,
+       CAST(lifecycle_status AS VARCHAR)    AS lifecycle_status,
+       CAST(data_coverage AS DOUBLE)        AS data_coverage,
+       CAST(churn_model_version AS VARCHAR) AS churn_model_version,
+       CAST(churn_note AS VARCHAR)          AS churn_note,
        {points}
 FROM {_SCORES_TMP}
 """
@@ -220,48 +312,45 @@ def score_day(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     model: ScoringModel | None = None,
-    churn: ChurnArtifact | Literal["auto"] | None = "auto",
+    churn: WalkForwardChurn | ChurnArtifact | Literal["auto"] | None = "auto",
 ) -> int:
     """Replace ``scores.account_scores`` for ``as_of``; returns the number of rows written.
 
     Reads D's signals (``compute_signals`` first) and the scores of the days before D.
-    ``churn``: a ``ChurnArtifact``, ``None`` (no churn probability), or ``"auto"`` — the latest
-    trained artefact of this model file, if any.
+    ``churn``: a ``WalkForwardChurn`` (the model of D's retraining day, trained on labels
+    matured by then), ``"auto"`` (a new one over the default models folder), a fixed
+    ``ChurnArtifact`` (backtests, tests) or ``None`` (no churn probability).
     """
-    from acct_pipeline.scoring.churn import latest_artifact, predict_churn
+    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn, predict_churn
     from acct_pipeline.scoring.model import load_model
 
     model = model or load_model()
     signals = read_signals(con, as_of)
     history = read_history(con, as_of, model)
-    frame, results = score_frame(signals, history, model, as_of)
-    artifact = latest_artifact(model) if churn == "auto" else churn
-    if artifact is not None and artifact != "auto" and len(frame):
-        frame["churn_probability"] = np.round(predict_churn(artifact, signals, frame), 4)
+    frame, _ = score_frame(signals, history, model, as_of)
+    if churn == "auto":
+        churn = WalkForwardChurn(model)
+    if isinstance(churn, WalkForwardChurn):
+        for_day = churn.for_day(con, as_of)
+        artifact, note = for_day.artifact, for_day.note
+    elif isinstance(churn, ChurnArtifact):
+        artifact, note = churn, None
+    else:
+        artifact, note = None, NO_CHURN_MODEL
+    live = (frame["lifecycle_status"] != CHURNED).to_numpy()
+    if artifact is not None and live.any():
+        proba = np.full(len(frame), np.nan)
+        proba[live] = np.round(
+            predict_churn(artifact, signals[live].reset_index(drop=True), frame[live]), 4
+        )
+        frame["churn_probability"] = proba
+        frame.loc[live, "churn_model_version"] = artifact.version
+    elif note is not None:
+        frame.loc[live, "churn_note"] = f"no churn probability: {note}"
     # DuckDB refuses register() while a fetchone() result is still open on the connection
     con.execute("SELECT 1").fetchall()
     con.register(_SCORES_TMP, frame)
     try:
-        _add_missing_columns(con, model)
         return replace_partition(con, ACCOUNT_SCORES, _insert_sql(model), AS_OF_DATE, [as_of])
     finally:
         con.unregister(_SCORES_TMP)
-
-
-def _add_missing_columns(con: duckdb.DuckDBPyConnection, model: ScoringModel) -> None:
-    """A model with a new component (or a table made by an older version) gets its columns."""
-    if not table_exists(con, ACCOUNT_SCORES):
-        return
-    schema, name = ACCOUNT_SCORES.split(".")
-    have = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchall()
-    }
-    wanted = con.execute(f"DESCRIBE {_insert_sql(model)}").fetchall()
-    for col, typ, *_ in wanted:
-        if col not in have:
-            con.execute(f"ALTER TABLE {ACCOUNT_SCORES} ADD COLUMN {col} {typ}")

@@ -188,13 +188,15 @@ def _prepare_scores(
     has_prob = "churn_probability" in cols
     prob = "CAST(churn_probability AS DOUBLE)" if has_prob else "NULL::DOUBLE"
     version = "CAST(model_version AS VARCHAR)" if "model_version" in cols else "'unknown'"
+    # churned accounts are out of the book after their churn date (scoring/lifecycle.py)
+    live = "WHERE lifecycle_status IS DISTINCT FROM 'Churned'" if "lifecycle_status" in cols else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _v_all AS
         SELECT account_id, CAST(as_of_date AS DATE) AS as_of_date,
                CAST(health_score AS DOUBLE) AS health_score, CAST(tier AS VARCHAR) AS tier,
                {prob} AS churn_probability, {version} AS model_version
-        FROM {scores_table}
+        FROM {scores_table} {live}
         """
     )
     con.execute(
@@ -288,6 +290,15 @@ def _discrimination(
             _rec("auc", auc, n, score=name, segment_type="all", segment="all", window="90d_after")
         )
         summary[f"auc_{name}"] = None if auc is None else round(float(auc), 4)
+        first, last = con.execute(
+            f"SELECT min(as_of_date), max(as_of_date) FROM _v_labeled WHERE {expr} IS NOT NULL"
+        ).fetchone()
+        summary[f"auc_{name}_basis"] = {
+            "n": int(n or 0),
+            "churned": int(n1 or 0),
+            "from": _day(first),
+            "to": _day(last),
+        }
         for decile, dn, rate, lift in con.execute(_decile_sql(expr)).fetchall():
             seg = dict(score=name, segment_type="decile", segment=str(decile), window="90d_after")
             recs.append(_rec("decile_churn_rate", rate, dn, **seg))
@@ -305,6 +316,12 @@ def _discrimination(
                     )
                 )
                 summary[f"lift_{name}"] = None if lift is None else round(float(lift), 3)
+    if has_prob:
+        # the health score judged on exactly the rows that have an out-of-time probability
+        auc, n, _ = con.execute(
+            _auc_sql("CASE WHEN churn_probability IS NOT NULL THEN 100 - health_score END")
+        ).fetchone()
+        summary["auc_health_score_on_churn_rows"] = None if auc is None else round(float(auc), 4)
     if not has_prob:
         summary["auc_churn_probability"] = None
         summary["lift_churn_probability"] = None
@@ -1062,6 +1079,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"{_fmt(summary.get('lift_churn_probability'), 2)} |",
         f"| Brier score | | {_fmt(summary.get('brier'), 4)} |",
         "",
+        _how_obtained(summary),
+        "",
         "90-day churn rate by tier: "
         + ", ".join(f"{t} {r:.1%}" for t, r in rates.items())
         + (" (monotonic)" if summary.get("churn_monotonic") else " (**not monotonic**)"),
@@ -1077,3 +1096,34 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"Censored share (horizon beyond history): {summary.get('censored_share', 0):.0%}.",
     ]
     return "\n".join(lines)
+
+
+def _how_obtained(summary: dict[str, Any]) -> str:
+    """One paragraph on how the figures above were obtained (rows, period, what is out of time)."""
+    parts = []
+    for name, label in (
+        ("health_score", "Health score"),
+        ("churn_probability", "Churn probability"),
+    ):
+        b = summary.get(f"auc_{name}_basis")
+        if not b or not b.get("n"):
+            continue
+        parts.append(
+            f"{label}: {b['n']:,} account-days from {b['from']} to {b['to']}, "
+            f"{b['churned']:,} of them followed by churn within the horizon"
+        )
+    text = (
+        "How these were obtained: every account-day that was a customer on the day "
+        "(churned accounts leave after their churn date); label = churned within the next "
+        f"{summary.get('horizon_days', CHURN_HORIZON_DAYS)} days, days whose window runs past "
+        "the last scored day count what was seen so far. "
+        + "; ".join(parts)
+        + ". The churn probability is out of time by construction: each day's comes from a "
+        "model trained only on labels that had matured by that day (walk-forward), so no "
+        "account is scored by a model that saw its own churn; days before the first such model "
+        "have no probability and are not in its figures."
+    )
+    same = summary.get("auc_health_score_on_churn_rows")
+    if same is not None:
+        text += f" On the same rows as the churn probability the health score's AUC is {same:.3f}."
+    return text

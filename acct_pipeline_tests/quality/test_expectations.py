@@ -37,17 +37,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _scores(con: duckdb.DuckDBPyConnection, days: list[date], n: int = 20, extra: str = "") -> None:
-    """A thin-slice scores table (account_id, as_of_date, health_score, tier, model_version)."""
+    """A thin-slice scores table (account_id, as_of_date, health_score, tier, model_version,
+    lifecycle_status)."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS scores.account_scores (account_id VARCHAR, as_of_date DATE, "
-        f"health_score DOUBLE, tier VARCHAR, model_version VARCHAR{extra})"
+        f"health_score DOUBLE, tier VARCHAR, model_version VARCHAR, "
+        f"lifecycle_status VARCHAR{extra})"
     )
     for d in days:
         con.execute(
             "INSERT INTO scores.account_scores "
-            "(account_id, as_of_date, health_score, tier, model_version) "
+            "(account_id, as_of_date, health_score, tier, model_version, lifecycle_status) "
             "SELECT 'a' || i, ?, 40 + i, "
-            "CASE WHEN 40 + i >= 50 THEN 'Concerning' ELSE 'Critical' END, 'v1' "
+            "CASE WHEN 40 + i >= 50 THEN 'Concerning' ELSE 'Critical' END, 'v1', 'Active' "
             "FROM range(?) t(i)",
             [d, n],
         )
@@ -117,6 +119,11 @@ def test_good_scores_pass_and_absent_columns_are_skipped_not_failed(con) -> None
             "UPDATE scores.account_scores SET tier = 'Green' WHERE account_id = 'a3'",
             TIER_ALLOWED,
             "Green",
+        ),
+        (
+            "UPDATE scores.account_scores SET lifecycle_status = 'Gone' WHERE account_id = 'a3'",
+            "lifecycle_status_allowed_values",
+            "Gone",
         ),
         (
             "UPDATE scores.account_scores SET account_id = 'a4' WHERE account_id = 'a3'",
@@ -253,3 +260,19 @@ def test_loading_the_definitions_does_not_import_great_expectations() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_churned_account_may_have_no_score_or_tier_but_a_live_one_may_not(con) -> None:
+    _scores(con, [DAY])
+    con.execute(
+        "UPDATE scores.account_scores SET tier = NULL, health_score = NULL, "
+        "lifecycle_status = 'Churned' WHERE account_id = 'a3'"
+    )
+    checks = {not_null("tier"), not_null("health_score")}
+    out = validate_suite(con, SCORES_SUITE, [DAY], only=checks)
+    assert all(out[c].passed and out[c].skipped is None for c in checks)
+    con.execute(
+        "UPDATE scores.account_scores SET lifecycle_status = 'Active' WHERE account_id = 'a3'"
+    )
+    out = validate_suite(con, SCORES_SUITE, [DAY], only=checks)
+    assert not any(out[c].passed for c in checks)

@@ -271,4 +271,8 @@ def test_reasons_for_many_rows_match_one_row_at_a_time() -> None:
     # the scores frame carries the same lists, as an Arrow-backed list column
     history = pd.DataFrame(columns=["account_id", *HISTORY_COLUMNS])
     scored, _ = score_frame(frame, history, model, date(2026, 6, 1))
-    assert scored["reason_codes"].tolist() == batch
+    # ... followed by one note naming the components this frame has no data for
+    stored = scored["reason_codes"].tolist()
+    assert [r[: len(b)] for r, b in zip(stored, batch, strict=True)] == batch
+    assert all(len(r) == len(b) + 1 for r, b in zip(stored, batch, strict=True))
+    assert all(r[-1].startswith("no data for ") for r in stored)

@@ -18,6 +18,7 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
         "rows_kept": dg.MetadataValue.int(result.rows_kept),
         "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
         "quarantine_rules": dg.MetadataValue.json(result.rules),
+        **({"notes": dg.MetadataValue.json(result.notes)} if result.notes else {}),
     }
 
 
@@ -41,6 +42,8 @@ def _snapshot_asset(spec: TableSpec) -> dg.AssetsDefinition:
             f"{spec.name}: {result.rows_kept} rows kept, {result.rows_quarantined} quarantined "
             f"from {result.source}"
         )
+        for note in result.notes:
+            context.log.warning(note)
         return dg.MaterializeResult(metadata=load_metadata(result))
 
     return _asset

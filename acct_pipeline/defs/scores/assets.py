@@ -30,46 +30,35 @@ def account_scores(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """The daily answer to "which accounts need attention, and why": per account a 0-100 health
-    score with its engagement and value scores, a calibrated churn probability, the tier (Healthy /
+    score with its engagement and value scores, a churn probability, the tier (Healthy /
     At-Risk / Concerning / Critical, with hysteresis so a 2-point wobble does not flip it), the
     7- and 30-day change and trend, the reasons with their numbers ("usage down 42% ..."), the
     recommended playbook and the points of every component, from the versioned scoring model
-    (``ACCT_MODEL``). Days are scored in date order. The churn model is trained on the
-    warehouse's own history when none exists for this model file yet, and versioned."""
+    (``ACCT_MODEL``). Beside the tier, a lifecycle status: Churned accounts (every subscription
+    ended) leave the book — no tier, playbook or alert; Onboarding accounts are marked.
+    ``data_coverage`` is the share of the model's weight that had data for the account.
+    The churn probability is out of time: each day's comes from a model trained only on labels
+    that had matured by then (retrained weekly); until enough churn events have matured it is
+    empty and ``churn_note`` says why. Days are scored in date order."""
     # scikit-learn costs seconds to import: only runs that score pay for it, not every load of
     # the code location (UI, sensors, schedules).
-    from acct_pipeline.scoring.churn import (
-        ChurnModelError,
-        apply_churn_model,
-        latest_artifact,
-        train_churn_model,
-    )
+    from acct_pipeline.scoring.churn import WalkForwardChurn
     from acct_pipeline.scoring.scores import score_day
 
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
     model = load_model()
-    models_dir = _models_dir(warehouse)
-    artifact = latest_artifact(model, models_dir)
-    churn_meta: dict[str, object] = {}
+    churn = WalkForwardChurn(model, _models_dir(warehouse))
     rows = 0
     with warehouse.connect() as con:
         for day in days:
-            rows += score_day(con, day, model, churn=artifact)
-        if artifact is None:
-            try:
-                artifact = train_churn_model(con, model, directory=models_dir)
-                filled = apply_churn_model(con, artifact, days)
-                context.log.info(
-                    f"trained churn model {artifact.version}; filled {filled:,} probabilities"
-                )
-            except ChurnModelError as exc:
-                churn_meta["churn_model_status"] = f"not trained yet: {exc}"
-                context.log.warning(str(exc))
+            rows += score_day(con, day, model, churn=churn)
         # The score-drop sensor decides from this metadata whether a day needs an alert run.
         drops = drop_counts(con, days)
-    if artifact is not None:
-        churn_meta.update({f"churn_{k}": v for k, v in artifact.metadata.items() if k != "path"})
-        churn_meta["churn_model_version"] = artifact.version
+    churn_meta = churn.summary()
+    if churn.trained:
+        context.log.info(f"trained churn model(s) {', '.join(churn.trained)}")
+    for note in churn_meta.get("no_model", []):
+        context.log.info(f"no churn probability on some days: {note}")
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.int(rows),

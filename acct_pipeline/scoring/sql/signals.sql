@@ -115,6 +115,16 @@ sub_state AS (
       AND (s.ended_at IS NULL OR s.ended_at >= p.d_end - to_days(k.k))
     GROUP BY s.account_id, s.subscription_id, k.k
 ),
+-- the subscription history as it stood on D: has the account ever been a customer, and when
+-- did its last subscription end (a churned account: subscriptions started, none live on D)
+sub_history AS (
+    SELECT s.account_id,
+           count(*) FILTER (WHERE s.started_at < p.d_end)                 AS started,
+           min(CAST(s.started_at AS DATE)) FILTER (WHERE s.started_at < p.d_end) AS customer_since,
+           max(CAST(s.ended_at AS DATE)) FILTER (WHERE s.ended_at < p.d_end) AS last_ended_on
+    FROM subs s, params p
+    GROUP BY s.account_id
+),
 billing AS (
     SELECT b.account_id,
            coalesce(sum(st.mrr) FILTER (WHERE st.k = 0), 0)          AS mrr,
@@ -240,6 +250,7 @@ SELECT
     a.lifecycle_stage                                          AS lifecycle_stage,
     CAST(a.employees AS DOUBLE)                                AS employees,
     CAST(date_diff('day', CAST(a.created_at AS DATE), p.d) AS DOUBLE) AS account_age_days,
+    CAST(date_diff('day', sh.customer_since, p.d) AS DOUBLE)   AS customer_age_days,
     -- usage
     CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(u.active_users_7d, 0) END AS DOUBLE)  AS active_users_7d,
     CAST(CASE WHEN pa.account_id IS NOT NULL THEN coalesce(u.active_users_30d, 0) END AS DOUBLE) AS active_users_30d,
@@ -284,6 +295,8 @@ SELECT
     CAST(date_diff('day', p.d, CAST(b.renewal_at AS DATE)) AS DOUBLE) AS days_to_renewal,
     CAST(b.cancellation_notice AS DOUBLE)                      AS cancellation_notice,
     CAST(b.has_active_subscription AS DOUBLE)                  AS has_active_subscription,
+    CAST(CASE WHEN sh.started > 0 THEN date_diff('day', sh.last_ended_on, p.d) END AS DOUBLE)
+                                                               AS days_since_subscription_ended,
     -- relationship
     CAST(coalesce(r.contacts, 0) AS DOUBLE)                    AS contacts,
     CAST(coalesce(r.champions, 0) AS DOUBLE)                   AS champions,
@@ -295,6 +308,7 @@ LEFT JOIN product_accounts pa USING (account_id)
 LEFT JOIN usage u USING (account_id)
 LEFT JOIN features f USING (account_id)
 LEFT JOIN billing b USING (account_id)
+LEFT JOIN sub_history sh USING (account_id)
 LEFT JOIN payments pm USING (account_id)
 LEFT JOIN engagement e USING (account_id)
 LEFT JOIN engaged_contacts ec USING (account_id)
