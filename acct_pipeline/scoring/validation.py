@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from acct_pipeline.scoring.lifecycle import CHURNED
 from acct_pipeline.scoring.outcomes import (
     CHURN_HORIZON_DAYS,
     CONTRACT_ENDS,
@@ -65,9 +66,8 @@ TIER_CHANGE_SHARE_MAX = 0.10  # mean share of accounts changing tier per day
 MIN_TIER_ROWS = 30  # tiers with fewer account-days are too small to judge monotonicity
 TIER_SHARE_DAYS = 30  # the tier-share check looks at the last 30 scored days
 TIER_SHARE_MAX = 0.60  # one tier holding more of the book than this tells nobody anything
-# Lifecycle status written beside the tier: churned accounts are out of the tier shares.
+# The lifecycle status column beside the tier: churned accounts are out of the tier shares.
 LIFECYCLE_STATUS = "lifecycle_status"
-CHURNED_STATUS = "Churned"
 
 # Check names (asset checks on scores.score_validation; all WARN, never blocking).
 CHECK_AUC = "auc_in_sane_band"
@@ -502,7 +502,7 @@ def recent_tier_shares(
         return empty
     cols = _columns(con, scores_table)
     churned = (
-        f"coalesce(CAST({LIFECYCLE_STATUS} AS VARCHAR) = '{CHURNED_STATUS}', false)"
+        f"coalesce(CAST({LIFECYCLE_STATUS} AS VARCHAR) = '{CHURNED}', false)"
         if LIFECYCLE_STATUS in cols
         else "false"
     )
