@@ -137,9 +137,17 @@ def print_summary(as_of: date | None = None) -> None:
             f"FROM {warehouse.ACCOUNT_SCORES}"
         ).fetchone()
         day = as_of or last
+        # churned accounts have no tier (scoring/lifecycle.py): shown as their status
+        status = (
+            "lifecycle_status"
+            if "lifecycle_status" in warehouse.table_columns(con, warehouse.ACCOUNT_SCORES)
+            else "NULL"
+        )
         tiers = con.execute(
-            f"SELECT tier, count(*) FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
-            "GROUP BY tier ORDER BY min(health_score) DESC",
+            f"SELECT coalesce(tier, {status}, 'no tier'), count(*), "
+            f"count(*) FILTER (WHERE {status} = 'Onboarding') "
+            f"FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
+            "GROUP BY 1 ORDER BY min(health_score) DESC NULLS LAST",
             [day],
         ).fetchall()
         quarantined = con.execute(f"SELECT count(*) FROM {warehouse.QUARANTINE}").fetchone()[0]
@@ -153,8 +161,8 @@ def print_summary(as_of: date | None = None) -> None:
     _say(f"accounts:          {accounts:,}")
     _say(f"partitions scored: {days} ({first} .. {last})")
     _say(f"tiers on {day}:")
-    for tier, n in tiers:
-        _say(f"  {tier:<12} {n:>7,}")
+    for tier, n, onboarding in tiers:
+        _say(f"  {tier:<12} {n:>7,}" + (f"   ({onboarding:,} onboarding)" if onboarding else ""))
     _say(f"quarantined rows:  {quarantined:,}    unmatched records: {unmatched:,}")
     _say(f"warehouse:         {path.resolve()}")
     _say("open the UI:       make dev   (then http://127.0.0.1:3000)")
