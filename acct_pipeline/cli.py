@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from dotenv import load_dotenv
 
 from acct_pipeline import warehouse
 from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
+from acct_pipeline.quality.settings import ACCEPT_SHRINK_ENV
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -84,6 +86,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"({args.accounts:,} accounts, {args.days} days) ..."
         )
         manifest = generate_sample(root, progress=_progress, **wanted)
+        # A new sample company replaces the old one's snapshots on purpose, however much smaller.
+        os.environ.setdefault(ACCEPT_SHRINK_ENV, "all")
     else:
         _say(f"using the sample in {root} (delete it to regenerate)")
     start = date.fromisoformat(manifest["period"]["start"])
