@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from dotenv import load_dotenv
 
 from acct_pipeline import warehouse
 from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
+from acct_pipeline.quality.settings import ACCEPT_SHRINK_ENV
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -84,6 +86,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"({args.accounts:,} accounts, {args.days} days) ..."
         )
         manifest = generate_sample(root, progress=_progress, **wanted)
+        # A new sample company replaces the old one's snapshots on purpose, however much smaller.
+        os.environ.setdefault(ACCEPT_SHRINK_ENV, "all")
     else:
         _say(f"using the sample in {root} (delete it to regenerate)")
     start = date.fromisoformat(manifest["period"]["start"])
@@ -108,14 +112,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from acct_pipeline.run import run_days
 
+    _landing_notice()
     outcome = run_days(args.date_from, args.date_to or args.date_from)
     _say(
         f"run {outcome.run_id}: {'success' if outcome.success else 'FAILED'}, "
         f"{outcome.partitions} day(s)"
     )
+    if outcome.failure:
+        _say(f"  {outcome.failure}")
     for check in outcome.failed_checks:
         _say(f"  failed check: {check}")
+    if not outcome.success:
+        _say(
+            f"  full log: run {outcome.run_id} in the Dagster UI (`make dev`, Runs) "
+            "and the Dagster log on stderr above"
+        )
     return 0 if outcome.success else 1
+
+
+def _landing_notice() -> None:
+    """List, once, the landing files no run will read (they would be ignored without a word)."""
+    from acct_pipeline.connectors.files import unread_landing_files
+    from acct_pipeline.defs.partitions import daily_partitions
+
+    keys = daily_partitions.get_partition_keys()
+    if not keys:
+        return
+    root = landing_dir()
+    unread = unread_landing_files(root, date.fromisoformat(keys[0]), date.fromisoformat(keys[-1]))
+    if unread:
+        _say(f"notice: {len(unread)} file(s) in {root} are read by no run:")
+        for line in unread:
+            _say(f"  {line}")
 
 
 @command("summary")

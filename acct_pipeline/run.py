@@ -49,6 +49,25 @@ class RunOutcome:
     success: bool
     partitions: int
     failed_checks: list[str]
+    failure: str | None = None  # the first failed step and its error, for people
+
+
+def first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+    """``step <key> failed: <error>`` for the run's first failed step (None if none failed).
+
+    The error is the innermost cause (the pipeline's own message, naming the file / row /
+    column where known), not Dagster's wrapper, and without the traceback.
+    """
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE" or event.step_failure_data is None:
+            continue
+        error = event.step_failure_data.error
+        if error is None:
+            return f"step {event.step_key} failed"
+        while error.cause is not None:
+            error = error.cause
+        return f"step {event.step_key} failed: {error.message.strip()}"
+    return None
 
 
 def run_days(
@@ -93,4 +112,5 @@ def run_days(
         success=result.success,
         partitions=(end - start).days + 1,
         failed_checks=failed,
+        failure=None if result.success else first_failure(result),
     )

@@ -698,7 +698,8 @@ class _Simulation:
         )
         amount_paid = np.where(paid, mrr, 0)
         period_end = created + (day_number(_add_month(day)) - day_number(day)) * DAY
-        # Negative amounts (planted): on a paid invoice either column, else amount_due.
+        # Negative amounts (planted): on a paid invoice either column, else amount_due. Both
+        # columns are optional: the loader keeps the invoice and sets the amount NULL (a note).
         drng = self.rng(_S_DIRT, t)
         k = _dirt_count(drng, m, 0.004)
         due_cents, paid_cents = mrr.copy(), amount_paid.copy()
@@ -706,10 +707,10 @@ class _Simulation:
         for r in sorted(drng.choice(m, k, replace=False).tolist()) if k else []:
             if paid_cents[r] > 0 and drng.random() < 0.5:
                 paid_cents[r] = -paid_cents[r]
-                planted.append((r, "negative_amount:amount_paid"))
+                planted.append((r, "negative_amount:amount_paid (nulled)"))
             else:
                 due_cents[r] = -due_cents[r]
-                planted.append((r, "negative_amount:amount_due"))
+                planted.append((r, "negative_amount:amount_due (nulled)"))
         np.add.at(self.overdue_open, idx, (status == "open") & (due < self.end_sec))
         cols = {
             "invoice_id": ids("in_", self.invoice_counter + np.arange(m), 7),
