@@ -35,6 +35,9 @@ Determinism: every random draw comes from ``numpy.random.default_rng`` seeded wi
 ``[seed, stream, day]``, so the same arguments give byte-identical files. Memory does not grow
 with the number of days: the simulation keeps one state vector per account and writes each
 day's events (and each day's CRM activities, tickets and invoices) before moving on.
+
+This is the ``default`` scenario. Other scenarios (``scenarios.py``, e.g. ``renewal.py``) subclass
+``Simulation`` and change its class attributes and hooks; the default's output does not change.
 """
 
 from __future__ import annotations
@@ -273,6 +276,8 @@ class Simulation:
     price_cents: np.ndarray = PRICE_CENTS
     seat_range: tuple[tuple[int, int], ...] = SEAT_RANGE
     csat_share = 0.65  # share of closed tickets with a CSAT answer
+    # Share of paid seats that use the product at all: floor + span * sigmoid(1.3 * health).
+    adopter_floor, adopter_span = 0.15, 0.8
 
     def __init__(
         self,
@@ -394,11 +399,14 @@ class Simulation:
         self.feat_order = np.concatenate([np.ones((n, 1), np.int64), rest], axis=1)
         self.calibrate_usage()
 
+    def adoption_share(self, h: np.ndarray) -> np.ndarray:
+        return self.adopter_floor + self.adopter_span * _sigmoid(1.3 * h)
+
     def calibrate_usage(self) -> None:
         """Events per active user, so that an active account-day averages ``epad``."""
         # Calibrate events per active user so that an active account-day averages ``epad``.
         s = _sigmoid(self.h)
-        adopters = np.maximum(1, np.round(self.seats * (0.15 + 0.8 * _sigmoid(1.3 * self.h))))
+        adopters = np.maximum(1, np.round(self.seats * self.adoption_share(self.h)))
         p_day = (5 * P_ACTIVE_WEEKDAY + 2 * P_ACTIVE_WEEKEND) / 7 * (0.6 + 0.4 * s)
         dau = adopters * p_day
         mean_dau = float(dau.mean())
@@ -517,7 +525,7 @@ class Simulation:
         s = _sigmoid(h)
         adopters = np.minimum(
             self.seats[idx],
-            np.maximum(1, np.round(self.seats[idx] * (0.15 + 0.8 * _sigmoid(1.3 * h)))),
+            np.maximum(1, np.round(self.seats[idx] * self.adoption_share(h))),
         ).astype(np.int64)
         p_day = (
             (P_ACTIVE_WEEKDAY if weekday else P_ACTIVE_WEEKEND) * (0.6 + 0.4 * s) * self.day_scale

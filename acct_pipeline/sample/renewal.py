@@ -5,17 +5,21 @@ the event writer) and changes what drives it, the way a different company's data
 
 * **Adoption, not health.** Each account has a hidden *adoption* level (log-scale): a personal
   baseline spread wide (small happy accounts use the product little), a little day-to-day noise,
-  and *phases*: now and then adoption starts to fade (a team stops using it; the level drops by
-  0.7-1.5 over 45-120 days) or to grow. Old phases wear off slowly. Product usage (active seats,
-  active days, events per session, breadth of features) follows adoption as in the default.
+  and *phases*. Now and then adoption starts to fade (a team stops using it: the level drops by
+  1-2 over 45-120 days) and afterwards comes back (half-life about 70 days); or it grows for good
+  (a new team). 60-160 days before a renewal, 30 % of the accounts start a fade that lasts until
+  the renewal. Product usage (share of seats that use it at all, down to 3 %; active days, events
+  per session, breadth of features) follows adoption as usage follows health in the default.
 * **Champion loss.** Now and then an account's champion leaves the company
   (``left_company_at``); 60 % are replaced by an ordinary contact weeks later. Their CRM activities
   stop, and in 70 % of cases the champion's team drifts away (an adoption fade starts).
 * **Renewal decides churn.** Contracts are annual; 15-75 days before the renewal date the
   customer decides. The churn probability rises with the *fall* of adoption over the last 90 days
   (mean of the last 14 days vs the 14 days 90 days earlier) and with a champion lost in the last 180
-  days, not with the adoption level: ``sigmoid(-2.6 - 2.2 * change + 1.9 * champion_lost)``.
-  A churning account fades faster until its subscription ends at the renewal date, after notice.
+  days, not with the adoption level: ``sigmoid(-2.6 - 3.0 * change + 1.9 * champion_lost)``.
+  A churning account fades faster (0.03 a day) until its subscription ends at the renewal date,
+  after notice. The level still differs between churners and renewers (a fade lowers it), but
+  less than the trend does.
 * **What a different book lacks.** No NPS at all (no ``nps_response`` activity); CSAT on about 5 %
   of closed tickets; a quarter of the accounts never files tickets; about 20 % of the accounts have
   no product tracking (no product group, no events); about 30 % of the accounts' activities are
@@ -73,21 +77,21 @@ SEATS_UNKNOWN_SHARE = 0.12  # subscriptions / invoices without a seat count
 CSAT_SHARE = 0.05
 
 # Adoption (log-scale, drives usage like the default's health does).
-BASE_MEAN, BASE_SD = -0.3, 0.9
+BASE_MEAN, BASE_SD = 0.0, 1.2
 NOISE_PERSISTENCE, NOISE_SD = 0.98, 0.04
-PHASE_MEMORY = 0.998  # old fades / growth wear off (half-life about a year)
-FADE_HAZARD, GROWTH_HAZARD = 0.002, 0.0015  # per day, for an account not in a phase
+RECOVERY = 0.99  # after a fade, adoption comes back (half-life about 70 days); growth stays
+FADE_HAZARD, GROWTH_HAZARD = 0.004, 0.0015  # per day, for an account not in a phase
 # Before a renewal, a share of the accounts starts to fade and keeps fading until the renewal.
 RENEWAL_FADE_SHARE, RENEWAL_FADE_LEAD = 0.3, (60, 161)
 FADE_DROP, GROWTH_RISE = (1.0, 2.0), (0.3, 0.8)
 PHASE_DAYS = (45, 121)
 CHAMPION_HAZARD = 0.0008  # per day, while the account has a champion
 CHAMPION_FADE_SHARE = 0.7
-LEAVING_DRIFT = 0.015  # extra daily fall once the customer decided to leave
+LEAVING_DRIFT = 0.03  # extra daily fall once the customer decided to leave
 # Churn at renewal: p = sigmoid(CHURN_BASE - TREND_WEIGHT * change + CHAMPION_WEIGHT * lost).
 TREND_LAG, TREND_WINDOW = 90, 14
 CHAMPION_MEMORY_DAYS = 180
-CHURN_BASE, TREND_WEIGHT, CHAMPION_WEIGHT = -2.4, 3.0, 1.9
+CHURN_BASE, TREND_WEIGHT, CHAMPION_WEIGHT = -2.6, 3.0, 1.9
 QBR_DAYS = 60  # the quarterly business review before renewal
 _HISTORY = 128  # days of adoption kept per account (>= TREND_LAG + TREND_WINDOW)
 
@@ -97,7 +101,9 @@ MECHANICS = [
     "annual contracts; churn decided 15-75 days before renewal",
     "churn probability rises with the 90-day fall of hidden adoption and with a champion lost "
     "in the last 180 days; the adoption level itself does not enter",
-    "adoption fades (and grows) in phases; a champion leaving starts a fade in 70 % of cases",
+    "adoption fades (then recovers) and grows in phases; 30 % of accounts start a fade 60-160 "
+    "days before renewal; a champion leaving starts a fade in 70 % of cases",
+    "a churning account keeps fading after its decision until the renewal date",
     "no NPS; CSAT on about 5 % of closed tickets; about 25 % of accounts file no tickets",
     "about 20 % of accounts have no product tracking (no product group, no events)",
     "about 30 % of accounts log activities without a contact",
@@ -116,6 +122,7 @@ class RenewalSimulation(Simulation):
     price_cents = PRICE_CENTS
     seat_range = SEAT_RANGE
     csat_share = CSAT_SHARE
+    adopter_floor, adopter_span = 0.03, 0.92  # a fading account can drop to almost no users
 
     def setup_accounts(self) -> None:
         super().setup_accounts()
@@ -133,7 +140,7 @@ class RenewalSimulation(Simulation):
         self.pay = rng.normal(0.8, 0.5, n)  # payment reliability, unrelated to adoption
         self.base = rng.normal(BASE_MEAN, BASE_SD, n)
         self.x = rng.normal(0.0, NOISE_SD / np.sqrt(1 - NOISE_PERSISTENCE**2), n)
-        self.phase = np.zeros(n)  # accumulated fades and growth
+        self.phase = np.zeros(n)  # how far adoption has faded (<= 0)
         self.slope = np.zeros(n)  # daily change of the current phase
         self.phase_left = np.zeros(n, np.int64)
         self.champ_lost_t = np.full(n, -(10**6), np.int64)
@@ -161,7 +168,11 @@ class RenewalSimulation(Simulation):
         self.slope = np.where(fade, -drop / days, np.where(grow, rise / days, self.slope))
         self.phase_left = np.where(started, days, self.phase_left - 1)
         self.slope = np.where(self.phase_left > 0, self.slope, 0.0)
-        self.phase = PHASE_MEMORY * self.phase + self.slope - LEAVING_DRIFT * self.leaving
+        growing = self.slope > 0
+        self.base += np.where(growing, self.slope, 0.0)
+        calm = (self.phase_left <= 0) & ~self.leaving
+        self.phase = np.where(calm, RECOVERY * self.phase, self.phase)
+        self.phase += np.where(growing, 0.0, self.slope) - LEAVING_DRIFT * self.leaving
         self.x = NOISE_PERSISTENCE * self.x + rng.normal(0.0, NOISE_SD, n)
         self.h = self.base + self.x + self.phase
         self.history[:, t % _HISTORY] = self.h
