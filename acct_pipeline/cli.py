@@ -1,6 +1,7 @@
 """``acct-pipeline``: the command line.
 
 acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YYYY-MM-DD]
+                              [--scenario default|renewal]
 acct-pipeline demo            generate the sample if needed, score every day, print a summary
 acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
 acct-pipeline summary [--date D]      what the warehouse holds
@@ -46,7 +47,7 @@ def _progress(msg: str) -> None:
 
 @command("generate-sample")
 def cmd_generate_sample(args: argparse.Namespace) -> int:
-    from acct_pipeline.sample.generator import generate_sample
+    from acct_pipeline.sample.scenarios import generate_sample
 
     t0 = time.perf_counter()
     manifest = generate_sample(
@@ -57,6 +58,7 @@ def cmd_generate_sample(args: argparse.Namespace) -> int:
         end_date=args.end,
         progress=_progress,
         events_per_account_day=args.events_per_account_day,
+        scenario=args.scenario,
     )
     counts = manifest["counts"]
     _say(
@@ -224,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=6.0,
         help="product event volume knob (default 6)",
+    )
+    gen.add_argument(
+        "--scenario",
+        choices=("default", "renewal"),
+        default="default",
+        help="which synthetic company: default (churn follows hidden health) or renewal "
+        "(churn at renewal from adoption trend and champion loss; no NPS, untracked accounts)",
     )
 
     demo = sub.add_parser(
