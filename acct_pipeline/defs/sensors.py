@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from acct_pipeline.alerts.config import window_days
-from acct_pipeline.alerts.timing import in_alert_window
+from acct_pipeline.alerts.timing import (
+    ALERT_SENSOR_INTERVAL_ENV,
+    DEFAULT_ALERT_SENSOR_INTERVAL,
+    DEFAULT_FRESHNESS_SENSOR_INTERVAL,
+    FRESHNESS_SENSOR_INTERVAL_ENV,
+    in_alert_window,
+    sensor_interval,
+)
 from acct_pipeline.defs.alerts.checks import freshness_evaluation
 from acct_pipeline.defs.alerts.keys import (
     DROPPED_ACCOUNTS,
@@ -77,7 +84,9 @@ class _RunStates:
 @dg.sensor(
     name=SCORE_DROP_SENSOR,
     job=score_drop_alerts_job,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=sensor_interval(
+        ALERT_SENSOR_INTERVAL_ENV, DEFAULT_ALERT_SENSOR_INTERVAL
+    ),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "For every new scores partition of a successfully finished run (each examined once, "
@@ -162,7 +171,9 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 
 @dg.sensor(
     name=FRESHNESS_SENSOR,
-    minimum_interval_seconds=300,
+    minimum_interval_seconds=sensor_interval(
+        FRESHNESS_SENSOR_INTERVAL_ENV, DEFAULT_FRESHNESS_SENSOR_INTERVAL
+    ),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Evaluates the scores_fresh check every few minutes without launching runs, and records a "
