@@ -47,6 +47,7 @@ from acct_pipeline.warehouse import (
     IDENTITY_MAP,
     SCORE_VALIDATION,
     replace_table,
+    table_columns,
     table_exists,
 )
 
@@ -139,17 +140,6 @@ class ValidationResult:
         return df
 
 
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
-    schema, name = qualified.split(".", 1)
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
-        "ORDER BY ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def tier_rank_sql(expr: str) -> str:
     """SQL ranking a tier from best (0, Healthy) to worst (3, Critical); unknown tiers rank 4."""
     whens = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TIER_ORDER))
@@ -171,7 +161,7 @@ def _prepare_scores(
 ) -> dict[str, Any]:
     """TEMP tables ``_v_scores`` (scores in range, standard columns) and ``_v_labeled`` (with the
     churn label). Returns what is available."""
-    cols = _columns(con, scores_table)
+    cols = table_columns(con, scores_table)
     has_prob = "churn_probability" in cols
     prob = "CAST(churn_probability AS DOUBLE)" if has_prob else "NULL::DOUBLE"
     version = "CAST(model_version AS VARCHAR)" if "model_version" in cols else "'unknown'"
@@ -320,7 +310,7 @@ def _renewal_cases(
     """AUCs on the hard cases only: accounts whose renewal falls inside the horizon and that have
     not given notice. Knowing who renews soon and who gave notice already separates most
     churners (only they can churn within the window); this tells how much the scores add."""
-    cols = set(_columns(con, signals_table))
+    cols = set(table_columns(con, signals_table))
     if not {"days_to_renewal", "cancellation_notice"} <= cols:
         return
     con.execute(
@@ -591,7 +581,7 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
 
 def _segment_sql(con: duckdb.DuckDBPyConnection, signals_table: str) -> tuple[str, list[str]]:
     """SQL with account_id, plan, region, industry, n_inputs, n_missing on the latest day."""
-    sig_cols = _columns(con, signals_table) if table_exists(con, signals_table) else []
+    sig_cols = table_columns(con, signals_table) if table_exists(con, signals_table) else []
     inputs = [c for c in sig_cols if c not in NON_INPUT_COLUMNS]
     if inputs:
         missing = " + ".join(f'CAST("{c}" IS NULL AS INTEGER)' for c in inputs)
@@ -604,7 +594,7 @@ def _segment_sql(con: duckdb.DuckDBPyConnection, signals_table: str) -> tuple[st
             "SELECT NULL::VARCHAR AS account_id, 0 AS n_inputs, 0 AS n_missing, "
             "NULL::VARCHAR AS signal_plan WHERE false"
         )
-    acc_cols = _columns(con, ACCOUNTS) if table_exists(con, ACCOUNTS) else []
+    acc_cols = table_columns(con, ACCOUNTS) if table_exists(con, ACCOUNTS) else []
     region = "CAST(a.region AS VARCHAR)" if "region" in acc_cols else "NULL::VARCHAR"
     industry = "CAST(a.industry AS VARCHAR)" if "industry" in acc_cols else "NULL::VARCHAR"
     acc_join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = s.account_id" if acc_cols else ""
