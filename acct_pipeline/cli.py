@@ -1,6 +1,7 @@
 """``acct-pipeline``: the command line.
 
 acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YYYY-MM-DD]
+                              [--scenario default|renewal]
 acct-pipeline demo            generate the sample if needed, score every day, print a summary
 acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
 acct-pipeline summary [--date D]      what the warehouse holds
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +22,7 @@ from dotenv import load_dotenv
 
 from acct_pipeline import warehouse
 from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
+from acct_pipeline.quality.settings import ACCEPT_SHRINK_ENV
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -44,7 +47,7 @@ def _progress(msg: str) -> None:
 
 @command("generate-sample")
 def cmd_generate_sample(args: argparse.Namespace) -> int:
-    from acct_pipeline.sample.generator import generate_sample
+    from acct_pipeline.sample.scenarios import generate_sample
 
     t0 = time.perf_counter()
     manifest = generate_sample(
@@ -55,6 +58,7 @@ def cmd_generate_sample(args: argparse.Namespace) -> int:
         end_date=args.end,
         progress=_progress,
         events_per_account_day=args.events_per_account_day,
+        scenario=args.scenario,
     )
     counts = manifest["counts"]
     _say(
@@ -84,6 +88,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"({args.accounts:,} accounts, {args.days} days) ..."
         )
         manifest = generate_sample(root, progress=_progress, **wanted)
+        # A new sample company replaces the old one's snapshots on purpose, however much smaller.
+        os.environ.setdefault(ACCEPT_SHRINK_ENV, "all")
     else:
         _say(f"using the sample in {root} (delete it to regenerate)")
     start = date.fromisoformat(manifest["period"]["start"])
@@ -108,14 +114,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from acct_pipeline.run import run_days
 
+    _landing_notice()
     outcome = run_days(args.date_from, args.date_to or args.date_from)
     _say(
         f"run {outcome.run_id}: {'success' if outcome.success else 'FAILED'}, "
         f"{outcome.partitions} day(s)"
     )
+    if outcome.failure:
+        _say(f"  {outcome.failure}")
     for check in outcome.failed_checks:
         _say(f"  failed check: {check}")
+    if not outcome.success:
+        _say(
+            f"  full log: run {outcome.run_id} in the Dagster UI (`make dev`, Runs) "
+            "and the Dagster log on stderr above"
+        )
     return 0 if outcome.success else 1
+
+
+def _landing_notice() -> None:
+    """List, once, the landing files no run will read (they would be ignored without a word)."""
+    from acct_pipeline.connectors.files import unread_landing_files
+    from acct_pipeline.defs.partitions import daily_partitions
+
+    keys = daily_partitions.get_partition_keys()
+    if not keys:
+        return
+    root = landing_dir()
+    unread = unread_landing_files(root, date.fromisoformat(keys[0]), date.fromisoformat(keys[-1]))
+    if unread:
+        _say(f"notice: {len(unread)} file(s) in {root} are read by no run:")
+        for line in unread:
+            _say(f"  {line}")
 
 
 @command("summary")
@@ -137,9 +167,17 @@ def print_summary(as_of: date | None = None) -> None:
             f"FROM {warehouse.ACCOUNT_SCORES}"
         ).fetchone()
         day = as_of or last
+        # churned accounts have no tier (scoring/lifecycle.py): shown as their status
+        status = (
+            "lifecycle_status"
+            if "lifecycle_status" in warehouse.table_columns(con, warehouse.ACCOUNT_SCORES)
+            else "NULL"
+        )
         tiers = con.execute(
-            f"SELECT tier, count(*) FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
-            "GROUP BY tier ORDER BY min(health_score) DESC",
+            f"SELECT coalesce(tier, {status}, 'no tier'), count(*), "
+            f"count(*) FILTER (WHERE {status} = 'Onboarding') "
+            f"FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
+            "GROUP BY 1 ORDER BY min(health_score) DESC NULLS LAST",
             [day],
         ).fetchall()
         quarantined = con.execute(f"SELECT count(*) FROM {warehouse.QUARANTINE}").fetchone()[0]
@@ -153,8 +191,8 @@ def print_summary(as_of: date | None = None) -> None:
     _say(f"accounts:          {accounts:,}")
     _say(f"partitions scored: {days} ({first} .. {last})")
     _say(f"tiers on {day}:")
-    for tier, n in tiers:
-        _say(f"  {tier:<12} {n:>7,}")
+    for tier, n, onboarding in tiers:
+        _say(f"  {tier:<12} {n:>7,}" + (f"   ({onboarding:,} onboarding)" if onboarding else ""))
     _say(f"quarantined rows:  {quarantined:,}    unmatched records: {unmatched:,}")
     _say(f"warehouse:         {path.resolve()}")
     _say("open the UI:       make dev   (then http://127.0.0.1:3000)")
@@ -188,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=6.0,
         help="product event volume knob (default 6)",
+    )
+    gen.add_argument(
+        "--scenario",
+        choices=("default", "renewal"),
+        default="default",
+        help="which synthetic company: default (churn follows hidden health) or renewal "
+        "(churn at renewal from adoption trend and champion loss; no NPS, untracked accounts)",
     )
 
     demo = sub.add_parser(

@@ -30,6 +30,16 @@ def checkpoint_threshold() -> str:
     return os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT_THRESHOLD
 
 
+def quote_ident(name: str) -> str:
+    """``name`` as a SQL identifier, whatever it contains (column names come from files)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """``value`` as a SQL string literal (for the few places that cannot take a parameter)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 SCHEMAS = ("ingest", "staging", "features", "scores", "sync", "alerts")
 
 
@@ -91,9 +101,11 @@ class Column:
     """One column of a raw table.
 
     ``required``: a file without the column is rejected; a row with a NULL here is quarantined.
-    ``nonnegative``: a row with a negative value is quarantined (``negative_amount``).
-    Malformed values of typed columns (a timestamp that does not parse) are quarantined as
-    ``malformed_<type>``.
+    ``nonnegative``: a negative value breaks the rule ``negative_amount``.
+    Malformed values of typed columns (a timestamp that does not parse) break
+    ``malformed_<type>``; ``acct_pipeline.quality.rules`` lists every value rule. A broken value
+    of a required (or key) column quarantines its row; one of an optional column is set NULL and
+    noted in the quarantine, and the row is kept.
     """
 
     name: str
@@ -388,7 +400,9 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE} (
     source         VARCHAR NOT NULL,   -- files, hubspot, stripe, ...
     source_file    VARCHAR,            -- landing file or API endpoint
     row_number     BIGINT,             -- 1-based position in the file / stream
-    rule           VARCHAR NOT NULL,   -- e.g. malformed_timestamp:occurred_at
+    rule           VARCHAR NOT NULL,   -- e.g. malformed_timestamp:occurred_at; a note about a
+                                       -- kept row whose bad optional value was set NULL ends
+                                       -- in " (nulled)": malformed_integer:employees (nulled)
     record         VARCHAR NOT NULL,   -- the raw record as JSON
     loaded_at      TIMESTAMP NOT NULL
 )
@@ -402,9 +416,14 @@ CREATE TABLE IF NOT EXISTS {LOAD_AUDIT} (
     rows_in          BIGINT NOT NULL,
     rows_kept        BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL,
-    loaded_at        TIMESTAMP NOT NULL
+    loaded_at        TIMESTAMP NOT NULL,
+    values_nulled    BIGINT DEFAULT 0   -- bad optional values set NULL in kept rows
 )
 """
+# Warehouses created before ``values_nulled`` existed get the column on their next load.
+LOAD_AUDIT_MIGRATION = (
+    f"ALTER TABLE {LOAD_AUDIT} ADD COLUMN IF NOT EXISTS values_nulled BIGINT DEFAULT 0"
+)
 
 
 def raw_table_ddl(spec: TableSpec) -> str:
@@ -424,6 +443,7 @@ def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(spec))
     con.execute(QUARANTINE_DDL)
     con.execute(LOAD_AUDIT_DDL)
+    con.execute(LOAD_AUDIT_MIGRATION)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -530,11 +550,13 @@ class LoadResult:
     rules: dict[str, int] = field(default_factory=dict)
     partitions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    values_nulled: int = 0  # bad optional values set NULL in kept rows (one note each)
 
     def add(self, other: LoadResult) -> None:
         self.rows_in += other.rows_in
         self.rows_kept += other.rows_kept
         self.rows_quarantined += other.rows_quarantined
+        self.values_nulled += other.values_nulled
         for rule, n in other.rules.items():
             self.rules[rule] = self.rules.get(rule, 0) + n
         self.partitions += other.partitions

@@ -14,23 +14,32 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SCHEDULE_TZ_ENV = "ACCT_SCHEDULE_TZ"
 SCHEDULE_HOUR_ENV = "ACCT_SCHEDULE_HOUR"
+SCHEDULE_MINUTE_ENV = "ACCT_SCHEDULE_MINUTE"
 FRESHNESS_HOUR_ENV = "ACCT_FRESHNESS_HOUR"
+ALERT_SENSOR_INTERVAL_ENV = "ACCT_ALERT_SENSOR_INTERVAL"
+FRESHNESS_SENSOR_INTERVAL_ENV = "ACCT_FRESHNESS_SENSOR_INTERVAL"
 DEFAULT_SCHEDULE_TZ = "UTC"
 DEFAULT_SCHEDULE_HOUR = 6
 DEFAULT_FRESHNESS_HOUR = 9
+DEFAULT_ALERT_SENSOR_INTERVAL = 60
+DEFAULT_FRESHNESS_SENSOR_INTERVAL = 300
 
 
 class TimingConfigError(ValueError):
     """A schedule setting is wrong; the message names the variable."""
 
 
-def _hour(env: Mapping[str, str], name: str, default: int) -> int:
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int, what: str) -> int:
     raw = env.get(name)
     if not raw:
         return default
-    if not raw.isdigit() or not 0 <= int(raw) <= 23:
-        raise TimingConfigError(f"{name}={raw!r} must be an hour from 0 to 23")
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise TimingConfigError(f"{name}={raw!r} must be {what} from {low} to {high}")
     return int(raw)
+
+
+def _hour(env: Mapping[str, str], name: str, default: int) -> int:
+    return _whole(env, name, default, 0, 23, "an hour")
 
 
 def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
@@ -48,6 +57,17 @@ def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
 
 def schedule_hour(env: Mapping[str, str] | None = None) -> int:
     return _hour(os.environ if env is None else env, SCHEDULE_HOUR_ENV, DEFAULT_SCHEDULE_HOUR)
+
+
+def schedule_minute(env: Mapping[str, str] | None = None) -> int:
+    """``ACCT_SCHEDULE_MINUTE``: the minute of the schedule's hour (default 0, i.e. 06:00)."""
+    return _whole(os.environ if env is None else env, SCHEDULE_MINUTE_ENV, 0, 0, 59, "a minute")
+
+
+def sensor_interval(name: str, default: int, env: Mapping[str, str] | None = None) -> int:
+    """Seconds between a sensor's ticks: ``ACCT_ALERT_SENSOR_INTERVAL`` (default 60) or
+    ``ACCT_FRESHNESS_SENSOR_INTERVAL`` (default 300)."""
+    return _whole(os.environ if env is None else env, name, default, 1, 86400, "seconds")
 
 
 def freshness_hour(env: Mapping[str, str] | None = None) -> int:

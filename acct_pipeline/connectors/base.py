@@ -60,3 +60,11 @@ class SourceError(Exception):
 
 class MissingColumnError(SourceError):
     """A landing file lacks a required column of the contract."""
+
+
+class SnapshotShrinkError(SourceError):
+    """A snapshot would keep far fewer rows than the previous load: rejected, the previous stays."""
+
+
+class EncodingError(SourceError):
+    """A landing file is not UTF-8: the message names the file, line and byte offset."""

@@ -6,8 +6,12 @@ Configuration (environment variables):
                          Subscriptions (Billing) and Invoices; a secret key works too but grants
                          far more than needed. Required.
 ``STRIPE_API_VERSION``   the pinned ``Stripe-Version`` header (default ``2024-06-20``; the mapping
-                         below reads ``current_period_*`` from the subscription, as that version
-                         returns it).
+                         below reads ``current_period_*`` from the subscription, the invoice's
+                         ``subscription`` and its lines' expanded ``price``, as that version
+                         returns them). From ``2025-03-31.basil`` on, periods move to the items and
+                         the invoice's subscription to ``parent.subscription_details``: both are
+                         read as fallbacks, but basil invoice lines carry only a price id, so an
+                         invoice's plan / seats / MRR need the pre-basil pin.
 ``STRIPE_BASE_URL``      default ``https://api.stripe.com`` (tests point it at the fake).
 ``STRIPE_RATE_LIMIT``    client-side pacing, ``calls/seconds`` (default ``20/1``: under the
                          25 req/s per-endpoint and test-mode limits).
@@ -127,6 +131,20 @@ def _lines_mrr(lines: list[Mapping[str, Any]]) -> str | None:
     return f"{sum(monthly_cents(ln['price'], ln.get('quantity')) for ln in lines) / 100:.2f}"
 
 
+def _period(sub: Mapping[str, Any], items: list[Mapping[str, Any]], end: str) -> Any:
+    """``current_period_<end>``: on the subscription before basil, on its items from basil on."""
+    key = f"current_period_{end}"
+    if sub.get(key) is not None:
+        return sub.get(key)
+    return items[0].get(key) if items else None
+
+
+def _parent_subscription(invoice: Mapping[str, Any]) -> Any:
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    sid = details.get("subscription")
+    return sid.get("id") if isinstance(sid, Mapping) else sid
+
+
 class StripeSource:
     """Reads the billing raw tables from Stripe (``ACCT_BILLING_SOURCE=stripe``)."""
 
@@ -232,8 +250,8 @@ class StripeSource:
             "mrr": f"{subscription_mrr(s):.2f}",
             "currency": text(s.get("currency") or first.get("currency")),
             "started_at": iso(s.get("start_date") or s.get("created")),
-            "term_start": text(meta.get("term_start")) or iso(s.get("current_period_start")),
-            "term_end": text(meta.get("term_end")) or iso(s.get("current_period_end")),
+            "term_start": text(meta.get("term_start")) or iso(_period(s, items, "start")),
+            "term_end": text(meta.get("term_end")) or iso(_period(s, items, "end")),
             "canceled_at": iso(s.get("canceled_at")),
             "ended_at": iso(s.get("ended_at")),
         }
@@ -250,7 +268,7 @@ class StripeSource:
         return {
             "invoice_id": text(i.get("id")),
             "customer_id": text(customer.get("id") if isinstance(customer, Mapping) else customer),
-            "subscription_id": text(i.get("subscription")),
+            "subscription_id": text(i.get("subscription") or _parent_subscription(i)),
             "created_at": iso(i.get("created")),
             "period_start": iso(i.get("period_start")),
             "period_end": iso(i.get("period_end")),

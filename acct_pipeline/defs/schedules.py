@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from acct_pipeline.alerts.timing import last_complete_day, schedule_hour, schedule_timezone
+from acct_pipeline.alerts.timing import (
+    last_complete_day,
+    schedule_hour,
+    schedule_minute,
+    schedule_timezone,
+)
 from acct_pipeline.defs.jobs import daily_scoring
 from acct_pipeline.defs.partitions import daily_partitions
 
@@ -18,15 +23,16 @@ SCHEDULE_NAME = "daily_scoring_schedule"
 # with the defaults the 06:00 tick on D+1 runs D.
 
 
-def build_daily_schedule(timezone: str, hour: int) -> dg.ScheduleDefinition:
+def build_daily_schedule(timezone: str, hour: int, minute: int = 0) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=SCHEDULE_NAME,
         job=daily_scoring,
-        cron_schedule=f"0 {hour} * * *",
+        cron_schedule=f"{minute} {hour} * * *",
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
-            f"Every morning at {hour:02d}:00 {timezone} (ACCT_SCHEDULE_HOUR, ACCT_SCHEDULE_TZ) "
+            f"Every morning at {hour:02d}:{minute:02d} {timezone} (ACCT_SCHEDULE_HOUR, "
+            "ACCT_SCHEDULE_MINUTE, ACCT_SCHEDULE_TZ) "
             "score the UTC day that just ended: snapshots, events, signals, scores, checks, "
             "validation, sync."
         ),
@@ -42,4 +48,6 @@ def build_daily_schedule(timezone: str, hour: int) -> dg.ScheduleDefinition:
     return _schedule
 
 
-daily_scoring_schedule = build_daily_schedule(schedule_timezone(), schedule_hour())
+daily_scoring_schedule = build_daily_schedule(
+    schedule_timezone(), schedule_hour(), schedule_minute()
+)

@@ -3,6 +3,10 @@
 ``staging.load_audit`` records what each load counted; ``reconcile_load`` checks those counts
 against the rows actually present in ``ingest.<table>`` and ``staging.quarantine``, so a bug that
 loses rows between the split and the write is caught too, not only an arithmetic slip.
+
+A kept row whose bad optional value was set NULL counts as kept; its note in the quarantine (rule
+ending in `` (nulled)``) is not a quarantined row. The audit counts those notes separately
+(``values_nulled``) and the reconciliation checks them too.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import date
 
 import duckdb
 
+from acct_pipeline.quality.rules import NULLED_LIKE
 from acct_pipeline.warehouse import LOAD_AUDIT, QUARANTINE, TableSpec, table_exists
 
 
@@ -27,6 +32,8 @@ class LoadCounts:
     rows_quarantined: int
     kept_found: int
     quarantined_found: int
+    values_nulled: int = 0
+    nulled_found: int = 0
 
     def problems(self) -> list[str]:
         where = f"{self.table}" + (f" {self.partition}" if self.partition else "")
@@ -45,6 +52,11 @@ class LoadCounts:
             out.append(
                 f"{where}: load audit says {self.rows_quarantined} rows quarantined, "
                 f"{QUARANTINE} holds {self.quarantined_found}"
+            )
+        if self.nulled_found != self.values_nulled:
+            out.append(
+                f"{where}: load audit says {self.values_nulled} values set NULL, "
+                f"{QUARANTINE} holds {self.nulled_found} notes about them"
             )
         return out
 
@@ -96,24 +108,34 @@ def reconcile_load(
                 [part],
             )
         audit = con.execute(
-            f"SELECT rows_in, rows_kept, rows_quarantined FROM {LOAD_AUDIT} "
+            f"SELECT rows_in, rows_kept, rows_quarantined, coalesce(values_nulled, 0) "
+            f"FROM {LOAD_AUDIT} "
             f"WHERE source_table = ? AND {audit_filter}",
             [spec.name, *params],
         ).fetchall()
         kept = con.execute(
             f"SELECT count(*) FROM {spec.qualified} {rows_filter}", params
         ).fetchone()[0]
-        quarantined = con.execute(
-            f"SELECT count(*) FROM {QUARANTINE} WHERE source_table = ? AND {audit_filter}",
-            [spec.name, *params],
-        ).fetchone()[0]
+        quarantined, nulled = con.execute(
+            f"SELECT count(*) FILTER (WHERE rule NOT LIKE ?), count(*) FILTER (WHERE rule LIKE ?) "
+            f"FROM {QUARANTINE} WHERE source_table = ? AND {audit_filter}",
+            [NULLED_LIKE, NULLED_LIKE, spec.name, *params],
+        ).fetchone()
         where = spec.name + (f" {part}" if part else "")
         if len(audit) != 1:
             result.problems.append(f"{where}: expected one load audit row, found {len(audit)}")
             continue
-        rows_in, rows_kept, rows_quarantined = (int(v) for v in audit[0])
+        rows_in, rows_kept, rows_quarantined, values_nulled = (int(v) for v in audit[0])
         counts = LoadCounts(
-            spec.name, part, rows_in, rows_kept, rows_quarantined, int(kept), int(quarantined)
+            spec.name,
+            part,
+            rows_in,
+            rows_kept,
+            rows_quarantined,
+            int(kept),
+            int(quarantined),
+            values_nulled,
+            int(nulled),
         )
         result.loads.append(counts)
         result.problems += counts.problems()

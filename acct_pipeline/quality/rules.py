@@ -1,22 +1,52 @@
-"""Row-level rules: which raw rows are quarantined, and why.
+"""Row-level rules: which raw rows are quarantined, which values are set NULL, and why.
 
 Every rule is derived from the landing contract (``acct_pipeline.warehouse.TableSpec``), so a
 new column gets its rules by being declared. Rules are evaluated in SQL inside DuckDB over the
-raw strings of a load, in this order; a row is quarantined for the first rule it breaks:
+raw strings of a load.
 
-``missing_required:<col>``   a required column is empty
-``malformed_<type>:<col>``    a typed column does not parse (``malformed_timestamp:occurred_at``)
+Row rules (the row is quarantined for the first one it breaks; the other rows load):
+
+``malformed_row``             the row has fewer or more fields than the header (a cut last row)
+``missing_required:<col>``    a required column is empty
+
+Value rules, checked in this order for each typed column:
+
+``nonfinite_number:<col>``    ``NaN``, ``inf``, ``infinity`` in a number column
+``malformed_<type>:<col>``    the value does not parse as the column's type
+                              (``malformed_timestamp:occurred_at``; ``1e3`` is not an integer)
+``special_timestamp:<col>``   a word DuckDB would turn into a timestamp (``infinity``,
+                              ``-infinity``, ``epoch``): a timestamp must start with its year
+``timestamp_too_early:<col>`` before ``ACCT_TIMESTAMP_FLOOR`` (default 1990-01-01)
+``timestamp_too_late:<col>``  on or after ``ACCT_TIMESTAMP_CEILING`` (default 2100-01-01)
 ``negative_amount:<col>``     a non-negative column holds a negative number
-``duplicate_key:<key>``       a second row with the same key (the first one is kept)
+
+A broken value of a required or key column quarantines the row. A broken value of an optional
+column is set NULL, the row is kept, and a note ``<rule> (nulled)`` goes to the quarantine with
+the file, row and raw record (``malformed_integer:employees (nulled)``): one bad optional field
+never removes an account.
+
+``duplicate_key:<key>``       a second row with the same key (the first good one is kept)
 """
 
 from __future__ import annotations
 
-from acct_pipeline.warehouse import Column, TableSpec
+from collections.abc import Mapping
 
+from acct_pipeline.quality.settings import LandingRules
+from acct_pipeline.warehouse import Column, TableSpec, quote_ident, quote_literal
+
+RULE_MALFORMED_ROW = "malformed_row"
 RULE_MISSING = "missing_required"
 RULE_NEGATIVE = "negative_amount"
 RULE_DUPLICATE = "duplicate_key"
+RULE_NONFINITE = "nonfinite_number"
+RULE_SPECIAL_TIMESTAMP = "special_timestamp"
+RULE_TOO_EARLY = "timestamp_too_early"
+RULE_TOO_LATE = "timestamp_too_late"
+
+# A quarantine note about a value set NULL in a kept row ends with this.
+NULLED_SUFFIX = " (nulled)"
+NULLED_LIKE = "% (nulled)"  # SQL LIKE pattern matching those notes
 
 _TYPE_RULE = {
     "TIMESTAMP": "malformed_timestamp",
@@ -25,6 +55,21 @@ _TYPE_RULE = {
     "DOUBLE": "malformed_number",
     "BOOLEAN": "malformed_boolean",
 }
+_NUMBER_TYPES = ("BIGINT", "DOUBLE")
+_TIME_TYPES = ("TIMESTAMP", "DATE")
+
+# Every rule family, for the contract page (a test checks that each one is documented).
+RULE_FAMILIES = (
+    RULE_MALFORMED_ROW,
+    RULE_MISSING,
+    RULE_NONFINITE,
+    *_TYPE_RULE.values(),
+    RULE_SPECIAL_TIMESTAMP,
+    RULE_TOO_EARLY,
+    RULE_TOO_LATE,
+    RULE_NEGATIVE,
+    RULE_DUPLICATE,
+)
 
 
 def cast_expr(col: Column, source: str | None = None) -> str:
@@ -33,15 +78,18 @@ def cast_expr(col: Column, source: str | None = None) -> str:
     Timestamps go through TIMESTAMPTZ so an explicit offset (``+02:00``, ``Z``) is honoured and
     stored as naive UTC (the connection's time zone is UTC).
     """
-    src = source or col.name
+    src = source or quote_ident(col.name)
     if col.type == "VARCHAR":
         return src
     if col.type == "TIMESTAMP":
         return f"CAST(TRY_CAST({src} AS TIMESTAMPTZ) AS TIMESTAMP)"
     if col.type == "BIGINT":
-        # Integers must be integral: "12.5" seats is malformed, not rounded.
-        as_double = f"TRY_CAST({src} AS DOUBLE)"
-        return f"CASE WHEN {as_double} = floor({as_double}) THEN TRY_CAST({src} AS BIGINT) END"
+        # Integers are written as digits: "12.5" seats and "1e3" employees are malformed, not
+        # rounded or expanded ("12.0" is 12).
+        return (
+            f"CASE WHEN regexp_full_match({src}, '[+-]?[0-9]+(\\.0*)?') "
+            f"THEN TRY_CAST({src} AS BIGINT) END"
+        )
     return f"TRY_CAST({src} AS {col.type})"
 
 
@@ -49,27 +97,65 @@ def duplicate_rule(spec: TableSpec) -> str:
     return f"{RULE_DUPLICATE}:{','.join(spec.key)}"
 
 
-def rule_expr(spec: TableSpec) -> str:
-    """A SQL CASE giving the first value rule a row breaks (NULL when it breaks none).
+def nulls_bad_values(spec: TableSpec, col: Column) -> bool:
+    """Whether a broken value of ``col`` is set NULL (an optional column) instead of costing
+    the row (a required or key column)."""
+    return not col.required and col.name not in spec.key
 
-    Expects the raw columns as trimmed VARCHAR (empty = NULL). Duplicates are ranked afterwards
-    among the rows that pass these rules, so a broken first copy never costs the good one.
+
+def value_rule_expr(col: Column, settings: LandingRules, source: str | None = None) -> str | None:
+    """A SQL CASE giving the first value rule ``col``'s raw value breaks (NULL when none).
+
+    ``None`` for a column without value rules (plain text).
     """
+    src = source or quote_ident(col.name)
+    whens: list[str] = []
+    if col.type in _NUMBER_TYPES:
+        whens.append(f"WHEN NOT isfinite(TRY_CAST({src} AS DOUBLE)) THEN '{RULE_NONFINITE}'")
+    if col.type in _TYPE_RULE:
+        whens.append(f"WHEN ({cast_expr(col, src)}) IS NULL THEN '{_TYPE_RULE[col.type]}'")
+    if col.type in _TIME_TYPES:
+        typed = cast_expr(col, src)
+        floor = quote_literal(settings.timestamp_floor.isoformat())
+        ceiling = quote_literal(settings.timestamp_ceiling.isoformat())
+        whens += [
+            f"WHEN NOT regexp_matches({src}, '^[0-9]') THEN '{RULE_SPECIAL_TIMESTAMP}'",
+            f"WHEN ({typed}) < TIMESTAMP {floor} THEN '{RULE_TOO_EARLY}'",
+            f"WHEN ({typed}) >= TIMESTAMP {ceiling} THEN '{RULE_TOO_LATE}'",
+        ]
+    if col.nonnegative:
+        whens.append(f"WHEN TRY_CAST({src} AS DOUBLE) < 0 THEN '{RULE_NEGATIVE}'")
+    if not whens:
+        return None
+    suffix = quote_literal(":" + col.name)
+    body = "\n    ".join(whens)
+    return f"(CASE WHEN {src} IS NULL THEN NULL\n    {body}\nEND) || {suffix}"
+
+
+def rule_expr(
+    spec: TableSpec, settings: LandingRules, value_columns: Mapping[str, str] | None = None
+) -> str:
+    """A SQL CASE giving the first row rule a row breaks (NULL when it breaks none).
+
+    Expects the raw columns as trimmed VARCHAR (empty = NULL). Only required and key columns'
+    value rules cost the row; optional columns are handled by ``value_rule_expr`` (set NULL).
+    ``value_columns`` maps a column name to a column already holding its ``value_rule_expr``
+    (so the casts run once); columns not in it get the expression inline. Duplicates are ranked
+    afterwards among the rows that pass these rules, so a broken first copy never costs the good
+    one.
+    """
+    value_columns = value_columns or {}
     whens: list[str] = []
     for col in spec.columns:
         if col.required:
-            whens.append(f"WHEN {col.name} IS NULL THEN '{RULE_MISSING}:{col.name}'")
-    for col in spec.columns:
-        if col.type in _TYPE_RULE:
             whens.append(
-                f"WHEN {col.name} IS NOT NULL AND ({cast_expr(col)}) IS NULL "
-                f"THEN '{_TYPE_RULE[col.type]}:{col.name}'"
+                f"WHEN {quote_ident(col.name)} IS NULL "
+                f"THEN {quote_literal(f'{RULE_MISSING}:{col.name}')}"
             )
     for col in spec.columns:
-        if col.nonnegative:
-            whens.append(
-                f"WHEN TRY_CAST({col.name} AS DOUBLE) < 0 THEN '{RULE_NEGATIVE}:{col.name}'"
-            )
+        value = value_columns.get(col.name) or value_rule_expr(col, settings)
+        if value is not None and not nulls_bad_values(spec, col):
+            whens.append(f"WHEN ({value}) IS NOT NULL THEN {value}")
     if not whens:
         return "CAST(NULL AS VARCHAR)"
     return "CASE\n    " + "\n    ".join(whens) + "\nEND"
@@ -77,8 +163,19 @@ def rule_expr(spec: TableSpec) -> str:
 
 def rules_for(spec: TableSpec) -> list[str]:
     """Every rule name that can apply to a table (for documentation and check metadata)."""
-    rules = [f"{RULE_MISSING}:{c.name}" for c in spec.columns if c.required]
-    rules += [f"{_TYPE_RULE[c.type]}:{c.name}" for c in spec.columns if c.type in _TYPE_RULE]
-    rules += [f"{RULE_NEGATIVE}:{c.name}" for c in spec.columns if c.nonnegative]
+    rules = [RULE_MALFORMED_ROW]
+    rules += [f"{RULE_MISSING}:{c.name}" for c in spec.columns if c.required]
+    for col in spec.columns:
+        names = []
+        if col.type in _NUMBER_TYPES:
+            names.append(RULE_NONFINITE)
+        if col.type in _TYPE_RULE:
+            names.append(_TYPE_RULE[col.type])
+        if col.type in _TIME_TYPES:
+            names += [RULE_SPECIAL_TIMESTAMP, RULE_TOO_EARLY, RULE_TOO_LATE]
+        if col.nonnegative:
+            names.append(RULE_NEGATIVE)
+        suffix = NULLED_SUFFIX if nulls_bad_values(spec, col) else ""
+        rules += [f"{n}:{col.name}{suffix}" for n in names]
     rules.append(duplicate_rule(spec))
     return rules

@@ -35,6 +35,9 @@ Determinism: every random draw comes from ``numpy.random.default_rng`` seeded wi
 ``[seed, stream, day]``, so the same arguments give byte-identical files. Memory does not grow
 with the number of days: the simulation keeps one state vector per account and writes each
 day's events (and each day's CRM activities, tickets and invoices) before moving on.
+
+This is the ``default`` scenario. Other scenarios (``scenarios.py``, e.g. ``renewal.py``) subclass
+``Simulation`` and change its class attributes and hooks; the default's output does not change.
 """
 
 from __future__ import annotations
@@ -237,14 +240,45 @@ def generate_sample(
     period, row counts and every planted quality problem; ``out_dir/_truth/outcomes.csv`` holds
     each account's true renewal outcome (for tests and benchmarks only).
     """
+    return run_simulation(
+        Simulation, out_dir, accounts, days, seed, end_date, progress, events_per_account_day
+    )
+
+
+def run_simulation(
+    simulation: type[Simulation],
+    out_dir: str | Path,
+    accounts: int,
+    days: int,
+    seed: int,
+    end_date: date,
+    progress: Callable[[str], None] | None,
+    events_per_account_day: float,
+) -> dict:
+    """Run one scenario's simulation class (see ``generate_sample`` for the arguments)."""
     if accounts < 1 or days < 1:
         raise ValueError(f"generate_sample: accounts ({accounts}) and days ({days}) must be >= 1")
     say = progress or (lambda _msg: None)
-    sim = _Simulation(Path(out_dir), accounts, days, seed, end_date, events_per_account_day, say)
+    sim = simulation(Path(out_dir), accounts, days, seed, end_date, events_per_account_day, say)
     return sim.run()
 
 
-class _Simulation:
+class Simulation:
+    """The default scenario. Subclasses (other scenarios) change the class attributes below and
+    override the hooks: ``churn_probability``, ``billing_health``, ``scenario_info`` and the
+    per-account masks set in ``setup_accounts`` (``tracked``, ``has_support``, ``seats_unknown``).
+    """
+
+    event_names: tuple[str, ...] = EVENT_NAMES
+    event_props: tuple[tuple[str, str], ...] = _EVENT_PROPS
+    plans: tuple[str, ...] = PLANS
+    plan_mix: tuple[float, ...] = PLAN_MIX
+    price_cents: np.ndarray = PRICE_CENTS
+    seat_range: tuple[tuple[int, int], ...] = SEAT_RANGE
+    csat_share = 0.65  # share of closed tickets with a CSAT answer
+    # Share of paid seats that use the product at all: floor + span * sigmoid(1.3 * health).
+    adopter_floor, adopter_span = 0.15, 0.8
+
     def __init__(
         self,
         root: Path,
@@ -274,9 +308,9 @@ class _Simulation:
     # -- setup ---------------------------------------------------------------------------------
     def setup_accounts(self) -> None:
         n, days, rng = self.n, self.days, self.rng(_S_ACCOUNTS)
-        self.plan = rng.choice(3, n, p=PLAN_MIX)
-        lo = np.array([r[0] for r in SEAT_RANGE])[self.plan]
-        hi = np.array([r[1] for r in SEAT_RANGE])[self.plan]
+        self.plan = rng.choice(3, n, p=self.plan_mix)
+        lo = np.array([r[0] for r in self.seat_range])[self.plan]
+        hi = np.array([r[1] for r in self.seat_range])[self.plan]
         self.seats = rng.integers(lo, hi)
         self.base = rng.normal(0.5, 0.9, n)
         self.feat_bias = rng.normal(0.0, 0.5, n)
@@ -315,7 +349,11 @@ class _Simulation:
         self.renewed_t = np.full(n, -1, np.int64)  # last renewal inside the period
         self.champ_left_n = np.zeros(n, np.int64)
         self.overdue_open = np.zeros(n, np.int64)  # invoices still open after their due date
-        self.price = PRICE_CENTS[self.plan]
+        self.price = self.price_cents[self.plan]
+        # Who has product tracking, files tickets, has a seat count in billing (all, here).
+        self.tracked = np.ones(n, bool)
+        self.has_support = np.ones(n, bool)
+        self.seats_unknown = np.zeros(n, bool)
 
         # Health state.
         self.x = rng.normal(0.0, 0.4, n)
@@ -357,12 +395,18 @@ class _Simulation:
         self.created_sec = self.start_sec - rng.integers(1, 90, n) * DAY - rng.integers(0, 3600, n)
 
         # Product: each account's preferred order of key features (page_view always first).
-        rest = np.argsort(rng.random((n, len(EVENT_NAMES) - 2)), axis=1) + 2
+        rest = np.argsort(rng.random((n, len(self.event_names) - 2)), axis=1) + 2
         self.feat_order = np.concatenate([np.ones((n, 1), np.int64), rest], axis=1)
+        self.calibrate_usage()
 
+    def adoption_share(self, h: np.ndarray) -> np.ndarray:
+        return self.adopter_floor + self.adopter_span * _sigmoid(1.3 * h)
+
+    def calibrate_usage(self) -> None:
+        """Events per active user, so that an active account-day averages ``epad``."""
         # Calibrate events per active user so that an active account-day averages ``epad``.
         s = _sigmoid(self.h)
-        adopters = np.maximum(1, np.round(self.seats * (0.15 + 0.8 * _sigmoid(1.3 * self.h))))
+        adopters = np.maximum(1, np.round(self.seats * self.adoption_share(self.h)))
         p_day = (5 * P_ACTIVE_WEEKDAY + 2 * P_ACTIVE_WEEKEND) / 7 * (0.6 + 0.4 * s)
         dau = adopters * p_day
         mean_dau = float(dau.mean())
@@ -414,7 +458,19 @@ class _Simulation:
         has_champ = self.champ_left_n < self.n_champ
         leaves = alive & has_champ & (rng.random(n) < 0.0006)
         jumps -= leaves * rng.uniform(1.0, 1.8, n)
-        idx = np.flatnonzero(leaves)
+        self.champions_leave(t, rng, np.flatnonzero(leaves))
+        recover = (self.shock < -0.4) & (rng.random(n) < 0.004)
+        jumps += recover * rng.uniform(0.5, 1.2, n)
+        # Having decided to leave, the customer disengages a little more every day.
+        jumps -= self.leaving * 0.025
+        self.shock = 0.985 * self.shock + jumps
+        self.x = 0.97 * self.x + rng.normal(0.0, 0.1, n)
+        self.h = self.base + self.x + self.shock
+        self.ewm += (self.h - self.ewm) / 21.0
+        self.renewals(t, rng, alive)
+
+    def champions_leave(self, t: int, rng: np.random.Generator, idx: np.ndarray) -> None:
+        """The next champion of each account in ``idx`` leaves on day t; 60 % are replaced."""
         if len(idx):
             contact = self.contact_start[idx] + self.champ_left_n[idx]
             when = self.sec(t) + rng.integers(0, DAY, len(idx))
@@ -426,22 +482,18 @@ class _Simulation:
             ok = replaced & (created < self.end_sec)
             if ok.any():
                 self.new_contacts.append((idx[ok], created[ok]))
-        recover = (self.shock < -0.4) & (rng.random(n) < 0.004)
-        jumps += recover * rng.uniform(0.5, 1.2, n)
-        # Having decided to leave, the customer disengages a little more every day.
-        jumps -= self.leaving * 0.025
-        self.shock = 0.985 * self.shock + jumps
-        self.x = 0.97 * self.x + rng.normal(0.0, 0.1, n)
-        self.h = self.base + self.x + self.shock
-        self.ewm += (self.h - self.ewm) / 21.0
 
+    def churn_probability(self, idx: np.ndarray, t: int) -> np.ndarray:
+        """Chance that each deciding account in ``idx`` churns at its renewal (decided on day t)."""
+        return _sigmoid(CHURN_INTERCEPT - CHURN_SLOPE * self.ewm[idx])
+
+    def renewals(self, t: int, rng: np.random.Generator, alive: np.ndarray) -> None:
         # Renewal decisions: the customer makes up its mind 2-6 weeks before giving notice, and
         # gives notice 1-30 days before the renewal date.
         deciding = alive & ~self.decided & (self.renew_t - self.notice - self.lead == t)
         if deciding.any():
-            p = _sigmoid(CHURN_INTERCEPT - CHURN_SLOPE * self.ewm[deciding])
-            churn = rng.random(int(deciding.sum())) < p
             d_idx = np.flatnonzero(deciding)
+            churn = rng.random(len(d_idx)) < self.churn_probability(d_idx, t)
             self.decided[d_idx] = True
             c_idx = d_idx[churn]
             self.leaving[c_idx] = True
@@ -468,12 +520,12 @@ class _Simulation:
         rng = self.rng(_S_EVENTS, t)
         day = self.start_date + timedelta(days=t)
         weekday = day.weekday() < 5
-        idx = np.flatnonzero(self.alive(t))
+        idx = np.flatnonzero(self.alive(t) & self.tracked)
         h = self.h[idx]
         s = _sigmoid(h)
         adopters = np.minimum(
             self.seats[idx],
-            np.maximum(1, np.round(self.seats[idx] * (0.15 + 0.8 * _sigmoid(1.3 * h)))),
+            np.maximum(1, np.round(self.seats[idx] * self.adoption_share(h))),
         ).astype(np.int64)
         p_day = (
             (P_ACTIVE_WEEKDAY if weekday else P_ACTIVE_WEEKEND) * (0.6 + 0.4 * s) * self.day_scale
@@ -505,11 +557,13 @@ class _Simulation:
         e_acct, e_user, e_sec, name, variant = (
             a[order] for a in (e_acct, e_user, e_sec, name, variant)
         )
-        props_table = pa.array([p[v] or None for p in _EVENT_PROPS for v in (0, 1)], pa.string())
+        props_table = pa.array(
+            [p[v] or None for p in self.event_props for v in (0, 1)], pa.string()
+        )
         acct_pa = pa.array(e_acct)
         cols = {
             "event_id": ids("evt_", counter + np.arange(ne), 9),
-            "event_name": pa.array(np.array(EVENT_NAMES)[name]),
+            "event_name": pa.array(np.array(self.event_names)[name]),
             "occurred_at": iso(self.sec(t) + e_sec),
             "user_id": pc.binary_join_element_wise(
                 self.user_prefix.take(acct_pa), pc.cast(pa.array(e_user), pa.string()), ""
@@ -590,14 +644,30 @@ class _Simulation:
             np.int64
         )
         gone = (self.c_left[contact] >= 0) & (self.c_left[contact] <= when)
+        self.write_activities(t, f, acct, np.where(gone, -1, contact), typ, when, val)
+
+    def write_activities(
+        self,
+        t: int,
+        f: CsvFile,
+        acct: np.ndarray,
+        contact: np.ndarray,
+        typ: np.ndarray,
+        when: np.ndarray,
+        val: np.ndarray,
+    ) -> None:
+        """Append one day's activities (``contact`` -1 = none, ``val`` < 0 = none) with dirt."""
+        m = len(acct)
         cols = {
             "activity_id": ids("act_", self.activity_counter + np.arange(m), 8),
             "company_id": self.company_id.take(pa.array(acct)),
-            "contact_id": pc.if_else(pa.array(gone), _NULL, ids("ct_", contact + 1, 7)),
+            "contact_id": ids("ct_", contact + 1, 7),
             "activity_type": pa.array(np.array(ACTIVITY_TYPES)[typ]),
             "occurred_at": iso(when),
             "value": strings(val.astype(np.int64), mask=val < 0),
         }
+        if (contact < 0).any():
+            cols["contact_id"] = pc.if_else(pa.array(contact < 0), _NULL, cols["contact_id"])
         self.activity_counter += m
         drng = self.rng(_S_DIRT, t)
         cols, planted = _plant(
@@ -613,7 +683,7 @@ class _Simulation:
 
     def tickets_for_day(self, t: int, f: CsvFile) -> None:
         rng = self.rng(_S_TICKETS, t)
-        idx = np.flatnonzero(self.alive(t))
+        idx = np.flatnonzero(self.alive(t) & self.has_support)
         s = _sigmoid(self.h[idx])
         u = 1.0 - s
         size = np.array([0.7, 1.0, 1.6])[self.plan[idx]]
@@ -635,7 +705,7 @@ class _Simulation:
         closed = created + (hours * 3600).astype(np.int64)
         is_closed = closed < self.end_sec
         status = np.where(is_closed, 2, np.where(rng.random(m) < 0.3, 1, 0))
-        has_csat = is_closed & (rng.random(m) < 0.65)
+        has_csat = is_closed & (rng.random(m) < self.csat_share)
         csat = np.clip(
             np.round(1 + 4 * _sigmoid(1.2 * hh + 0.5 - 0.2 * sev + rng.normal(0, 0.7, m))), 1, 5
         )
@@ -657,6 +727,10 @@ class _Simulation:
         self.out.add(CRM_TICKETS, f, planted, f.rows)
         f.write(cols)
 
+    def billing_health(self, idx: np.ndarray) -> np.ndarray:
+        """What drives seat changes and failed payments at invoice time (here: health)."""
+        return self.h[idx]
+
     def invoices_for_day(self, t: int, f: CsvFile) -> None:
         day = self.start_date + timedelta(days=t)
         idx = np.flatnonzero(
@@ -666,7 +740,7 @@ class _Simulation:
             return
         rng = self.rng(_S_BILLING, t)
         m = len(idx)
-        h = self.h[idx]
+        h = self.billing_health(idx)
         s = _sigmoid(h)
         # Seat changes show up on the invoice: healthy accounts expand, unhealthy ones contract.
         grow = rng.random(m) < 0.25 * np.clip((s - 0.6) / 0.4, 0, 1)
@@ -698,7 +772,8 @@ class _Simulation:
         )
         amount_paid = np.where(paid, mrr, 0)
         period_end = created + (day_number(_add_month(day)) - day_number(day)) * DAY
-        # Negative amounts (planted): on a paid invoice either column, else amount_due.
+        # Negative amounts (planted): on a paid invoice either column, else amount_due. Both
+        # columns are optional: the loader keeps the invoice and sets the amount NULL (a note).
         drng = self.rng(_S_DIRT, t)
         k = _dirt_count(drng, m, 0.004)
         due_cents, paid_cents = mrr.copy(), amount_paid.copy()
@@ -706,10 +781,10 @@ class _Simulation:
         for r in sorted(drng.choice(m, k, replace=False).tolist()) if k else []:
             if paid_cents[r] > 0 and drng.random() < 0.5:
                 paid_cents[r] = -paid_cents[r]
-                planted.append((r, "negative_amount:amount_paid"))
+                planted.append((r, "negative_amount:amount_paid (nulled)"))
             else:
                 due_cents[r] = -due_cents[r]
-                planted.append((r, "negative_amount:amount_due"))
+                planted.append((r, "negative_amount:amount_due (nulled)"))
         np.add.at(self.overdue_open, idx, (status == "open") & (due < self.end_sec))
         cols = {
             "invoice_id": ids("in_", self.invoice_counter + np.arange(m), 7),
@@ -724,8 +799,8 @@ class _Simulation:
             "status": pa.array(status),
             "attempt_count": strings(attempts),
             "paid_at": iso(paid_at, mask=~paid),
-            "plan": pa.array(np.array(PLANS)[self.plan[idx]]),
-            "seats": strings(seats),
+            "plan": pa.array(np.array(self.plans)[self.plan[idx]]),
+            "seats": strings(seats, mask=self.seats_unknown[idx]),
             "mrr": money(mrr),
         }
         self.invoice_counter += m
@@ -920,9 +995,9 @@ class _Simulation:
         sub_cols = {
             "subscription_id": self.subscription_id,
             "customer_id": self.customer_id,
-            "plan": pa.array(np.array(PLANS)[self.plan]),
+            "plan": pa.array(np.array(self.plans)[self.plan]),
             "status": pa.array(status),
-            "seats": strings(self.seats),
+            "seats": strings(self.seats, mask=self.seats_unknown),
             "mrr": money(self.seats * self.price),
             "currency": pa.array(np.full(n, "usd")),
             "started_at": iso(self.start_sec),
@@ -938,7 +1013,8 @@ class _Simulation:
         with self.out.open(BILLING_SUBSCRIPTIONS) as f:
             f.write(sub_cols)
 
-        # Product groups: explicit CRM id for ~60 %, else the workspace's domain.
+        # Product groups: explicit CRM id for ~60 %, else the workspace's domain; only for
+        # accounts with product tracking.
         g_explicit = (rng.random(n) < 0.6) | self.bad_domain
         n_gorph = max(2, int(round(0.005 * n)))
         g_dom = orphan_domains(n_gorph, "team")
@@ -961,6 +1037,9 @@ class _Simulation:
                 )
             ),
         }
+        if not self.tracked.all():
+            keep = pa.array(np.concatenate([self.tracked, np.ones(n_gorph, bool)]))
+            grp_cols = {c: a.filter(keep) for c, a in grp_cols.items()}
         order = pa.array(np.argsort(grp_cols["group_id"].to_numpy(zero_copy_only=False)))
         grp_cols = {c: a.take(order) for c, a in grp_cols.items()}
         with self.out.open(PRODUCT_GROUPS) as f:
@@ -987,6 +1066,10 @@ class _Simulation:
         return {o: int((outcome == o).sum()) for o in ("churned", "renewed", "open")}
 
     # -- the whole run ---------------------------------------------------------------------------
+    def scenario_info(self) -> dict:
+        """Extra manifest entries of a scenario (``{"scenario": {"name": ...}}``); none here."""
+        return {}
+
     def run(self) -> dict:
         self.root.mkdir(parents=True, exist_ok=True)
         self.say(f"accounts: {self.n:,} ({self.start_date} .. {self.end_date})")
@@ -1033,6 +1116,7 @@ class _Simulation:
                 "end_date": self.end_date.isoformat(),
                 "events_per_account_day": self.epad,
             },
+            **self.scenario_info(),
             "period": {"start": self.start_date.isoformat(), "end": self.end_date.isoformat()},
             "counts": counts,
             "outcomes": outcomes,
@@ -1042,6 +1126,8 @@ class _Simulation:
                 "bad_domains": bad_domains,
             },
         }
+        if "scenario" in manifest:
+            manifest["params"]["scenario"] = manifest["scenario"]["name"]
         (self.root / "_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         self.say(f"done: {counts[PRODUCT_EVENTS.name]:,} events, {len(planted):,} planted bad rows")
         return manifest

@@ -468,6 +468,7 @@ def _top_at_risk(con: duckdb.DuckDBPyConnection, day: date) -> pd.DataFrame:
             FROM {ACCOUNT_SCORES} s {join}
             LEFT JOIN {ACCOUNT_OUTCOMES} o ON o.account_id = s.account_id
             WHERE s.as_of_date = ? AND (o.churned_on IS NULL OR o.churned_on > ?)
+              AND s.tier IS NOT NULL
             ORDER BY {order}, s.account_id LIMIT {TOP_AT_RISK}""",
         [day, day],
     ).df()

@@ -48,6 +48,7 @@ from acct_pipeline.warehouse import (
     IDENTITY_MAP,
     SCORE_VALIDATION,
     replace_table,
+    table_columns,
     table_exists,
 )
 
@@ -152,17 +153,6 @@ class ValidationResult:
         return df
 
 
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
-    schema, name = qualified.split(".", 1)
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
-        "ORDER BY ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def tier_rank_sql(expr: str) -> str:
     """SQL ranking a tier from best (0, Healthy) to worst (3, Critical); unknown tiers rank 4."""
     whens = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TIER_ORDER))
@@ -184,7 +174,7 @@ def _prepare_scores(
 ) -> dict[str, Any]:
     """TEMP tables ``_v_scores`` (scores in range, standard columns) and ``_v_labeled`` (with the
     churn label). Returns what is available."""
-    cols = _columns(con, scores_table)
+    cols = table_columns(con, scores_table)
     has_prob = "churn_probability" in cols
     prob = "CAST(churn_probability AS DOUBLE)" if has_prob else "NULL::DOUBLE"
     version = "CAST(model_version AS VARCHAR)" if "model_version" in cols else "'unknown'"
@@ -219,10 +209,10 @@ def _prepare_scores(
     return {"has_churn_probability": has_prob}
 
 
-def _auc_sql(score_expr: str) -> str:
-    """ROC-AUC by the Mann-Whitney rank sum (ties get their average rank) over ``_v_labeled``."""
+def _auc_sql(score_expr: str, relation: str = "_v_labeled") -> str:
+    """ROC-AUC by the Mann-Whitney rank sum (ties get their average rank) over ``relation``."""
     return f"""
-    WITH s AS (SELECT {score_expr} AS risk, churned FROM _v_labeled WHERE {score_expr} IS NOT NULL),
+    WITH s AS (SELECT {score_expr} AS risk, churned FROM {relation} WHERE {score_expr} IS NOT NULL),
     r AS (
         SELECT churned,
                rank() OVER (ORDER BY risk) + (count(*) OVER (PARTITION BY risk) - 1) / 2.0 AS
@@ -325,6 +315,46 @@ def _discrimination(
     if not has_prob:
         summary["auc_churn_probability"] = None
         summary["lift_churn_probability"] = None
+
+
+def _renewal_cases(
+    con: duckdb.DuckDBPyConnection, signals_table: str, horizon_days: int, recs: list, summary: dict
+) -> None:
+    """AUCs on the hard cases only: accounts whose renewal falls inside the horizon and that have
+    not given notice. Knowing who renews soon and who gave notice already separates most
+    churners (only they can churn within the window); this tells how much the scores add."""
+    cols = set(table_columns(con, signals_table))
+    if not {"days_to_renewal", "cancellation_notice"} <= cols:
+        return
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _v_renewing AS
+        SELECT l.* FROM _v_labeled l
+        JOIN {signals_table} g USING (account_id, as_of_date)
+        WHERE g.days_to_renewal BETWEEN 0 AND {int(horizon_days)}
+          AND coalesce(g.cancellation_notice, 0) = 0
+        """
+    )
+    for name, expr in (
+        ("health_score", "(100 - health_score)"),
+        ("churn_probability", "churn_probability"),
+    ):
+        auc, n, n1 = con.execute(_auc_sql(expr, "_v_renewing")).fetchone()
+        recs.append(
+            _rec(
+                "auc",
+                auc,
+                n,
+                score=name,
+                segment_type="renewing_without_notice",
+                segment="all",
+                window="90d_after",
+            )
+        )
+        summary[f"auc_{name}_renewing_without_notice"] = (
+            None if auc is None else round(float(auc), 4)
+        )
+        summary[f"auc_{name}_renewing_without_notice_n"] = int(n or 0)
 
 
 def _churn_by_tier(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> None:
@@ -705,7 +735,7 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
 
 def _segment_sql(con: duckdb.DuckDBPyConnection, signals_table: str) -> tuple[str, list[str]]:
     """SQL with account_id, plan, region, industry, n_inputs, n_missing on the latest day."""
-    sig_cols = _columns(con, signals_table) if table_exists(con, signals_table) else []
+    sig_cols = table_columns(con, signals_table) if table_exists(con, signals_table) else []
     inputs = [c for c in sig_cols if c not in NON_INPUT_COLUMNS]
     if inputs:
         missing = " + ".join(f'CAST("{c}" IS NULL AS INTEGER)' for c in inputs)
@@ -718,7 +748,7 @@ def _segment_sql(con: duckdb.DuckDBPyConnection, signals_table: str) -> tuple[st
             "SELECT NULL::VARCHAR AS account_id, 0 AS n_inputs, 0 AS n_missing, "
             "NULL::VARCHAR AS signal_plan WHERE false"
         )
-    acc_cols = _columns(con, ACCOUNTS) if table_exists(con, ACCOUNTS) else []
+    acc_cols = table_columns(con, ACCOUNTS) if table_exists(con, ACCOUNTS) else []
     region = "CAST(a.region AS VARCHAR)" if "region" in acc_cols else "NULL::VARCHAR"
     industry = "CAST(a.industry AS VARCHAR)" if "industry" in acc_cols else "NULL::VARCHAR"
     acc_join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = s.account_id" if acc_cols else ""
@@ -882,6 +912,7 @@ def compute_validation(
         )
     )
     _discrimination(con, avail["has_churn_probability"], recs, summary)
+    _renewal_cases(con, signals_table, horizon_days, recs, summary)
     _churn_by_tier(con, recs, summary)
     _calibration(con, avail["has_churn_probability"], recs, summary)
     _distribution(con, recs, summary, last)
@@ -1126,4 +1157,14 @@ def _how_obtained(summary: dict[str, Any]) -> str:
     same = summary.get("auc_health_score_on_churn_rows")
     if same is not None:
         text += f" On the same rows as the churn probability the health score's AUC is {same:.3f}."
+    hard_h = summary.get("auc_health_score_renewing_without_notice")
+    hard_c = summary.get("auc_churn_probability_renewing_without_notice")
+    if hard_h is not None:
+        text += (
+            " Only accounts renewing within the horizon can churn in it, and a notice given "
+            "already says it: on the hard cases (renewal within the horizon, no notice yet) the "
+            f"AUC is {hard_h:.3f} for the health score"
+            + (f" and {hard_c:.3f} for the churn probability" if hard_c is not None else "")
+            + "."
+        )
     return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -125,6 +126,10 @@ def test_a_hubspot_task_is_created_for_the_owner_and_associated_with_the_company
 
 
 def test_a_salesforce_task_is_inserted_on_the_account() -> None:
+    # Salesforce ids, not HubSpot's: the fake refuses a WhatId / OwnerId that is not one.
+    alert = dataclasses.replace(
+        ALERT, account_id=salesforce.account_ids(1)[0], owner_id=salesforce.sf_id("005", 501)
+    )
     with salesforce.FakeSalesforce() as sf:
         [channel] = build_channels(
             AlertSettings.from_env(
@@ -137,10 +142,10 @@ def test_a_salesforce_task_is_inserted_on_the_account() -> None:
             )
         )
         assert isinstance(channel, SalesforceTasks)
-        task_id = channel.send(ALERT)
+        task_id = channel.send(alert)
         [write] = [w for w in sf.writes if w.object_type == "Task"]
     assert write.record_id == task_id
-    assert write.fields["WhatId"] == ALERT.account_id and write.fields["OwnerId"] == "501"
+    assert write.fields["WhatId"] == alert.account_id and write.fields["OwnerId"] == alert.owner_id
     assert write.fields["Status"] == "Not Started"
 
 

@@ -92,6 +92,9 @@ def test_the_sensor_records_the_check_only_when_it_changes(instance: dg.DagsterI
     red = tick(None)
     assert isinstance(red, dg.SensorResult)
     [evaluation] = red.asset_events
+    # The tick's label (Dagster shows ticks without runs as skipped) says what was recorded.
+    assert red.skip_reason is not None
+    assert red.skip_reason.skip_message.startswith("recorded scores_fresh FAILED")
     assert isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed
     # What the daemon does with a sensor's asset events: the check turns red in the UI.
     instance.report_runless_asset_event(evaluation)
@@ -103,6 +106,8 @@ def test_the_sensor_records_the_check_only_when_it_changes(instance: dg.DagsterI
     scored(instance, due)
     green = tick(red.cursor)
     assert isinstance(green, dg.SensorResult) and green.asset_events[0].passed
+    assert green.skip_reason is not None
+    assert green.skip_reason.skip_message.startswith("recorded scores_fresh PASSED")
     assert green.cursor != red.cursor
 
 

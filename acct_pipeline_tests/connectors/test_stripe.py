@@ -133,3 +133,61 @@ def test_subscriptions_with_more_than_ten_items_are_paged(sample: Path, tmp_path
     got = table(tmp_path / "api.duckdb", BILLING_SUBSCRIPTIONS).set_index("subscription_id")
     assert got.loc[sub["id"], "mrr"] == pytest.approx(before + 140.0)
     assert got.loc[sub["id"], "seats"] == base["quantity"] + 14
+
+
+def test_the_pinned_version_is_served_whatever_the_account_default(
+    sample: Path, files_warehouse: Path, tmp_path: Path
+) -> None:
+    """Issue #26: the fake shapes objects by ``Stripe-Version``. An account whose dashboard pin
+    is basil still answers our pinned 2024-06-20 requests in 2024-06-20 shapes, so the connector
+    reads invoice subscriptions and subscription periods where its parser looks for them."""
+    clock = FakeClock()
+    with FakeStripe(clock=clock, api_version="2025-03-31.basil").load_landing(sample) as fake:
+        load(tmp_path / "api.duckdb", source(fake, clock), BILLING)
+        invoices = table(tmp_path / "api.duckdb", BILLING_INVOICES)
+        assert invoices["subscription_id"].notna().any()
+        assert_same_table(files_warehouse, tmp_path / "api.duckdb", BILLING_INVOICES)
+        assert_same_table(
+            files_warehouse, tmp_path / "api.duckdb", BILLING_SUBSCRIPTIONS, mrr_only_when_active
+        )
+
+
+def test_basil_shapes_move_periods_to_items_and_the_subscription_to_parent(sample: Path) -> None:
+    import requests
+
+    with FakeStripe(api_version="2025-09-30.clover").load_landing(sample) as fake:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {API_KEY}"
+
+        def first(path: str, version: str | None) -> dict:
+            headers = {"Stripe-Version": version} if version else {}
+            return s.get(fake.url + path, params={"limit": 1}, headers=headers).json()["data"][0]
+
+        old_sub, new_sub = (
+            first("/v1/subscriptions", "2024-06-20"),
+            first("/v1/subscriptions", None),
+        )
+        assert "current_period_end" in old_sub and "current_period_end" not in new_sub
+        assert new_sub["items"]["data"][0]["current_period_end"] == old_sub["current_period_end"]
+        old_inv = first("/v1/invoices", "2024-06-20")
+        new_inv = first("/v1/invoices", "2025-03-31.basil")
+        assert "subscription" not in new_inv and "price" not in new_inv["lines"]["data"][0]
+        assert new_inv["parent"]["subscription_details"]["subscription"] == old_inv["subscription"]
+
+
+def test_a_basil_pin_still_maps_subscriptions_and_invoice_parents(sample: Path, tmp_path: Path):
+    clock = FakeClock()
+    with FakeStripe(clock=clock).load_landing(sample) as fake:
+        old = tmp_path / "old.duckdb"
+        load(old, source(fake, clock), BILLING)
+        new = tmp_path / "new.duckdb"
+        load(new, source(fake, clock, STRIPE_API_VERSION="2025-03-31.basil"), BILLING)
+        assert fake.versions_seen == {"2024-06-20", "2025-03-31.basil"}
+    for spec, cols in (
+        (BILLING_SUBSCRIPTIONS, ["subscription_id", "term_start", "term_end"]),
+        (BILLING_INVOICES, ["invoice_id", "subscription_id"]),
+    ):
+        a = table(old, spec)[cols].sort_values(cols[0]).reset_index(drop=True)
+        b = table(new, spec)[cols].sort_values(cols[0]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+        assert a[cols[1]].notna().any()

@@ -15,6 +15,11 @@ Use::
         ...
         assert hs.writes_to("companies", "123")[0].properties == {"acct_health_score": "87"}
 
+No kinder than the real APIs (issue #26): every error — unknown routes, injected faults without a
+body, crashes of a fake — is in the vendor's shape (HubSpot ``{status, message, correlationId,
+category}``, Stripe ``{"error": {type, code, message, param}}``, Salesforce ``[{message,
+errorCode, fields}]``), and the vendors' SDKs drive each fake in ``acct_pipeline_tests/contracts/``.
+
 Common knobs (``FakeServer``, ``base.py``)
 ------------------------------------------
 - ``url``: the base URL (``http://127.0.0.1:<port>``), after ``start()`` / ``with``.
@@ -37,7 +42,8 @@ Common knobs (``FakeServer``, ``base.py``)
 Paths under ``/crm/v3/objects`` and the alias ``/crm/objects/2026-03``; properties under
 ``/crm/v3/properties`` and ``/crm/properties/2026-03``; owners ``/crm/v3/owners``.
 Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, feedback_submissions.
-- list ``GET /{type}?limit<=100&after=&properties=a,b&associations=companies`` (400 on limit > 100);
+- list ``GET /{type}?limit<=100&after=&properties=a,b&associations=companies`` (400 on limit > 100;
+  without ``properties=`` only HubSpot's default set; ``paging.next.link`` absolute);
   ``GET /{type}/{id}``; ``POST /{type}/batch/read``; ``POST /{type}/search`` (filterGroups with
   EQ/NEQ/GT/GTE/LT/LTE/HAS_PROPERTY, sorts, limit <= 200, 400 past 10,000, 5 req/s -> 429 SECONDLY).
 - ``POST /{type}/batch/update``: <= 100 inputs (else 400), duplicate ids 400, unknown property 400
@@ -45,7 +51,10 @@ Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, fe
   ``errors[{status, category, message, context:{ids}}]`` for rejected / missing records; a number
   property given a non-number or an enumeration given an unknown option is rejected per record.
   Success sets ``hs_lastmodifieddate`` (contacts: ``lastmodifieddate``) to the fake's clock.
-- ``POST /{type}`` create (e.g. tasks with ``associations:[{to:{id}, types:[...]}]``) -> 201.
+- ``POST /{type}`` create (e.g. tasks with ``associations:[{to:{id}, types:[...]}]``) -> 201;
+  engagements need ``hs_timestamp``, associations need ``types``; built-in enumerations
+  (``lifecyclestage``, ``industry``, task status/priority/type, ...) take only HubSpot's options
+  (``hubspot_schema.py``).
 - properties: ``GET /properties/{type}``, ``GET /properties/{type}/{name}`` (404),
   ``POST /properties/{type}`` (201, 409 ``OBJECT_ALREADY_EXISTS``; group must exist),
   ``GET|POST /properties/{type}/groups`` (409 when it exists).
@@ -76,7 +85,10 @@ Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, fe
 - ``PATCH /composite/sobjects`` (<= 200 records else 400 ``EXCEEDED_ID_LIMIT``; ``allOrNone``;
   per-record ``{id, success, errors[{statusCode, message, fields}]}`` in request order);
   ``fail_record(id, message, status_code)`` configures a per-record error. Unknown field -> 400.
-- ``GET /sobjects/{obj}/describe`` (fields, ``add_field(obj, name, type)`` adds one);
+- ``GET /sobjects/{obj}/describe`` (full field metadata; ``add_field(obj, name, type, picklist,
+  restricted)`` adds one); ids are 18 characters with the key prefix (``account_ids(n)``,
+  ``sf_id(prefix, n)``), other ids in writes answer ``MALFORMED_ID`` (landing ids are accepted);
+  read-only fields and restricted picklist values are refused on every write;
   ``POST /sobjects/Task`` (201 ``{id, success, errors}``); ``PATCH /sobjects/{obj}/{id}`` (204).
 - auth: 401 ``[{"errorCode": "INVALID_SESSION_ID"}]`` on a wrong token. Limits: every call counts,
   ``Sforce-Limit-Info: api-usage=N/LIMIT`` on each answer, ``api_limit=`` / ``limit_after(n)`` ->
@@ -86,7 +98,9 @@ Objects: companies, contacts, emails, meetings, calls, tickets, tasks, notes, fe
 
 Other fakes (details in their module docstrings)
 ------------------------------------------------
-- ``FakeStripe`` (``stripe.py``, key ``stripe.API_KEY``): ``/v1/customers``, ``/v1/subscriptions``
+- ``FakeStripe`` (``stripe.py``, key ``stripe.API_KEY``, ``api_version=`` the account's pinned
+  version; objects are shaped by the request's ``Stripe-Version``, 2024-06-20 or basil and later):
+  ``/v1/customers``, ``/v1/subscriptions``
   (canceled only with ``status=all``), ``/v1/invoices``; newest first, ``limit`` <= 100,
   ``starting_after`` / ``ending_before``; 429 ``rate_limit`` over ``rate_limit=(25, 1.0)``;
   ``versions_seen`` (``Stripe-Version`` headers); yearly / quarterly prices on some subscriptions.

@@ -188,17 +188,27 @@ class FakeServer:
         """Return a 429 (or the service's equivalent) when the request is over a limit."""
         return None
 
+    def error_response(self, status: int, message: str) -> Response:
+        """An error in the service's own shape (subclasses override: HubSpot, Stripe and
+        Salesforce each have one, and their SDKs parse nothing else)."""
+        return json_response(status, {"error": message})
+
     def rate_limit_fault_response(self, fault: Fault) -> Response:
-        return json_response(429, {"error": "rate limited"}, {"Retry-After": "1", **fault.headers})
+        resp = self.error_response(429, "rate limited")
+        resp.headers.update({"Retry-After": "1", **fault.headers})
+        return resp
 
     def fault_response(self, fault: Fault) -> Response:
         if fault.status == 429 and fault.body is None:
             return self.rate_limit_fault_response(fault)
-        body = fault.body if fault.body is not None else {"error": f"injected {fault.status}"}
-        return json_response(fault.status, body, fault.headers)
+        if fault.body is None:
+            resp = self.error_response(fault.status, f"injected {fault.status}")
+            resp.headers.update(fault.headers)
+            return resp
+        return json_response(fault.status, fault.body, fault.headers)
 
     def not_found(self, req: Request) -> Response:
-        return json_response(404, {"error": f"no route for {req.method} {req.path}"})
+        return self.error_response(404, f"no route for {req.method} {req.path}")
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -257,7 +267,7 @@ class FakeServer:
         try:
             resp, fault = self.dispatch(req)
         except Exception as exc:  # a bug in a fake must show up as a 500, not a hang
-            resp, fault = json_response(500, {"error": f"fake crashed: {exc!r}"}), "crash"
+            resp, fault = self.error_response(500, f"fake crashed: {exc!r}"), "crash"
         with self.lock:
             self.calls.append(
                 Call(

@@ -10,12 +10,15 @@ Every write is recorded in ``writes``. See the package docstring for the knobs.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
+from acct_pipeline_tests.fakes import hubspot_schema as schema
 from acct_pipeline_tests.fakes import landing
 from acct_pipeline_tests.fakes.base import (
     FakeServer,
@@ -41,8 +44,10 @@ OBJECT_TYPES = (
 )
 BASE_PATHS = ("/crm/v3/objects", "/crm/objects/2026-03")
 PROPERTY_PATHS = ("/crm/v3/properties", "/crm/properties/2026-03")
-# Properties every object returns without being asked (as the real API does).
+# Properties every object returns besides the requested ones (as the real API does); with no
+# ``properties=`` at all a list returns ``schema.DEFAULT_LIST_PROPERTIES`` (issue #26).
 DEFAULT_PROPERTIES = {"createdate", "hs_lastmodifieddate", "hs_object_id"}
+PORTAL_CREATED = "2019-06-04T09:12:45.123Z"  # when the built-in properties and owners "appeared"
 # Properties a portal has out of the box, per object (the fake refuses writes to anything else).
 STANDARD_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
     "companies": (
@@ -176,12 +181,25 @@ class FakeHubSpot(FakeServer):
         self._ids = itertools.count(9_000_000_001)
         self._request_no = 0
         for otype, props in STANDARD_PROPERTIES.items():
+            group, group_label = schema.PROPERTY_GROUPS.get(otype, schema.ENGAGEMENT_GROUP)
             self.properties[otype] = {
-                name: _property_def(name, name, ptype, "string" if ptype == "string" else ptype, "")
-                for name, ptype in props
+                name: _property_def(
+                    name,
+                    name.replace("hs_", "").replace("_", " ").capitalize(),
+                    ptype,
+                    _FIELD_TYPES.get(ptype, "text"),
+                    group,
+                    schema.option_list(schema.ENUMERATIONS[name])
+                    if name in schema.ENUMERATIONS
+                    else None,
+                    hubspot_defined=True,
+                    display_order=i,
+                )
+                for i, (name, ptype) in enumerate(props)
             }
             self.groups[otype] = {
-                "companyinformation": {"name": "companyinformation", "label": "Information"}
+                g: {"name": g, "label": label, "displayOrder": -1, "archived": False}
+                for g, label in {group: group_label, "companyinformation": "Information"}.items()
             }
         for base in BASE_PATHS:
             self.route("GET", f"{base}/(?P<otype>[a-z_]+)", self.list_objects)
@@ -423,6 +441,13 @@ class FakeHubSpot(FakeServer):
     def _store(self, otype: str) -> dict[str, HubSpotRecord] | None:
         return self.objects.get(otype)
 
+    def _next_page(self, req: Request, after: str) -> dict[str, Any]:
+        """``paging`` with the absolute ``link`` HubSpot gives (same query, the next cursor)."""
+        query = [(k, v) for k, vs in req.query.items() if k != "after" for v in vs]
+        host = req.header("host") or self.url.split("://", 1)[1]
+        link = f"http://{host}{req.path}?{urlencode([*query, ('after', after)])}"
+        return {"next": {"after": after, "link": link}}
+
     def _render(
         self,
         otype: str,
@@ -430,7 +455,14 @@ class FakeHubSpot(FakeServer):
         props: list[str] | None,
         assoc: list[str] | None = None,
     ) -> dict[str, Any]:
-        names = set(props) | DEFAULT_PROPERTIES if props else set(rec.properties)
+        if props:
+            names = set(props) | DEFAULT_PROPERTIES
+            if otype == "contacts":
+                names.add("lastmodifieddate")
+        else:  # like HubSpot: a default set, not every property (issue #26)
+            names = set(
+                schema.DEFAULT_LIST_PROPERTIES.get(otype, schema.ENGAGEMENT_DEFAULT_PROPERTIES)
+            )
         out = {
             "id": rec.id,
             "properties": {k: rec.properties.get(k) for k in sorted(names)},
@@ -454,28 +486,15 @@ class FakeHubSpot(FakeServer):
 
     @staticmethod
     def _bad_request(message: str, category: str = "VALIDATION_ERROR", **extra: Any) -> Response:
-        return json_response(
-            400,
-            {
-                "status": "error",
-                "message": message,
-                "category": category,
-                "correlationId": "00000000-0000-4000-8000-000000000400",
-                **extra,
-            },
-        )
+        return json_response(400, _error_body(message, category, **extra))
 
     @staticmethod
     def _not_found(message: str = "resource not found") -> Response:
-        return json_response(
-            404,
-            {
-                "status": "error",
-                "message": message,
-                "category": "OBJECT_NOT_FOUND",
-                "correlationId": "00000000-0000-4000-8000-000000000404",
-            },
-        )
+        return json_response(404, _error_body(message, "OBJECT_NOT_FOUND"))
+
+    def error_response(self, status: int, message: str) -> Response:
+        """Unknown routes, injected faults, crashes: HubSpot's error shape, never a bare string."""
+        return json_response(status, _error_body(message, _CATEGORIES.get(status, "UNKNOWN")))
 
     # -- read routes ---------------------------------------------------------------------------
 
@@ -503,8 +522,7 @@ class FakeHubSpot(FakeServer):
             "results": [self._render(otype, store[i], props, assoc) for i in page]
         }
         if start + limit < len(ids):
-            nxt = str(start + limit)
-            body["paging"] = {"next": {"after": nxt, "link": f"{req.path}?after={nxt}"}}
+            body["paging"] = self._next_page(req, str(start + limit))
         return json_response(200, body)
 
     def get_object(self, req: Request, otype: str, rid: str) -> Response:
@@ -534,15 +552,20 @@ class FakeHubSpot(FakeServer):
                 results.append(self._render(otype, store[rid], props))
             else:
                 errors.append(
-                    {
-                        "status": "error",
-                        "category": "OBJECT_NOT_FOUND",
-                        "message": "Could not get some objects, they may be deleted or not exist.",
-                        "context": {"ids": [rid]},
-                    }
+                    _batch_error(
+                        "OBJECT_NOT_FOUND",
+                        "Could not get some objects, they may be deleted or not exist.",
+                        rid,
+                    )
                 )
         status = 207 if errors else 200
-        out: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        now = iso_ms(self.clock())
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now,
+            "completedAt": now,
+        }
         if errors:
             out |= {"numErrors": len(errors), "errors": errors}
         return json_response(status, out)
@@ -590,10 +613,10 @@ class FakeHubSpot(FakeServer):
         if limit > 500:
             return self._bad_request("limit must be <= 500")
         after = int(req.arg("after", "0") or 0)
-        owners = list(self.owners.values())
+        owners = [_owner(o) for o in self.owners.values()]
         body: dict[str, Any] = {"results": owners[after : after + limit]}
         if after + limit < len(owners):
-            body["paging"] = {"next": {"after": str(after + limit)}}
+            body["paging"] = self._next_page(req, str(after + limit))
         return json_response(200, body)
 
     # -- write routes --------------------------------------------------------------------------
@@ -654,26 +677,18 @@ class FakeHubSpot(FakeServer):
                 rec = store.get(rid)
                 if rec is None:
                     errors.append(
-                        {
-                            "status": "error",
-                            "category": "OBJECT_NOT_FOUND",
-                            "message": f"Object not found. objectId are usually numeric. ({rid})",
-                            "context": {"ids": [rid]},
-                        }
+                        _batch_error(
+                            "OBJECT_NOT_FOUND",
+                            f"Object not found. objectId are usually numeric. ({rid})",
+                            rid,
+                        )
                     )
                     continue
                 rejection = self.rejections.get((otype, rid))
                 problem = self._validate(otype, props)
                 if rejection or problem:
                     r = rejection or Rejection(message=problem or "")
-                    errors.append(
-                        {
-                            "status": r.status,
-                            "category": r.category,
-                            "message": r.message,
-                            "context": {"ids": [rid]},
-                        }
-                    )
+                    errors.append(_batch_error(r.category, r.message, rid, r.status))
                     continue
                 rec.properties.update(
                     {k: (None if v is None else str(v)) for k, v in props.items()}
@@ -704,8 +719,32 @@ class FakeHubSpot(FakeServer):
         problem = self._validate(otype, props)
         if problem:
             return self._bad_request(problem)
+        if otype in schema.TIMESTAMPED and not props.get("hs_timestamp"):
+            return self._bad_request(
+                'Property values were not valid: [{"isValid":false,"message":"hs_timestamp is '
+                'required","error":"REQUIRED_FIELD","name":"hs_timestamp"}]',
+                errors=[
+                    {
+                        "message": "hs_timestamp is required",
+                        "code": "REQUIRED_FIELD",
+                        "context": {"propertyName": ["hs_timestamp"]},
+                    }
+                ],
+            )
         assoc: dict[str, list[str]] = {}
         for a in body.get("associations") or []:
+            types = a.get("types")
+            if not types or not all(
+                isinstance(t, dict)
+                and t.get("associationCategory") in schema.ASSOCIATION_CATEGORIES
+                and isinstance(t.get("associationTypeId"), int)
+                for t in types
+            ):
+                return self._bad_request(
+                    "Invalid input JSON: Cannot build PublicAssociationsForObject, some of "
+                    "required attributes are not set [types] (each association needs types "
+                    "[{associationCategory, associationTypeId}])"
+                )
             to = str((a.get("to") or {}).get("id"))
             target = next(
                 (t for t in ("companies", "contacts", "tickets") if to in self.objects[t]), None
@@ -720,7 +759,7 @@ class FakeHubSpot(FakeServer):
             self.writes.append(
                 Write(otype, rec.id, props, self.clock(), "create", self._request_no)
             )
-        return json_response(201, self._render(otype, rec, None, list(assoc)))
+        return json_response(201, self._render(otype, rec, list(props), list(assoc)))
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -759,8 +798,13 @@ class FakeHubSpot(FakeServer):
             body["type"],
             body["fieldType"],
             body["groupName"],
-            body.get("options"),
+            [
+                {"hidden": False, "description": "", "displayOrder": i, **o}
+                for i, o in enumerate(body.get("options") or [])
+            ],
             body.get("description", ""),
+            display_order=int(body.get("displayOrder", -1)),
+            created_at=iso_ms(self.clock()),
         )
         props[body["name"]] = d
         self.writes.append(
@@ -786,11 +830,9 @@ class FakeHubSpot(FakeServer):
         if body["name"] in groups:
             return json_response(
                 409,
-                {
-                    "status": "error",
-                    "category": "OBJECT_ALREADY_EXISTS",
-                    "message": f"Property group '{body['name']}' already exists.",
-                },
+                _error_body(
+                    f"Property group '{body['name']}' already exists.", "OBJECT_ALREADY_EXISTS"
+                ),
             )
         groups[body["name"]] = {
             "name": body["name"],
@@ -801,6 +843,64 @@ class FakeHubSpot(FakeServer):
         return json_response(201, groups[body["name"]])
 
 
+_FIELD_TYPES = {
+    "string": "text",
+    "number": "number",
+    "enumeration": "select",
+    "datetime": "date",
+    "date": "date",
+    "bool": "booleancheckbox",
+}
+_CATEGORIES = {
+    400: "VALIDATION_ERROR",
+    401: "INVALID_AUTHENTICATION",
+    403: "MISSING_SCOPES",
+    404: "OBJECT_NOT_FOUND",
+    409: "CONFLICT",
+    414: "VALIDATION_ERROR",
+    429: "RATE_LIMITS",
+}
+
+
+def _error_body(message: str, category: str, **extra: Any) -> dict[str, Any]:
+    """HubSpot's error object: ``{status, message, correlationId, category, ...}``."""
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
+
+
+def _batch_error(category: str, message: str, rid: str, status: str = "error") -> dict[str, Any]:
+    """One entry of a 207's ``errors`` (the SDK's ``StandardError``: links and errors too)."""
+    return {
+        "status": status,
+        "category": category,
+        "message": message,
+        "context": {"ids": [rid]},
+        "links": {},
+        "errors": [],
+    }
+
+
+def _owner(o: dict[str, Any]) -> dict[str, Any]:
+    """An owner as ``/crm/v3/owners`` returns it (``PublicOwner``), whatever a test stored."""
+    return {
+        "firstName": "",
+        "lastName": "",
+        "userId": None,
+        "userIdIncludingInactive": o.get("userId"),
+        "createdAt": PORTAL_CREATED,
+        "updatedAt": PORTAL_CREATED,
+        "archived": False,
+        "type": "PERSON",
+        "teams": [],
+        **{k: v for k, v in o.items() if v is not None or k in ("email", "userId")},
+    }
+
+
 def _property_def(
     name: str,
     label: str,
@@ -809,7 +909,12 @@ def _property_def(
     group: str,
     options: list | None = None,
     description: str = "",
+    *,
+    hubspot_defined: bool = False,
+    display_order: int = -1,
+    created_at: str = PORTAL_CREATED,
 ) -> dict[str, Any]:
+    """A property definition with the fields the SDK's ``Property`` model has."""
     return {
         "name": name,
         "label": label,
@@ -818,8 +923,20 @@ def _property_def(
         "groupName": group,
         "options": options or [],
         "description": description,
-        "hubspotDefined": group == "",
+        "displayOrder": display_order,
+        "hidden": False,
+        "formField": not hubspot_defined or ptype != "datetime",
+        "hasUniqueValue": False,
+        "hubspotDefined": hubspot_defined,
         "calculated": False,
+        "externalOptions": name == "hubspot_owner_id",
+        "modificationMetadata": {
+            "archivable": not hubspot_defined,
+            "readOnlyDefinition": hubspot_defined,
+            "readOnlyValue": name in ("hs_object_id", "createdate", "hs_lastmodifieddate"),
+        },
+        "createdAt": created_at,
+        "updatedAt": created_at,
         "archived": False,
     }
 

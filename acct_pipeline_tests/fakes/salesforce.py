@@ -4,6 +4,14 @@ SOQL supported: ``SELECT f1, f2, Rel.Field FROM Object [WHERE f op literal [AND 
 [ORDER BY f [ASC|DESC]] [LIMIT n]`` with ``=, !=, <, <=, >, >=`` on strings, numbers, datetimes
 and ``true/false/null``. Unknown fields / objects answer ``INVALID_FIELD`` / ``INVALID_TYPE`` as
 Salesforce does. See the package docstring for the knobs.
+
+No kinder than Salesforce (issue #26): ids the fake makes are 18-character ids with the object's
+key prefix (``001`` Account, ``003`` Contact, ``00T`` Task, ...); an id in a write that is not 15 or
+18 characters answers ``MALFORMED_ID`` (records loaded from a landing folder keep the generator's
+ids so the pipeline's joins hold, and those are accepted). Read-only fields and bad values for
+restricted picklists are refused on every write path; ``describe`` returns full field metadata
+(``picklistValues``, ``createable``, ``updateable``, ``length``, ...). Errors are Salesforce's
+``[{message, errorCode, fields?}]``, for unknown routes and injected faults too.
 """
 
 from __future__ import annotations
@@ -113,6 +121,100 @@ RELATIONSHIPS = {
     ("Contact", "Account"): ("AccountId", "Account"),
 }
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"}
+KEY_PREFIXES = {
+    "Account": "001",
+    "Contact": "003",
+    "User": "005",
+    "Task": "00T",
+    "Event": "00U",
+    "Case": "500",
+}
+# (object, field) -> (values, restricted). Restricted picklists refuse other values via the API.
+PICKLISTS: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {
+    ("Task", "Status"): (
+        ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+        True,
+    ),
+    ("Task", "Priority"): (("High", "Normal", "Low"), True),
+    ("Task", "Type"): (("Call", "Email", "Email Reply", "Meeting", "NPS", "Other"), False),
+    ("Case", "Status"): (("New", "Working", "Escalated", "Closed"), True),
+    ("Case", "Priority"): (("Low", "Medium", "High", "Urgent"), False),
+    ("Account", "Industry"): (
+        (
+            "Agriculture",
+            "Apparel",
+            "Banking",
+            "Biotechnology",
+            "Chemicals",
+            "Communications",
+            "Construction",
+            "Consulting",
+            "Education",
+            "Electronics",
+            "Energy",
+            "Engineering",
+            "Entertainment",
+            "Environmental",
+            "Finance",
+            "Food & Beverage",
+            "Government",
+            "Healthcare",
+            "Hospitality",
+            "Insurance",
+            "Machinery",
+            "Manufacturing",
+            "Media",
+            "Not For Profit",
+            "Other",
+            "Recreation",
+            "Retail",
+            "Shipping",
+            "Technology",
+            "Telecommunications",
+            "Transportation",
+            "Utilities",
+        ),
+        False,
+    ),
+}
+# Setup's names for field types (what ``add_field`` may be given) -> the API's describe type.
+TYPE_ALIASES = {
+    "Number": "double",
+    "Text / Long Text Area": "string",
+    "Text": "string",
+    "Picklist": "picklist",
+    "Date": "date",
+}
+_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
+_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_CODES = {
+    400: "MALFORMED_REQUEST",
+    401: "INVALID_SESSION_ID",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    503: "SERVER_UNAVAILABLE",
+}
+
+
+def sf_id(prefix: str, n: int) -> str:
+    """An 18-character Salesforce id: key prefix, a 15-character body, the case-safe suffix."""
+    short = f"{prefix}5g{n:010d}"[:15]
+    return short + "".join(
+        _SUFFIX[sum(1 << i for i, ch in enumerate(short[k : k + 5]) if ch.isupper())]
+        for k in (0, 5, 10)
+    )
+
+
+def account_ids(n: int, start: int = 1) -> list[str]:
+    """``n`` Account ids as Salesforce makes them (for tests that set up an org by hand)."""
+    return [sf_id("001", start + i) for i in range(n)]
+
+
+def is_sf_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
 
 PRIORITY_TO_API = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
 STATUS_TO_API = {"open": "New", "pending": "Working", "closed": "Closed"}
@@ -184,6 +286,8 @@ class FakeSalesforce(FakeServer):
         self.records: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in self.schema}
         self.writes: list[Write] = []
         self.record_errors: dict[str, dict[str, Any]] = {}
+        self.picklists = dict(PICKLISTS)
+        self.legacy_ids: set[str] = set()  # landing ids: not Salesforce-shaped, accepted as ids
         self._cursors: dict[str, tuple[list[dict[str, Any]], int, int]] = {}
         self._ids = itertools.count(1)
         base = "/services/data/v(?P<ver>[0-9]+\\.0)"
@@ -215,9 +319,19 @@ class FakeSalesforce(FakeServer):
             "fields": fields or [],
         }
 
-    def add_field(self, obj: str, name: str, ftype: str = "double") -> None:
-        """A field an admin created (Setup / Metadata API); describe lists it from now on."""
-        self.schema[obj][name] = ftype
+    def add_field(
+        self,
+        obj: str,
+        name: str,
+        ftype: str = "double",
+        picklist: tuple[str, ...] | None = None,
+        restricted: bool = False,
+    ) -> None:
+        """A field an admin created (Setup / Metadata API); describe lists it from now on.
+        ``picklist`` values with ``restricted=True`` make the API refuse any other value."""
+        self.schema[obj][name] = TYPE_ALIASES.get(ftype, ftype)
+        if picklist is not None:
+            self.picklists[(obj, name)] = (tuple(picklist), restricted)
 
     def writes_to(self, obj: str, record_id: str | None = None) -> list[Write]:
         return [
@@ -226,8 +340,14 @@ class FakeSalesforce(FakeServer):
             if w.object_type == obj and (record_id is None or w.record_id == record_id)
         ]
 
-    def add(self, obj: str, fields: dict[str, Any]) -> dict[str, Any]:
-        rid = fields.get("Id") or f"{obj[:3]}{next(self._ids):012d}"
+    def add(self, obj: str, fields: dict[str, Any], *, legacy_id: bool = False) -> dict[str, Any]:
+        """Store a record; without ``Id`` it gets a Salesforce-shaped one. A given ``Id`` must be
+        15 or 18 characters unless ``legacy_id`` (landing folders keep the generator's ids)."""
+        rid = fields.get("Id") or sf_id(KEY_PREFIXES.get(obj, "a00"), next(self._ids))
+        if legacy_id:
+            self.legacy_ids.add(rid)
+        elif not is_sf_id(rid):
+            raise ValueError(f"{obj} Id {rid!r} is not a 15- or 18-character Salesforce id")
         rec = {"Id": rid, **{k: v for k, v in fields.items() if k != "Id"}}
         now = sf_datetime(datetime.fromtimestamp(self.clock(), UTC).isoformat())
         rec.setdefault("CreatedDate", now)
@@ -245,7 +365,11 @@ class FakeSalesforce(FakeServer):
         for row in landing.unique_rows(root, CRM_COMPANIES):
             owner = row.get("owner_id")
             if owner and owner not in self.records["User"]:
-                self.add("User", {"Id": owner, "Email": row.get("owner_email"), "Name": owner})
+                self.add(
+                    "User",
+                    {"Id": owner, "Email": row.get("owner_email"), "Name": owner},
+                    legacy_id=True,
+                )
             self.add(
                 "Account",
                 {
@@ -260,6 +384,7 @@ class FakeSalesforce(FakeServer):
                     "CreatedDate": sf_datetime(row.get("created_at")),
                     "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
                 },
+                legacy_id=True,
             )
         for row in landing.unique_rows(root, CRM_CONTACTS):
             self.add(
@@ -276,6 +401,7 @@ class FakeSalesforce(FakeServer):
                     "CreatedDate": sf_datetime(row.get("created_at")),
                     "LastModifiedDate": sf_datetime(row.get("updated_at") or row.get("created_at")),
                 },
+                legacy_id=True,
             )
         for row in landing.unique_rows(root, CRM_ACTIVITIES):
             kind = row.get("activity_type")
@@ -290,6 +416,7 @@ class FakeSalesforce(FakeServer):
                         "Subject": "Meeting",
                         "CreatedDate": sf_datetime(row.get("occurred_at")),
                     },
+                    legacy_id=True,
                 )
             else:
                 self.add(
@@ -304,6 +431,7 @@ class FakeSalesforce(FakeServer):
                         "NPS_Score__c": _num(row.get("value")),
                         "CreatedDate": sf_datetime(row.get("occurred_at")),
                     },
+                    legacy_id=True,
                 )
         for row in landing.unique_rows(root, CRM_TICKETS):
             sev, status = row.get("severity"), row.get("status")
@@ -319,6 +447,7 @@ class FakeSalesforce(FakeServer):
                     "IsEscalated": _bool(row.get("escalated")),
                     "CSAT__c": _num(row.get("csat_score")),
                 },
+                legacy_id=True,
             )
         return self
 
@@ -363,8 +492,81 @@ class FakeSalesforce(FakeServer):
         return resp, fault
 
     @staticmethod
-    def _error(status: int, code: str, message: str) -> Response:
-        return json_response(status, [{"message": message, "errorCode": code}])
+    def _error(status: int, code: str, message: str, fields: list[str] | None = None) -> Response:
+        err: dict[str, Any] = {"message": message, "errorCode": code}
+        if fields is not None:
+            err["fields"] = fields
+        return json_response(status, [err])
+
+    def error_response(self, status: int, message: str) -> Response:
+        """Unknown routes, injected faults, crashes: Salesforce's ``[{message, errorCode}]``."""
+        if status == 404 and message.startswith("no route for "):
+            message = "The requested resource does not exist"
+        return self._error(status, _CODES.get(status, "UNKNOWN_EXCEPTION"), message)
+
+    # -- ids and field validation ----------------------------------------------------------
+
+    def valid_id(self, rid: Any) -> bool:
+        return is_sf_id(rid) or rid in self.legacy_ids
+
+    def _resolve(self, obj: str, rid: str) -> str | None:
+        """The stored key of ``rid`` (15- and 18-character forms of an id are the same record)."""
+        store = self.records.get(obj, {})
+        if rid in store:
+            return rid
+        if is_sf_id(rid):
+            return next((k for k in store if is_sf_id(k) and k[:15] == rid[:15]), None)
+        return None
+
+    def _field_errors(
+        self, obj: str, fields: dict[str, Any], creating: bool = False
+    ) -> list[dict[str, Any]]:
+        """Salesforce's per-field errors for a write: read-only fields, malformed reference ids,
+        values outside a restricted picklist."""
+        errors: list[dict[str, Any]] = []
+        ro = [f for f in fields if f in READ_ONLY]
+        if ro:
+            errors.append(
+                {
+                    "statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    "message": f"Unable to create/update fields: {', '.join(ro)}. Please check "
+                    "the security settings of this field and verify that it is read/write for "
+                    "your profile or permission set.",
+                    "fields": ro,
+                }
+            )
+        for name, value in fields.items():
+            ftype = self.schema[obj].get(name)
+            if ftype == "reference" and value not in (None, "") and not self.valid_id(value):
+                label = {"WhatId": "Related To ID", "WhoId": "Name ID"}.get(name, f"{name[:-2]} ID")
+                errors.append(
+                    {
+                        "statusCode": "MALFORMED_ID",
+                        "message": f"{label}: id value of incorrect type: {value}",
+                        "fields": [name],
+                    }
+                )
+            values, restricted = self.picklists.get((obj, name), ((), False))
+            if restricted and value not in (None, "") and value not in values:
+                errors.append(
+                    {
+                        "statusCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        "message": f"{name}: bad value for restricted picklist field: {value}",
+                        "fields": [name],
+                    }
+                )
+        return errors
+
+    @staticmethod
+    def _errors_response(errors: list[dict[str, Any]]) -> Response:
+        """Errors of a single-record write: 400 with ``[{message, errorCode, fields}]``."""
+        return json_response(
+            400,
+            [
+                {"message": e["message"], "errorCode": e["statusCode"], "fields": e["fields"]}
+                for e in errors
+            ],
+        )
 
     # -- query ---------------------------------------------------------------------------------
 
@@ -415,6 +617,10 @@ class FakeSalesforce(FakeServer):
             + ([parsed["order"][0]] if parsed["order"] else [])
         ):
             self._check_field(obj, f)
+        for fname, _op, lit in parsed["where"]:
+            ftype = self.schema[obj].get(fname)
+            if ftype in ("id", "reference") and isinstance(lit, str) and not self.valid_id(lit):
+                raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {lit}")
         recs = list(self.records[obj].values())
         for fname, op, lit in parsed["where"]:
             recs = [r for r in recs if _compare(self._value(obj, r, fname), op, lit)]
@@ -508,7 +714,22 @@ class FakeSalesforce(FakeServer):
             obj = r["attributes"]["type"]
             rid = str(r.get("id") or r.get("Id") or "")
             fields = {k: v for k, v in r.items() if k not in ("attributes", "id", "Id")}
-            if rid not in self.records[obj]:
+            rid = self._resolve(obj, rid) or rid
+            if rid and not self.valid_id(rid):
+                results.append(
+                    {
+                        "id": None,
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "MALFORMED_ID",
+                                "message": f"{obj} ID: id value of incorrect type: {rid}",
+                                "fields": ["Id"],
+                            }
+                        ],
+                    }
+                )
+            elif rid not in self.records[obj]:
                 results.append(
                     {
                         "id": rid,
@@ -528,20 +749,8 @@ class FakeSalesforce(FakeServer):
                 results.append(
                     {"id": rid, "success": False, "errors": [dict(self.record_errors[rid])]}
                 )
-            elif ro := [f for f in fields if f in READ_ONLY]:
-                results.append(
-                    {
-                        "id": rid,
-                        "success": False,
-                        "errors": [
-                            {
-                                "statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
-                                "message": f"Unable to create/update fields: {', '.join(ro)}",
-                                "fields": ro,
-                            }
-                        ],
-                    }
-                )
+            elif problems := self._field_errors(obj, fields):
+                results.append({"id": rid, "success": False, "errors": problems})
             else:
                 results.append({"id": rid, "success": True, "errors": []})
                 ok.append((obj, rid, fields))
@@ -574,15 +783,30 @@ class FakeSalesforce(FakeServer):
         return json_response(200, results)
 
     def update_one(self, req: Request, ver: str, obj: str, rid: str) -> Response:
-        if obj not in self.schema or rid not in self.records[obj]:
+        if obj not in self.schema:
             return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        if not self.valid_id(rid):  # not an id: Salesforce tries it as an external id
+            return self._error(
+                404,
+                "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: {rid}",
+            )
+        key = self._resolve(obj, rid)
+        if key is None:
+            return self._error(404, "ENTITY_IS_DELETED", "entity is deleted", [])
         fields = req.json() or {}
         bad = [f for f in fields if f not in self.schema[obj]]
         if bad:
             return self._error(
                 400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}"
             )
+        if problems := self._field_errors(obj, fields):
+            return self._errors_response(problems)
+        rid = key
+        stamp = sf_datetime(datetime.fromtimestamp(self.clock(), UTC).isoformat())
         self.records[obj][rid].update(fields)
+        self.records[obj][rid]["LastModifiedDate"] = stamp
+        self.records[obj][rid]["SystemModstamp"] = stamp
         self.writes.append(Write(obj, rid, fields, self.clock(), "sobjects/update"))
         return Response(204)
 
@@ -590,11 +814,13 @@ class FakeSalesforce(FakeServer):
         if obj not in self.schema:
             return self._error(404, "NOT_FOUND", "The requested resource does not exist")
         fields = req.json() or {}
-        bad = [f for f in fields if f not in self.schema[obj] or f in READ_ONLY]
+        bad = [f for f in fields if f not in self.schema[obj]]
         if bad:
             return self._error(
                 400, "INVALID_FIELD", f"No such column '{bad[0]}' on sobject of type {obj}"
             )
+        if problems := self._field_errors(obj, fields, creating=True):
+            return self._errors_response(problems)
         with self.lock:
             rec = self.add(obj, {k: v for k, v in fields.items()})
             self.writes.append(Write(obj, rec["Id"], fields, self.clock(), "sobjects/insert"))
@@ -603,28 +829,90 @@ class FakeSalesforce(FakeServer):
     def describe(self, req: Request, ver: str, obj: str) -> Response:
         if obj not in self.schema:
             return self._error(404, "NOT_FOUND", "The requested resource does not exist")
-        fields = [
-            {
-                "name": n,
-                "type": t,
-                "label": n.replace("__c", "").replace("_", " "),
-                "custom": n.endswith("__c"),
-                "updateable": n not in READ_ONLY and t != "id",
-                "nillable": t != "boolean",
-            }
-            for n, t in self.schema[obj].items()
-        ]
+        fields = [self._describe_field(obj, n, t) for n, t in self.schema[obj].items()]
+        prefix = f"/services/data/v{ver}/sobjects/{obj}"
         return json_response(
             200,
             {
                 "name": obj,
                 "label": obj,
+                "labelPlural": f"{obj}s",
+                "keyPrefix": KEY_PREFIXES.get(obj),
                 "custom": False,
+                "createable": True,
+                "deletable": True,
                 "queryable": True,
+                "retrieveable": True,
+                "searchable": True,
                 "updateable": True,
                 "fields": fields,
+                "childRelationships": [],
+                "recordTypeInfos": [],
+                "urls": {
+                    "sobject": prefix,
+                    "describe": f"{prefix}/describe",
+                    "rowTemplate": f"{prefix}/{{ID}}",
+                },
             },
         )
+
+    def _describe_field(self, obj: str, name: str, ftype: str) -> dict[str, Any]:
+        """One field as ``describe`` returns it (the keys the SDKs and the sync read)."""
+        values, restricted = self.picklists.get((obj, name), ((), False))
+        text_length = {"string": 255, "url": 255, "email": 80, "picklist": 255, "textarea": 32000}
+        length = 18 if ftype in ("id", "reference") else text_length.get(ftype, 0)
+        numeric = ftype in ("double", "int", "currency", "percent")
+        target = next(
+            (t for (o, rel), (fk, t) in RELATIONSHIPS.items() if o == obj and fk == name), None
+        )
+        return {
+            "name": name,
+            "label": name.replace("__c", "").replace("_", " "),
+            "type": ftype,
+            "soapType": {
+                "id": "tns:ID",
+                "reference": "tns:ID",
+                "boolean": "xsd:boolean",
+                "datetime": "xsd:dateTime",
+                "date": "xsd:date",
+                "double": "xsd:double",
+                "int": "xsd:int",
+            }.get(ftype, "xsd:string"),
+            "length": length,
+            "byteLength": length * 3,
+            "precision": 18 if ftype == "double" else 0,
+            "scale": 2 if ftype == "double" else 0,
+            "digits": 9 if ftype == "int" else 0,
+            "custom": name.endswith("__c"),
+            "createable": name not in READ_ONLY,
+            "updateable": name not in READ_ONLY,
+            "nillable": ftype not in ("boolean", "id") and name not in READ_ONLY,
+            "defaultedOnCreate": name in READ_ONLY or ftype == "boolean",
+            "calculated": False,
+            "unique": False,
+            "externalId": False,
+            "idLookup": ftype == "id",
+            "nameField": name == "Name",
+            "autoNumber": False,
+            "caseSensitive": False,
+            "filterable": True,
+            "sortable": ftype != "textarea",
+            "groupable": not numeric and ftype != "textarea",
+            "aggregatable": True,
+            "permissionable": name.endswith("__c"),
+            "htmlFormatted": False,
+            "dependentPicklist": False,
+            "restrictedPicklist": restricted,
+            "picklistValues": [
+                {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+                for v in values
+            ],
+            "referenceTo": [target] if target else [],
+            "relationshipName": name[:-2] if ftype == "reference" else None,
+            "defaultValue": False if ftype == "boolean" else None,
+            "deprecatedAndHidden": False,
+            "inlineHelpText": None,
+        }
 
     def limits(self, req: Request, ver: str) -> Response:
         return json_response(

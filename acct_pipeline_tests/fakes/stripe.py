@@ -7,6 +7,15 @@ Auth ``Bearer sk_test_...`` (or the key as basic-auth user); 401 otherwise. Roll
 ``rate_limit=(25, 1.0)`` (test mode) -> 429 ``rate_limit`` error. ``versions_seen`` collects the
 ``Stripe-Version`` headers received; ``invalid_versions`` answer 400.
 
+API versions (issue #26): objects are served in the shape of the ``Stripe-Version`` the request
+asks for, else of the account's pinned ``api_version`` (default ``2024-06-20``). From
+``2025-03-31.basil`` on, a subscription has no top-level ``current_period_start/end`` (each item
+has them), and an invoice names its subscription in ``parent.subscription_details.subscription``
+(no top-level ``subscription``) and its lines carry ``pricing.price_details.price`` (a price id)
+instead of an expanded ``price``. Errors are Stripe's ``{"error": {type, code, message, param}}``
+(``resource_missing`` naming the object type for an unknown cursor id), for unknown routes and
+injected faults too.
+
 Landing mapping: timestamps -> unix seconds, money -> integer cents, ``crm_company_id`` ->
 ``customer.metadata``; a subscription has one item (``quantity`` = seats, ``price.lookup_key`` =
 plan) whose price is monthly, or — for every ``yearly_every``-th / ``quarterly_every``-th
@@ -32,6 +41,85 @@ from acct_pipeline_tests.fakes.base import (
 )
 
 API_KEY = "sk_test_51FakeKeyForTests0000000000000000000000000000000000"
+DEFAULT_API_VERSION = "2024-06-20"
+BASIL = "2025-03-31"  # first version with item-level periods and invoice ``parent``
+OBJECT_NAMES = {  # list path -> the object type Stripe names in "No such ..." errors
+    "/v1/customers": "customer",
+    "/v1/subscriptions": "subscription",
+    "/v1/invoices": "invoice",
+    "/v1/subscription_items": "subscription item",
+}
+
+
+def is_basil_or_later(version: str) -> bool:
+    """``2025-03-31.basil`` and every later version (clover, dahlia, ...) share the new shapes."""
+    return version[:10] >= BASIL
+
+
+def render(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    """An object as the requested API version shapes it (stored objects are 2024-06-20)."""
+    if not is_basil_or_later(version):
+        return obj
+    kind = obj.get("object")
+    if kind == "subscription":
+        out = {
+            k: v for k, v in obj.items() if k not in ("current_period_start", "current_period_end")
+        }
+        items = obj["items"]
+        out["items"] = {
+            **items,
+            "data": [
+                {
+                    **i,
+                    "current_period_start": obj.get("current_period_start"),
+                    "current_period_end": obj.get("current_period_end"),
+                }
+                for i in items["data"]
+            ],
+        }
+        return out
+    if kind == "subscription_item":
+        return obj
+    if kind == "invoice":
+        out = {k: v for k, v in obj.items() if k != "subscription"}
+        sid = obj.get("subscription")
+        out["parent"] = (
+            {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {"metadata": {}, "subscription": sid},
+            }
+            if sid
+            else None
+        )
+        out["lines"] = {
+            **obj["lines"],
+            "data": [_basil_line(ln, sid) for ln in obj["lines"]["data"]],
+        }
+        return out
+    return obj
+
+
+def _basil_line(line: dict[str, Any], subscription: str | None) -> dict[str, Any]:
+    out = {k: v for k, v in line.items() if k not in ("price", "subscription", "type")}
+    price = line.get("price") or {}
+    out["pricing"] = {
+        "type": "price_details",
+        "price_details": {"price": price.get("id"), "product": f"prod_{price.get('lookup_key')}"},
+        "unit_amount_decimal": str(price.get("unit_amount")),
+    }
+    out["parent"] = {
+        "type": "subscription_item_details",
+        "invoice_item_details": None,
+        "subscription_item_details": {
+            "invoice_item": None,
+            "proration": False,
+            "proration_details": {"credited_items": None},
+            "subscription": subscription,
+            "subscription_item": line.get("id"),
+        },
+    }
+    return out
 
 
 def _unix(value: str | None) -> int | None:
@@ -66,10 +154,12 @@ class FakeStripe(FakeServer):
         rate_limit: tuple[int, float] | None = (25, 1.0),
         yearly_every: int = 5,
         quarterly_every: int = 7,
+        api_version: str = DEFAULT_API_VERSION,
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(clock)
         self.api_key = api_key
+        self.api_version = api_version  # the account's pinned version (dashboard setting)
         self.rate_limit = rate_limit
         self.yearly_every = yearly_every
         self.quarterly_every = quarterly_every
@@ -307,29 +397,60 @@ class FakeStripe(FakeServer):
     # -- lists ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _error(message: str, param: str | None = None) -> Response:
-        return json_response(
-            400, {"error": {"type": "invalid_request_error", "message": message, "param": param}}
-        )
+    def _error(
+        message: str, param: str | None = None, code: str | None = None, status: int = 400
+    ) -> Response:
+        err: dict[str, Any] = {"type": "invalid_request_error", "message": message}
+        if code:
+            err |= {"code": code, "doc_url": f"https://stripe.com/docs/error-codes/{code}"}
+        if param:
+            err["param"] = param
+        return json_response(status, {"error": err})
+
+    def error_response(self, status: int, message: str) -> Response:
+        """Unknown routes, injected faults, crashes: Stripe's error object (the SDK needs it)."""
+        if status == 429:
+            return self._429()
+        if status == 404 and message.startswith("no route for "):
+            method, path = message[len("no route for ") :].split(" ", 1)
+            message = (
+                f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+                "or we can help at https://support.stripe.com/."
+            )
+        kind = "api_error" if status >= 500 else "invalid_request_error"
+        return json_response(status, {"error": {"type": kind, "message": message}})
+
+    def _version(self, req: Request) -> str:
+        return req.header("stripe-version") or self.api_version
 
     def _list(self, req: Request, items: list[dict[str, Any]], url: str) -> Response:
         raw = req.arg("limit", "10") or "10"
         if not raw.isdigit() or not 1 <= int(raw) <= 100:
-            return self._error("Invalid integer: limit must be between 1 and 100", "limit")
+            return self._error(
+                f"This value must be between 1 and 100 (it currently is '{raw}')",
+                "limit",
+                "parameter_invalid_integer",
+            )
+        kind = OBJECT_NAMES.get(url, "object")
         limit = int(raw)
         ids = [o["id"] for o in items]
         start = 0
         if after := req.arg("starting_after"):
             if after not in ids:
-                return self._error(f"No such object: '{after}'", "starting_after")
+                return self._error(
+                    f"No such {kind}: '{after}'", "starting_after", "resource_missing"
+                )
             start = ids.index(after) + 1
         end = start + limit
         if before := req.arg("ending_before"):
             if before not in ids:
-                return self._error(f"No such object: '{before}'", "ending_before")
+                return self._error(
+                    f"No such {kind}: '{before}'", "ending_before", "resource_missing"
+                )
             end = ids.index(before)
             start = max(0, end - limit)
-        page = items[start:end]
+        version = self._version(req)
+        page = [render(o, version) for o in items[start:end]]
         return json_response(
             200, {"object": "list", "url": url, "has_more": end < len(items), "data": page}
         )
@@ -349,11 +470,16 @@ class FakeStripe(FakeServer):
     def list_subscription_items(self, req: Request) -> Response:
         sid = req.arg("subscription")
         if not sid:
-            return self._error("Missing required param: subscription.", "subscription")
+            return self._error(
+                "Missing required param: subscription.", "subscription", "parameter_missing"
+            )
         sub = next((s for s in self.subscriptions if s["id"] == sid), None)
         if sub is None:
-            return self._error(f"No such subscription: '{sid}'", "subscription")
+            return self._error(f"No such subscription: '{sid}'", "subscription", "resource_missing")
         items = self._all_items.get(sid, sub["items"]["data"])
+        if is_basil_or_later(self._version(req)):
+            period = {k: sub.get(k) for k in ("current_period_start", "current_period_end")}
+            items = [{**i, **period} for i in items]
         return self._list(req, items, "/v1/subscription_items")
 
     def list_subscriptions(self, req: Request) -> Response:

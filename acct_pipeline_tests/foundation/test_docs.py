@@ -2,9 +2,18 @@
 
 from pathlib import Path
 
+from acct_pipeline.quality import settings
+from acct_pipeline.quality.rules import NULLED_SUFFIX, RULE_FAMILIES
 from acct_pipeline.warehouse import RAW_TABLES
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "landing-format.md"
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "landing-format.md"
+LANDING_SETTINGS = (
+    settings.SNAPSHOT_MIN_SHARE_ENV,
+    settings.ACCEPT_SHRINK_ENV,
+    settings.TIMESTAMP_FLOOR_ENV,
+    settings.TIMESTAMP_CEILING_ENV,
+)
 
 
 def test_landing_format_documents_every_file_and_column() -> None:
@@ -22,3 +31,19 @@ def test_landing_format_documents_every_file_and_column() -> None:
             assert ("| yes |" in row) == col.required, (
                 f"{spec.name}.{col.name}: required flag differs"
             )
+
+
+def test_landing_format_documents_every_rule_and_setting() -> None:
+    """Every rule family of quality/rules.py and every landing setting is on the contract page;
+    the settings are in README's configuration table and in .env.example too."""
+    text = " ".join(DOC.read_text().split())  # a rule name may wrap in the Markdown
+    for rule in RULE_FAMILIES:
+        assert f"`{rule}" in text, f"rule {rule} is not documented in {DOC.name}"
+    assert f"`malformed_integer:employees{NULLED_SUFFIX}`" in text
+    readme = (REPO / "README.md").read_text()
+    example = (REPO / ".env.example").read_text()
+    for name in LANDING_SETTINGS:
+        assert f"`{name}" in text, name
+        row = next((r for r in readme.splitlines() if r.startswith("| `") and name in r), None)
+        assert row is not None, f"{name} is not in README's configuration table"
+        assert name in example, f"{name} is not in .env.example"

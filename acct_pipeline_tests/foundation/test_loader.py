@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from acct_pipeline.connectors.base import MissingColumnError, SourceError
 from acct_pipeline.connectors.files import FilesSource
 from acct_pipeline.connectors.loader import load_batches
+from acct_pipeline.quality.audit import reconcile_load
 from acct_pipeline.warehouse import CRM_COMPANIES, LOAD_AUDIT, PRODUCT_EVENTS, QUARANTINE, connect
 
 DAY = date(2026, 6, 1)
@@ -112,15 +114,17 @@ def test_a_failed_load_leaves_the_previous_partition_intact(tmp_path: Path) -> N
         assert con.execute("SELECT event_id FROM ingest.product_events").fetchall() == [("e1",)]
 
 
-def test_wrong_type_is_quarantined_not_coerced(tmp_path: Path) -> None:
+def test_a_bad_optional_value_is_nulled_and_noted_and_the_row_kept(tmp_path: Path) -> None:
+    """Issue 19 (3): one bad optional field never removes the account; a bad required one does."""
     path = tmp_path / "crm" / "companies.csv"
     path.parent.mkdir(parents=True)
     path.write_text(
         "company_id,name,employees,created_at\n"
         "c1,Acme,120,2025-01-01T00:00:00Z\n"
-        "c2,Beta,twelve,2025-01-01T00:00:00Z\n"
+        "c2,Beta,lots,2025-01-01T00:00:00Z\n"
         "c3,Gamma,12.5,2025-01-01T00:00:00Z\n"
-        "c4,Delta,-3,2025-01-01T00:00:00Z\n"
+        "c4,Delta,-5,2025-01-01T00:00:00Z\n"
+        "c5,Eps,7,last tuesday\n"
     )
     db = tmp_path / "w.duckdb"
     with connect(db) as con:
@@ -128,13 +132,35 @@ def test_wrong_type_is_quarantined_not_coerced(tmp_path: Path) -> None:
             con, CRM_COMPANIES, FilesSource(tmp_path).read_table(CRM_COMPANIES), "files"
         )
         rows = con.execute(
-            "SELECT company_id, employees, domain FROM ingest.crm_companies"
+            "SELECT company_id, employees, domain FROM ingest.crm_companies ORDER BY 1"
         ).fetchall()
-    assert rows == [("c1", 120, None)]  # optional columns absent from the file load as NULL
+        notes = con.execute(
+            f"SELECT source_file, row_number, rule, record FROM {QUARANTINE} ORDER BY row_number"
+        ).fetchall()
+        audit = con.execute(
+            f"SELECT rows_in, rows_kept, rows_quarantined, values_nulled FROM {LOAD_AUDIT}"
+        ).fetchall()
+        reconciliation = reconcile_load(con, CRM_COMPANIES)
+    # optional columns absent from the file load as NULL; bad optional values are set NULL
+    assert rows == [("c1", 120, None), ("c2", None, None), ("c3", None, None), ("c4", None, None)]
+    assert [(f, n, r) for f, n, r, _ in notes] == [
+        (str(path), 2, "malformed_integer:employees (nulled)"),
+        (str(path), 3, "malformed_integer:employees (nulled)"),
+        (str(path), 4, "negative_amount:employees (nulled)"),
+        (str(path), 5, "malformed_timestamp:created_at"),
+    ]
+    assert json.loads(notes[0][3])["employees"] == "lots"  # the raw value is kept
+    assert json.loads(notes[2][3])["employees"] == "-5"
     assert result.rules == {
-        "malformed_integer:employees": 2,
-        "negative_amount:employees": 1,
+        "malformed_integer:employees (nulled)": 2,
+        "malformed_timestamp:created_at": 1,
+        "negative_amount:employees (nulled)": 1,
     }
+    # the books balance: a nulled row is kept (with a note), only c5 is quarantined
+    assert (result.rows_in, result.rows_kept, result.rows_quarantined) == (5, 4, 1)
+    assert result.values_nulled == 3
+    assert audit == [(5, 4, 1, 3)]
+    assert reconciliation.problems == []
 
 
 def test_a_backfill_loads_chunks_sized_by_rows(

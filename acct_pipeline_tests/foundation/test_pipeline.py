@@ -92,14 +92,21 @@ def test_a_materialized_partition_reads_back_from_a_temporary_warehouse(
         days = con.execute(f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES}").fetchall()
         n = con.execute(f"SELECT count(*) FROM {ACCOUNT_SCORES}").fetchone()[0]
         tiers = {
-            t for (t,) in con.execute(f"SELECT DISTINCT tier FROM {ACCOUNT_SCORES}").fetchall()
+            t
+            for (t,) in con.execute(
+                f"SELECT DISTINCT tier FROM {ACCOUNT_SCORES} WHERE lifecycle_status <> 'Churned'"
+            ).fetchall()
         }
+        churned_tiers = con.execute(
+            f"SELECT count(tier) FROM {ACCOUNT_SCORES} WHERE lifecycle_status = 'Churned'"
+        ).fetchone()[0]
         bounds = con.execute(
             f"SELECT min(health_score), max(health_score) FROM {ACCOUNT_SCORES}"
         ).fetchone()
     assert days == [(end,)]
     assert n >= 140
-    assert tiers <= {"Healthy", "At-Risk", "Concerning", "Critical"}
+    assert tiers <= {"Healthy", "At-Risk", "Concerning", "Critical"} and None not in tiers
+    assert churned_tiers == 0  # churned accounts are out of the book: no tier
     assert 0 <= bounds[0] <= bounds[1] <= 100
 
 

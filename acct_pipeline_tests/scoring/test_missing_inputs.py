@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from acct_pipeline import warehouse
-from acct_pipeline_tests.scoring.build import days_between, period
+from acct_pipeline_tests.scoring.build import days_between, load_landing
 
 SAMPLE = {"accounts": 60, "days": 40, "seed": 11}
 SCORED_DAYS = 2
@@ -131,8 +131,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_pipeline(landing: Path, db: Path, outbox: Path, models: Path) -> tuple[date, object]:
     """Ingest, identity, signals, scores (walk-forward churn) and an outbox sync of the last day."""
-    from acct_pipeline.connectors.ingest import ingest_days, ingest_snapshot
-    from acct_pipeline.quality.identity import build_accounts, build_identity
     from acct_pipeline.scoring.churn import WalkForwardChurn
     from acct_pipeline.scoring.model import load_model
     from acct_pipeline.scoring.scores import score_day
@@ -140,14 +138,9 @@ def run_pipeline(landing: Path, db: Path, outbox: Path, models: Path) -> tuple[d
     from acct_pipeline.sync.engine import run_sync
     from acct_pipeline.sync.settings import SyncSettings
 
-    start, end = period(landing)
     model = load_model()
+    _, end = load_landing(landing, db)
     with warehouse.connect(db) as con:
-        for spec in warehouse.SNAPSHOT_TABLES:
-            ingest_snapshot(con, spec)
-        ingest_days(con, warehouse.PRODUCT_EVENTS, days_between(start, end))
-        build_accounts(con)
-        build_identity(con)
         days = days_between(end - timedelta(days=SCORED_DAYS - 1), end)
         compute_signals_for_days(con, days, model)
         churn = WalkForwardChurn(model, models)

@@ -13,10 +13,9 @@ import pytest
 from acct_pipeline.sync.mapping import FieldMapping
 from acct_pipeline.sync.settings import SyncConfigError
 from acct_pipeline_tests.fakes.base import FakeClock
-from acct_pipeline_tests.fakes.salesforce import FakeSalesforce
+from acct_pipeline_tests.fakes.salesforce import FakeSalesforce, account_ids
 from acct_pipeline_tests.sync.conftest import (
     DAY,
-    account_ids,
     ledger_rows,
     sync_salesforce,
     write_scores,

@@ -251,3 +251,50 @@ def test_first_day_and_empty_histories_do_not_break_the_daily_run(tmp_path: Path
         report = build_report(con, tmp_path / "r2")
     assert result.summary["status"] == "no scores in the requested range"
     assert report.path.exists() and report.charts == ["status"]
+
+
+def test_churn_figures_come_only_from_rows_with_an_out_of_time_probability(
+    synthetic_copy: Path,
+) -> None:
+    """Days before the first walk-forward model have no probability: they must not count, even
+    when (as here) a leaky in-sample number is planted beside them. Churned accounts are out of
+    the book: their rows count in no tier or AUC."""
+    with duckdb.connect(str(synthetic_copy)) as con:
+        days = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT as_of_date FROM {ACCOUNT_SCORES} ORDER BY 1"
+            ).fetchall()
+        ]
+        cutoff = days[len(days) // 2]
+        con.execute(
+            f"ALTER TABLE {ACCOUNT_SCORES} ADD COLUMN lifecycle_status VARCHAR DEFAULT 'Active'"
+        )
+        con.execute(
+            f"UPDATE {ACCOUNT_SCORES} SET churn_probability = NULL WHERE as_of_date < ?", [cutoff]
+        )
+        ghost = con.execute(f"SELECT min(account_id) FROM {ACCOUNT_SCORES}").fetchone()[0]
+        con.execute(
+            f"UPDATE {ACCOUNT_SCORES} SET lifecycle_status = 'Churned', tier = NULL, "
+            "health_score = NULL WHERE account_id = ?",
+            [ghost],
+        )
+    hist = labelled_history(synthetic_copy)
+    hist = hist[hist["account_id"] != ghost]
+    oot = hist[hist["churn_probability"].notna()]
+    assert oot["as_of"].min().date() == cutoff and oot["y"].nunique() == 2
+    with duckdb.connect(str(synthetic_copy), read_only=True) as con:
+        result = compute_validation(con)
+    s = result.summary
+    assert s["auc_churn_probability"] == pytest.approx(
+        roc_auc_score(oot["y"], oot["churn_probability"]), abs=1e-4
+    )
+    basis = s["auc_churn_probability_basis"]
+    assert basis["n"] == len(oot) and basis["from"] == str(cutoff)
+    assert s["auc_health_score_basis"]["n"] == len(hist)
+    assert s["auc_health_score_on_churn_rows"] == pytest.approx(
+        roc_auc_score(oot["y"], 100 - oot["health_score"]), abs=1e-4
+    )
+    assert None not in s["account_days_by_tier"] and sum(s["account_days_by_tier"].values()) == len(
+        hist
+    )

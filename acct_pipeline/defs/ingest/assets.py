@@ -17,6 +17,7 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
         "rows_in": dg.MetadataValue.int(result.rows_in),
         "rows_kept": dg.MetadataValue.int(result.rows_kept),
         "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
+        "values_nulled": dg.MetadataValue.int(result.values_nulled),
         "quarantine_rules": dg.MetadataValue.json(result.rules),
         **({"notes": dg.MetadataValue.json(result.notes)} if result.notes else {}),
     }
