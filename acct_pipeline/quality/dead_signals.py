@@ -50,6 +50,7 @@ from acct_pipeline.warehouse import (
     CRM_ACTIVITIES,
     EVENT_DATE,
     PRODUCT_EVENTS,
+    table_columns,
     table_exists,
 )
 
@@ -279,16 +280,6 @@ def is_all_clear(uses: list[Measure | Knockout], value: float) -> bool:
     return True
 
 
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
-    schema, name = qualified.split(".", 1)
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
 def measure_stats(
     con: duckdb.DuckDBPyConnection,
     model: ScoringModel,
@@ -297,7 +288,7 @@ def measure_stats(
 ) -> tuple[int, list[SignalStats]]:
     """(accounts on ``as_of``, how every model signal is spread over them)."""
     uses = signal_uses(model)
-    present = _columns(con, signals_table) if table_exists(con, signals_table) else set()
+    present = set(table_columns(con, signals_table))
     if not present:
         return 0, []
     cols = [s for s in uses if s in present]

@@ -530,7 +530,7 @@ def recent_tier_shares(
     empty = TierShares(None, None, 0, dict.fromkeys(tier_names, 0), 0, tuple(tier_names))
     if not table_exists(con, scores_table):
         return empty
-    cols = _columns(con, scores_table)
+    cols = table_columns(con, scores_table)
     churned = (
         f"coalesce(CAST({LIFECYCLE_STATUS} AS VARCHAR) = '{CHURNED}', false)"
         if LIFECYCLE_STATUS in cols
