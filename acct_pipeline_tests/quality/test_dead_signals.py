@@ -296,3 +296,27 @@ def test_the_sample_company_has_no_dead_signals(scored_warehouse: Path, small_sa
         "overdue_invoices",
         "max_days_overdue",
     }
+
+
+@pytest.mark.slow
+def test_the_renewal_scenario_with_its_own_event_names_and_no_nps_fires(tmp_path: Path) -> None:
+    from acct_pipeline import warehouse
+    from acct_pipeline.sample import generate_sample
+    from acct_pipeline.sample.renewal import EVENT_NAMES
+    from acct_pipeline_tests.scoring.build import load_landing
+
+    landing = tmp_path / "renewal"
+    generate_sample(landing, scenario="renewal", accounts=80, days=40, seed=5)
+    db = tmp_path / "warehouse.duckdb"
+    _, end = load_landing(landing, db)
+    with warehouse.connect(db) as con:
+        compute_signals(con, end, MODEL)
+        report = find_dead_signals(con, MODEL, end)
+    assert not report.passed
+    dead = {s.signal for s in report.dead}
+    assert {"key_features_used_30d", "nps_latest"} <= dead, report.problems
+    assert report.key_features is not None
+    assert report.key_features.missing == tuple(MODEL.signals.key_features)
+    assert set(report.key_features.top) <= set(EVENT_NAMES)
+    assert "Logged In" in report.key_features.top
+    assert "nps_response" in report.activity_types.missing
