@@ -9,10 +9,11 @@ Reasons are written to CRM fields every day, and a CRM treats every changed char
 (workflows fire, the sync spends a write). So a reason's wording should change only when its
 meaning does: numbers that drift a little every day are rounded or bucketed —
 
-- ``{value:pct~10}`` / ``{value:updown%~10}`` / ``{value:int~5}``: rounded to the nearest 10 % /
-  10 % / 5 ("40%", "down 40%", "15");
+- ``{value:pct~10}`` / ``{value:updown%~25}`` / ``{value:int~5}``: rounded to the nearest 10 % /
+  25 % / 5 ("40%", "down 50%", "15"); ``updown%~N`` says "up over 100%" beyond that;
 - ``{value:atleast:7,14,30,60,90}``: "less than 7", "at least 7", …, "at least 90" (the largest
   bound the value reaches) — "last reply, meeting or call at least 60 days ago";
+- ``{value:trend:15,50}``: "flat" under 15 %, "up" / "down", "up sharply (over 50%)" from 50 %;
 - ``{value:within_days:30,60,90}``: "within 30 days", …, "in over 90 days", "date passed"
   (negative) — "renewal within 30 days".
 """
@@ -63,7 +64,10 @@ class ReasonFormatter(string.Formatter):
                 ) from None
             if spec == "int":
                 return f"{_rounded(float(value), step):,.0f}"
-            value = _rounded(float(value) * 100, step) / 100
+            pct = _rounded(float(value) * 100, step)
+            if spec == "updown%" and abs(pct) > 100:
+                return f"{'up' if pct > 0 else 'down'} over 100%"  # 300 % or 570 %: same news
+            value = pct / 100
             format_spec = spec
         kind, _, arg = format_spec.partition(":")
         if kind == "atleast":
@@ -71,6 +75,13 @@ class ReasonFormatter(string.Formatter):
             if v < bounds[0]:
                 return f"less than {_num(bounds[0])}"
             return f"at least {_num(max(b for b in bounds if v >= b))}"
+        if kind == "trend":
+            flat, sharp = _bounds(arg)[:2]
+            pct = float(value) * 100
+            if abs(pct) < flat:
+                return "flat"
+            word = "up" if pct > 0 else "down"
+            return f"{word} sharply (over {_num(sharp)}%)" if abs(pct) >= sharp else word
         if kind == "within_days":
             bounds, v = _bounds(arg), float(value)
             if v < 0:

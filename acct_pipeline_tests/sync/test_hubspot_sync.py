@@ -70,7 +70,7 @@ def test_changing_37_scores_sends_exactly_those_37(db: Path, portal, fake_clock:
     hs, ids = portal
     sync_hubspot(db, hs, fake_clock)
     changed = ids[100:137]
-    write_scores(db, DAY, ids, bump={i: 2.0 for i in changed})
+    write_scores(db, DAY, ids, bump={i: 6.0 for i in changed})
     first_writes = len(hs.writes)
     calls_before = len(hs.calls)
     report = sync_hubspot(db, hs, fake_clock)
@@ -178,7 +178,7 @@ def test_missing_properties_are_created_once_in_their_group(
     assert sorted(w.record_id for w in created) == sorted(MAPPED)
     assert {w.properties["groupName"] for w in created} == {"account_health"}
     assert hs.properties["companies"]["acct_health_tier"]["options"]
-    write_scores(db, DAY, ids, bump={ids[0]: 1.0})
+    write_scores(db, DAY, ids, bump={ids[0]: 6.0})
     sync_hubspot(db, hs, fake_clock)
     assert len([w for w in hs.writes if w.object_type == "properties/companies"]) == len(MAPPED)
 

@@ -58,7 +58,7 @@ def test_outbox_writes_csv_then_nothing_when_unchanged(db: Path, scored, outbox_
     assert second.unchanged == N and second.sent == 0 and not second.outbox_files
     assert sorted(outbox_settings.outbox_dir.glob("*.csv")) == files  # no new update rows
 
-    write_scores(db, DAY, scored, bump={scored[5]: 3.0, scored[9]: 3.0})
+    write_scores(db, DAY, scored, bump={scored[5]: 6.0, scored[9]: 6.0})
     third = _run(db, outbox_settings)
     new_files = sorted(set(outbox_settings.outbox_dir.glob("*.csv")) - set(files))
     assert [r["record_id"] for r in _csv_rows(new_files)] == [scored[5], scored[9]]
@@ -110,7 +110,7 @@ def test_missing_or_empty_partition_refuses(db: Path, outbox_settings) -> None:
 def test_change_share_guard_stops_unless_forced(db: Path, scored, outbox_settings) -> None:
     _run(db, outbox_settings)
     files = set(outbox_settings.outbox_dir.glob("*.csv"))
-    write_scores(db, DAY, scored, bump={i: 2.0 for i in scored[:61]})  # 61 of 120 > 50 %
+    write_scores(db, DAY, scored, bump={i: 6.0 for i in scored[:61]})  # 61 of 120 > 50 %
     with pytest.raises(SyncRefused, match=r"61 of 120 synced records \(50.8%\)") as exc:
         _run(db, outbox_settings)
     assert exc.value.reason == "change_share" and exc.value.report.changed == 61
@@ -118,7 +118,7 @@ def test_change_share_guard_stops_unless_forced(db: Path, scored, outbox_setting
     assert {r["status"] for r in ledger_rows(db, "outbox").values()} == {"accepted"}
     # a higher limit, or --force, lets it through
     assert _run(db, outbox_settings.with_overrides(max_change_share=0.6)).sent == 61
-    write_scores(db, DAY, scored, bump={i: 4.0 for i in scored[:61]})
+    write_scores(db, DAY, scored, bump={i: 12.0 for i in scored[:61]})
     assert _run(db, outbox_settings, force=True).sent == 61
 
 
