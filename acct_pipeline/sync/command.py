@@ -13,6 +13,7 @@ from acct_pipeline import warehouse
 from acct_pipeline.connectors.http import ApiError
 from acct_pipeline.sync.engine import ChecksGuard, SyncRefused, latest_scored_date, run_sync
 from acct_pipeline.sync.mapping import MappingError
+from acct_pipeline.sync.report import SyncReport
 from acct_pipeline.sync.settings import SyncConfigError, SyncSettings
 
 EXIT_OK = 0
@@ -62,6 +63,12 @@ def sync_command(
         say(f"sync failed: {exc}")
         return EXIT_INCOMPLETE
     say(report.summary_text())
+    return exit_code(report)
+
+
+def exit_code(report: SyncReport) -> int:
+    """0 when every record to send landed (transient refusals retried within the run count as
+    landed once accepted), 1 when something is left for the next run."""
     if report.dry_run:
         return EXIT_OK
     return EXIT_OK if report.complete and not report.rejected else EXIT_INCOMPLETE

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
@@ -37,7 +37,14 @@ from acct_pipeline.sync.plan import PLAN, build_plan, records_to_send, samples
 from acct_pipeline.sync.report import SyncReport
 from acct_pipeline.sync.settings import SyncConfigError, SyncSettings
 from acct_pipeline.sync.targets import build_target
-from acct_pipeline.sync.targets.base import BatchOutcome, OutRecord, SyncTarget, is_config_error
+from acct_pipeline.sync.targets.base import (
+    BatchOutcome,
+    OutRecord,
+    SyncTarget,
+    is_config_error,
+    is_transient,
+    rejection_category,
+)
 from acct_pipeline.warehouse import ACCOUNT_SCORES, AS_OF_DATE, table_exists
 
 _log = logging.getLogger(__name__)
@@ -348,6 +355,7 @@ class _Delivery:
     confirmed: list[str] = field(default_factory=list)  # found written by a read-back
     unsent: list[str] = field(default_factory=list)  # known not applied: back to pending
     unknown: list[str] = field(default_factory=list)  # cannot tell: stays in_flight
+    retried: Counter[str] = field(default_factory=Counter)  # category -> transient retries
     stop: str | None = None
     error: BaseException | None = None
 
@@ -398,7 +406,6 @@ def _send_all(
             # in flight — committed before any of them is sent.
             _commit_step(con, target, deliveries, fresh, run_id, report)
             for records, batch_id in fresh:
-                report.sent += len(records)
                 running.add(pool.submit(_deliver, tgt, settings, records, batch_id, log))
             if not running:
                 break
@@ -432,10 +439,16 @@ def _commit_step(
     events += [(rid, "pending", None, None) for rid in unsent]
     events += [(r.record_id, "in_flight", bid, None) for recs, bid in fresh for r in recs]
     ledger.journal(con, target, events, run_id, time.time_ns())  # one statement, one commit
+    # sent = processed by the CRM (accepted or refused on its merits); records refused before
+    # processing (quota, rate limit) or with an unknown outcome are not counted
+    report.sent += len(accepted) + len(confirmed) + len(rejected)
     report.accepted += len(accepted)
     report.confirmed_by_read_back += len(confirmed)
     report.rejected += len(rejected)
     report.rejection_messages.update(rejected.values())
+    report.rejection_categories.update(rejection_category(m) for m in rejected.values())
+    for d in deliveries:
+        report.retried_in_run.update(d.retried)
 
 
 def _deliver(
@@ -447,7 +460,10 @@ def _deliver(
     - 4xx for the whole request: a config problem stops the run; otherwise the batch is split
       until the record(s) the CRM refuses are isolated and rejected with its message;
     - 5xx, timeout, dropped connection: unknown outcome — back off, read the records back, resend
-      only those not found, up to ``max_write_attempts``.
+      only those not found, up to ``max_write_attempts``;
+    - a record refused for a transient reason (``LOCKED``, a per-record rate limit, …) is sent
+      again after a back-off, up to ``max_record_attempts`` in all; a permanent refusal (or the
+      last transient one) is recorded as ``rejected`` with the CRM's message.
     """
     d = _Delivery(batch_id, len(records))
     queue: deque[tuple[list[OutRecord], int]] = deque([(records, 0)])
@@ -491,7 +507,15 @@ def _deliver(
             )
             outcome = BatchOutcome(unknown=ids)
         d.accepted += outcome.accepted
-        d.rejected.update(outcome.rejected)
+        transient = {rid: m for rid, m in outcome.rejected.items() if is_transient(m)}
+        if transient and attempt + 1 < settings.max_record_attempts:
+            # LOCKED, per-record rate limits …: the same values again after a pause, this run
+            d.retried.update(rejection_category(m) for m in transient.values())
+            d.rejected.update({k: v for k, v in outcome.rejected.items() if k not in transient})
+            tgt.pause(attempt + 1)
+            queue.append(([r for r in part if r.record_id in transient], attempt + 1))
+        else:
+            d.rejected.update(outcome.rejected)
         if not outcome.unknown:
             continue
         unknown_ids = set(outcome.unknown)

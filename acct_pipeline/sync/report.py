@@ -15,7 +15,11 @@ class SyncReport:
     - ``scored``: records in the scores partition; ``unchanged``: nothing to send;
       ``new`` / ``changed`` / ``retried``: why the others are sent (``retried``: same values still
       pending or rejected by an earlier run); ``stale``: the CRM holds values of a later day.
-    - ``sent``: distinct records in write requests; ``accepted`` / ``rejected``: the CRM's answer;
+    - ``sent``: records the CRM processed (accepted, confirmed by a read-back, or rejected on their
+      merits) — not those refused before processing by a quota / rate limit, nor unknown outcomes;
+      ``accepted`` / ``rejected``: the CRM's answer; ``rejection_categories``: rejected records
+      by the CRM's category (``LOCKED``, ``VALIDATION_ERROR``); ``retried_in_run``: transient
+      per-record refusals sent again within the run, by category;
       ``pending``: records of this target not accepted when the run ended (rejected, stopped by a
       quota, or with an unknown outcome), all sent again by the next run.
     - ``confirmed_by_read_back``: records found already written after an interrupted send.
@@ -52,6 +56,8 @@ class SyncReport:
     duration_seconds: float = 0.0
     field_changes: dict[str, int] = field(default_factory=dict)
     rejection_messages: Counter[str] = field(default_factory=Counter)
+    rejection_categories: Counter[str] = field(default_factory=Counter)
+    retried_in_run: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, str | None]] = field(default_factory=list)
     outbox_files: list[str] = field(default_factory=list)
     stopped_reason: str | None = None
@@ -109,6 +115,8 @@ class SyncReport:
             "complete": self.complete,
             "field_changes": dict(self.field_changes),
             "top_rejections": [{"message": m, "records": n} for m, n in self.top_rejections()],
+            "rejections_by_category": dict(self.rejection_categories),
+            "retried_in_run_by_category": dict(self.retried_in_run),
         }
         if self.samples:
             meta["samples"] = self.samples
@@ -156,6 +164,10 @@ class SyncReport:
             )
         if self.confirmed_by_read_back:
             lines.append(f"{self.confirmed_by_read_back:,} records confirmed by reading them back")
+        if self.retried_in_run:
+            lines.append("retried within the run: " + _by_category(self.retried_in_run))
+        if self.rejection_categories:
+            lines.append("rejected: " + _by_category(self.rejection_categories))
         for msg, n in self.top_rejections():
             lines.append(f"  rejected ×{n}: {msg}")
         lines += [f"file: {f}" for f in self.outbox_files]
@@ -170,4 +182,10 @@ class SyncReport:
         d = asdict(self)
         d["as_of_date"] = self.as_of_date.isoformat()
         d["rejection_messages"] = dict(self.rejection_messages)
+        d["rejection_categories"] = dict(self.rejection_categories)
+        d["retried_in_run"] = dict(self.retried_in_run)
         return d
+
+
+def _by_category(counts: Counter[str]) -> str:
+    return ", ".join(f"{k} ×{n:,}" for k, n in counts.most_common())

@@ -26,6 +26,7 @@ PROPERTY_GROUP_ENV = "ACCT_SYNC_PROPERTY_GROUP"
 SAMPLE_SIZE_ENV = "ACCT_SYNC_SAMPLE_SIZE"
 READ_BACK_ENV = "ACCT_SYNC_READ_BACK"
 MAX_WRITE_ATTEMPTS_ENV = "ACCT_SYNC_MAX_WRITE_ATTEMPTS"
+MAX_RECORD_ATTEMPTS_ENV = "ACCT_SYNC_MAX_RECORD_ATTEMPTS"
 CONCURRENCY_ENV = "ACCT_SYNC_CONCURRENCY"
 HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
@@ -121,6 +122,7 @@ class SyncSettings:
     sample_size: int = 10
     read_back: bool = True
     max_write_attempts: int = 5
+    max_record_attempts: int = 4  # sends of one record refused as LOCKED etc., within a run
     concurrency: int = 4
     hubspot_base_url: str = "https://api.hubapi.com"
     hubspot_objects_path: str = "/crm/v3/objects/companies"
@@ -182,6 +184,8 @@ class SyncSettings:
             kw["read_back"] = _bool(e[READ_BACK_ENV], READ_BACK_ENV)
         if e.get(MAX_WRITE_ATTEMPTS_ENV):
             kw["max_write_attempts"] = _int(e[MAX_WRITE_ATTEMPTS_ENV], MAX_WRITE_ATTEMPTS_ENV)
+        if e.get(MAX_RECORD_ATTEMPTS_ENV):
+            kw["max_record_attempts"] = _int(e[MAX_RECORD_ATTEMPTS_ENV], MAX_RECORD_ATTEMPTS_ENV)
         if e.get(CONCURRENCY_ENV):
             kw["concurrency"] = _int(e[CONCURRENCY_ENV], CONCURRENCY_ENV)
         if e.get(HUBSPOT_BASE_URL_ENV):

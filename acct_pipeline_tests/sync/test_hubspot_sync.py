@@ -294,3 +294,55 @@ def test_clear_policy_blanks_the_field(db: Path, portal, fake_clock: FakeClock, 
     report = sync_hubspot(db, hs, fake_clock, field_mapping_path=path, mapping=load_mapping(path))
     assert report.to_send == 1 and hs.writes[before].properties["acct_health_trend"] == ""
     assert hs.written_property_names("companies") == {"acct_health_score", "acct_health_trend"}
+
+
+def test_locked_records_are_retried_within_the_run(db: Path, portal, fake_clock: FakeClock) -> None:
+    """20 records refused as LOCKED twice each all land in one run, which exits 0."""
+    from acct_pipeline.sync.command import EXIT_OK, exit_code
+
+    hs, ids = portal
+    locked = ids[10:30]
+    hs.reject("companies", locked, "Record is locked by another update", "LOCKED", times=2)
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == N and report.rejected == 0 and report.pending == 0
+    assert report.sent == N and exit_code(report) == EXIT_OK
+    assert report.retried_in_run == Counter({"LOCKED": 40})
+    assert "retried within the run: LOCKED ×40" in report.summary_text()
+    assert writes_per_record(hs) == Counter({i: 1 for i in ids})
+    assert {r["status"] for r in ledger_rows(db, "hubspot").values()} == {"accepted"}
+
+
+def test_permanent_rejections_are_not_retried_and_counted_by_category(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    from acct_pipeline.sync.command import EXIT_INCOMPLETE, exit_code
+
+    hs, ids = portal
+    hs.reject("companies", ids[:3], "Property values were not valid")
+    hs.reject("companies", ids[3:5], "Record is locked", "LOCKED")  # locked for good
+    report = sync_hubspot(db, hs, fake_clock, max_record_attempts=3)
+    assert report.accepted == N - 5 and report.rejected == 5 and report.sent == N
+    assert report.rejection_categories == Counter({"VALIDATION_ERROR": 3, "LOCKED": 2})
+    assert report.retried_in_run == Counter({"LOCKED": 4})  # 3 sends each, then rejected
+    assert "rejected: VALIDATION_ERROR ×3, LOCKED ×2" in report.summary_text()
+    assert exit_code(report) == EXIT_INCOMPLETE
+    rows = ledger_rows(db, "hubspot")
+    assert rows[ids[0]]["status"] == "rejected"
+    assert rows[ids[0]]["message"] == "VALIDATION_ERROR: Property values were not valid"
+    bodies = [json.loads(c.body) for c in batch_updates(hs)]
+    sends = Counter(i["id"] for b in bodies for i in b["inputs"])
+    assert sends[ids[0]] == 1 and sends[ids[3]] == 3
+
+
+def test_property_creation_is_retried_after_5xx_and_dropped_connections(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    hs.inject("status", 2, status=503, path=r"/properties/companies$", method="POST")
+    hs.inject("drop", 1, path=r"/properties/companies/groups$", method="POST")
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == N
+    assert set(hs.properties["companies"]) >= MAPPED
+    assert "account_health" in hs.groups["companies"]
+    faults = [c for c in hs.calls if c.fault]
+    assert len(faults) == 3  # both 503s and the dropped answer happened, and were retried

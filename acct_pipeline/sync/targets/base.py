@@ -118,6 +118,33 @@ def values_equal(spec: FieldSpec, crm_value: Any, expected: str | None) -> bool:
     return str(crm_value) == str(expected)
 
 
+# Per-record rejections that say "not now" rather than "no": the same write may land a moment later.
+# HubSpot 207 error categories, Salesforce per-record status codes.
+TRANSIENT_CATEGORIES = frozenset(
+    {
+        "LOCKED",
+        "RATE_LIMITS",
+        "RATE_LIMIT",
+        "CONCURRENT_MODIFICATION",
+        "TIMEOUT",
+        "SERVICE_UNAVAILABLE",
+        "UNABLE_TO_LOCK_ROW",
+        "REQUEST_RUNNING_TOO_LONG",
+        "SERVER_UNAVAILABLE",
+    }
+)
+
+
+def rejection_category(message: str) -> str:
+    """The category a target put in front of a per-record message (``"LOCKED: ..."``)."""
+    head = message.split(":", 1)[0].strip()
+    return head if head and head.replace("_", "").isalnum() and head.isupper() else "ERROR"
+
+
+def is_transient(message: str) -> bool:
+    return rejection_category(message) in TRANSIENT_CATEGORIES
+
+
 def is_config_error(exc: ApiError) -> bool:
     """A 400 that no split of the batch can fix: a field / property that does not exist."""
     text = f"{exc} {exc.body or ''}"
