@@ -171,10 +171,17 @@ def run_sync(
                         return _finish(con, report, tgt, started, settings)
 
             plan = build_plan(
-                con, mapping, settings.target, as_of_date, ledger_table, allow_stale=force
+                con,
+                mapping,
+                settings.target,
+                as_of_date,
+                ledger_table,
+                allow_stale=force,
+                fields_for=settings.outbox_format if settings.target == "outbox" else None,
             )
             report.scored, report.duplicates = plan.scored, plan.duplicates
             report.unchanged, report.new = plan.count("unchanged"), plan.count("new")
+            report.exported_unchanged = plan.count("exported")
             report.changed, report.retried = plan.count("changed"), plan.count("retry")
             report.stale, report.baseline = plan.count("stale"), plan.baseline
             report.change_share = plan.change_share
@@ -277,7 +284,10 @@ def _finish(
     if not report.dry_run:
         ledger.fold_journal(con)
     counts = ledger.status_counts(con, settings.target)
-    report.pending = sum(n for s, n in counts.items() if s != ledger.ACCEPTED)
+    report.pending = sum(
+        n for s, n in counts.items() if s not in (ledger.ACCEPTED, ledger.EXPORTED)
+    )
+    report.awaiting_import = counts.get(ledger.EXPORTED, 0)
     if tgt is not None:
         report.write_requests = tgt.write_requests
         stats = tgt.http_stats()
@@ -327,6 +337,7 @@ def _recover(
         [i for i in ids if i in confirmed],
         run_id,
         "confirmed by read-back after an interrupted run",
+        status=ledger.EXPORTED if tgt.delivered_event == ledger.EXPORTED else ledger.ACCEPTED,
     )
     ledger.mark_pending(
         con,
@@ -404,7 +415,7 @@ def _send_all(
                 fresh.append(nxt)
             # One commit per step: outcomes of the finished batches, and the next batches marked
             # in flight — committed before any of them is sent.
-            _commit_step(con, target, deliveries, fresh, run_id, report)
+            _commit_step(con, target, deliveries, fresh, run_id, report, tgt.delivered_event)
             for records, batch_id in fresh:
                 running.add(pool.submit(_deliver, tgt, settings, records, batch_id, log))
             if not running:
@@ -426,6 +437,7 @@ def _commit_step(
     fresh: Sequence[tuple[list[OutRecord], str]],
     run_id: str,
     report: SyncReport,
+    delivered_event: str = "accepted",
 ) -> None:
     """Record finished batches and mark the next ones in flight, in one transaction."""
     accepted = [rid for d in deliveries for rid in d.accepted]
@@ -433,7 +445,7 @@ def _commit_step(
     rejected = {rid: msg for d in deliveries for rid, msg in d.rejected.items()}
     unsent = [rid for d in deliveries for rid in d.unsent]
     events: list[tuple[str, str, str | None, str | None]] = []
-    events += [(rid, "accepted", None, None) for rid in accepted]
+    events += [(rid, delivered_event, None, None) for rid in accepted]
     events += [(rid, "confirmed", None, "confirmed by read-back") for rid in confirmed]
     events += [(rid, "rejected", None, msg) for rid, msg in rejected.items()]
     events += [(rid, "pending", None, None) for rid in unsent]
@@ -442,7 +454,10 @@ def _commit_step(
     # sent = processed by the CRM (accepted or refused on its merits); records refused before
     # processing (quota, rate limit) or with an unknown outcome are not counted
     report.sent += len(accepted) + len(confirmed) + len(rejected)
-    report.accepted += len(accepted)
+    if delivered_event == ledger.EXPORTED:
+        report.exported += len(accepted)
+    else:
+        report.accepted += len(accepted)
     report.confirmed_by_read_back += len(confirmed)
     report.rejected += len(rejected)
     report.rejection_messages.update(rejected.values())

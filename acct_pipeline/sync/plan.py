@@ -6,7 +6,8 @@
   payload JSON (non-NULL fields, plus NULLs of ``nulls: clear`` fields, plus stamps) and the hash of
   the diffed fields;
 - ``sync_plan``: ``sync_desired`` joined to the ledger, with the list of fields whose value differs
-  from the accepted one and a ``kind``: ``unchanged``, ``stale`` (the CRM holds values of a later
+  from the accepted one and a ``kind``: ``unchanged``, ``exported`` (unchanged, in an outbox file
+  whose import nobody confirmed yet — not written again), ``stale`` (the CRM holds values of a later
   score day), ``retry`` (the same values are still pending / were rejected), ``new`` (never
   accepted) or ``changed``; ``to_send`` marks the records the run writes.
 """
@@ -138,10 +139,14 @@ def build_plan(
     ledger_table: str,
     *,
     allow_stale: bool = False,
+    fields_for: str | None = None,
 ) -> Plan:
-    """Diff the scores of ``as_of`` against the ledger of ``target`` (temp table ``sync_plan``)."""
+    """Diff the scores of ``as_of`` against the ledger of ``target`` (temp table ``sync_plan``).
+
+    ``fields_for``: the CRM whose mapped fields are diffed (default ``target``; the outbox
+    writes import files for one CRM)."""
     columns = scores_columns(con)
-    specs = mapping.for_target(target)
+    specs = mapping.for_target(fields_for or target)
     diff_specs = tuple(f for f in specs if f.diff)
     stamp_specs = tuple(f for f in specs if not f.diff)
     plan = Plan(missing_sources=mapping.missing_sources(columns))
@@ -199,7 +204,8 @@ def build_plan(
             LEFT JOIN {ledger_table} l ON l.target = ? AND l.record_id = d.record_id
         )
         SELECT *,
-               CASE WHEN len(changed_fields) = 0 THEN 'unchanged'
+               CASE WHEN len(changed_fields) = 0 AND ledger_status = 'exported' THEN 'exported'
+                    WHEN len(changed_fields) = 0 THEN 'unchanged'
                     WHEN is_stale THEN 'stale'
                     WHEN ledger_status IN ('pending', 'rejected', 'in_flight')
                          AND ledger_values_hash = values_hash THEN 'retry'

@@ -23,6 +23,10 @@ class SyncReport:
       ``pending``: records of this target not accepted when the run ended (rejected, stopped by a
       quota, or with an unknown outcome), all sent again by the next run.
     - ``confirmed_by_read_back``: records found already written after an interrupted send.
+    - outbox: ``exported``: records written to an import file by this run (not "accepted": nobody
+      knows whether the file was imported); ``exported_unchanged``: records whose values sit in an
+      earlier, unconfirmed file (not written again); ``awaiting_import``: all records of the target
+      exported and not yet confirmed (``acct-pipeline sync --confirm-import FILE``).
     """
 
     target: str
@@ -42,6 +46,9 @@ class SyncReport:
     max_change_share: float = 0.5
     sent: int = 0
     accepted: int = 0
+    exported: int = 0
+    exported_unchanged: int = 0
+    awaiting_import: int = 0
     rejected: int = 0
     pending: int = 0
     confirmed_by_read_back: int = 0
@@ -76,7 +83,7 @@ class SyncReport:
             return not self.refusals
         return (
             self.stopped_reason is None
-            and self.accepted + self.confirmed_by_read_back >= self.to_send
+            and self.accepted + self.exported + self.confirmed_by_read_back >= self.to_send
         )
 
     def top_rejections(self, n: int = 5) -> list[tuple[str, int]]:
@@ -99,6 +106,9 @@ class SyncReport:
             "records_stale": self.stale,
             "records_sent": self.sent,
             "records_accepted": self.accepted,
+            "records_exported": self.exported,
+            "records_exported_unchanged": self.exported_unchanged,
+            "records_awaiting_import": self.awaiting_import,
             "records_rejected": self.rejected,
             "records_pending": self.pending,
             "records_confirmed_by_read_back": self.confirmed_by_read_back,
@@ -137,6 +147,12 @@ class SyncReport:
             f"{self.to_send:,} to send ({self.new:,} new, {self.changed:,} changed, "
             f"{self.retried:,} retried), "
             f"{self.unchanged:,} unchanged"
+            + (
+                f", {self.exported_unchanged:,} unchanged in an outbox file not yet confirmed "
+                "as imported"
+                if self.exported_unchanged
+                else ""
+            )
             + (f", {self.stale:,} stale (CRM holds a later day)" if self.stale else ""),
         ]
         if self.baseline:
@@ -161,6 +177,11 @@ class SyncReport:
                 f"{self.http_requests:,} HTTP requests, {self.rate_limit_waits:,} rate-limit waits "
                 f"({self.rate_limit_wait_seconds:.1f}s), {self.throttle_waits:,} throttle waits "
                 f"({self.throttle_wait_seconds:.1f}s), {self.duration_seconds:.1f}s"
+            )
+        if self.exported or self.awaiting_import:
+            lines.append(
+                f"exported {self.exported:,} to import files; {self.awaiting_import:,} records "
+                "await an import confirmation (acct-pipeline sync --confirm-import FILE)"
             )
         if self.confirmed_by_read_back:
             lines.append(f"{self.confirmed_by_read_back:,} records confirmed by reading them back")

@@ -20,6 +20,8 @@ MAX_CHANGE_SHARE_ENV = "ACCT_SYNC_MAX_CHANGE_SHARE"
 RATE_LIMIT_ENV = "ACCT_SYNC_RATE_LIMIT"
 FIELD_MAPPING_ENV = "ACCT_SYNC_FIELD_MAPPING"
 OUTBOX_DIR_ENV = "ACCT_SYNC_OUTBOX_DIR"
+OUTBOX_FORMAT_ENV = "ACCT_SYNC_OUTBOX_FORMAT"
+OUTBOX_FORMATS = ("hubspot", "salesforce")  # which CRM's import the outbox files are made for
 BATCH_SIZE_ENV = "ACCT_SYNC_BATCH_SIZE"
 CREATE_FIELDS_ENV = "ACCT_SYNC_CREATE_FIELDS"
 PROPERTY_GROUP_ENV = "ACCT_SYNC_PROPERTY_GROUP"
@@ -116,6 +118,7 @@ class SyncSettings:
     rate_limit: tuple[int, float] | None = _UNSET
     field_mapping_path: Path | None = None
     outbox_dir: Path = Path("data/outbox")
+    outbox_format: str = "hubspot"
     batch_size: int | None = None
     create_fields: bool = False
     property_group: str = "account_health"
@@ -139,6 +142,11 @@ class SyncSettings:
             )
         if not 0 < self.max_change_share <= 1:
             raise SyncConfigError(f"max_change_share={self.max_change_share}: must be in (0, 1]")
+        if self.outbox_format not in OUTBOX_FORMATS:
+            raise SyncConfigError(
+                f"{OUTBOX_FORMAT_ENV}={self.outbox_format!r}: expected one of "
+                f"{', '.join(OUTBOX_FORMATS)}"
+            )
         if self.rate_limit == _UNSET:
             object.__setattr__(self, "rate_limit", DEFAULT_RATE_LIMIT[self.target])
 
@@ -172,6 +180,8 @@ class SyncSettings:
             e.get(OUTBOX_DIR_ENV)
             or Path(e.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).parent / "outbox"
         )
+        if e.get(OUTBOX_FORMAT_ENV):
+            kw["outbox_format"] = e[OUTBOX_FORMAT_ENV].strip().lower()
         if e.get(BATCH_SIZE_ENV):
             kw["batch_size"] = _int(e[BATCH_SIZE_ENV], BATCH_SIZE_ENV)
         if e.get(CREATE_FIELDS_ENV):

@@ -45,6 +45,9 @@ class SyncTarget(ABC):
 
     name: str = ""
     batch_size: int = 100
+    # the ledger event for a record the target took: a CRM "accepted" it; the outbox "exported" it
+    # (nobody knows yet whether the file was imported)
+    delivered_event: str = "accepted"
 
     def __init__(self, mapping: FieldMapping) -> None:
         self.mapping = mapping
