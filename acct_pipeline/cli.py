@@ -237,6 +237,11 @@ def _sync_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--force", action="store_true", help="override the change-share guard")
     p.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="read the mapped fields back from the CRM first and rewrite records that drifted",
+    )
+    p.add_argument(
         "--confirm-import",
         metavar="FILE",
         help="an outbox file was imported into the CRM: mark its records accepted",
@@ -259,6 +264,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         args.date,
         dry_run=args.dry_run,
         force=args.force,
+        reconcile=args.reconcile,
         partition_passed_checks=scores_guard(),
         say=_say,
     )

@@ -1,7 +1,7 @@
 """The ``acct-pipeline sync`` command body, without argparse or Dagster: the CLI parses its flags
 and calls ``sync_command``; what it prints and the exit code are decided here.
 
-    acct-pipeline sync [--dry-run] [--force] [--date YYYY-MM-DD]
+    acct-pipeline sync [--dry-run] [--force] [--reconcile] [--date YYYY-MM-DD]
     acct-pipeline sync --confirm-import data/outbox/account_scores_....csv
 """
 
@@ -32,6 +32,7 @@ def sync_command(
     partition_passed_checks: ChecksGuard,
     settings: SyncSettings | None = None,
     say: Callable[[str], None] = print,
+    reconcile: bool = False,
 ) -> int:
     """Run one sync from the command line; returns the process exit code.
 
@@ -53,6 +54,7 @@ def sync_command(
             partition_passed_checks=partition_passed_checks,
             dry_run=dry_run,
             force=force,
+            reconcile=reconcile,
         )
     except SyncRefused as exc:
         if exc.report is not None:

@@ -73,6 +73,10 @@ class SyncRefused(SyncError):
         self.report = report
 
 
+class UnknownField(SyncConfigError):
+    """The CRM refused a write naming a field it does not have (deleted since it was checked)."""
+
+
 class _Stop(Exception):
     """Stop sending: the run ends cleanly with this reason."""
 
@@ -112,6 +116,7 @@ def run_sync(
     log: Logger | None = None,
     mapping: FieldMapping | None = None,
     target: SyncTarget | None = None,
+    reconcile: bool = False,
 ) -> SyncReport:
     """Sync the scores of ``as_of_date`` to ``settings.target`` and return what happened.
 
@@ -121,7 +126,9 @@ def run_sync(
     a failed partition refuses the run (``SyncRefused('checks_failed')``; a dry run reports it).
     ``force``: send even when more than ``settings.max_change_share`` of the synced records would
     change, and even when the CRM holds values of a later day. ``target``: an already built target
-    (tests, benchmarks); by default it is built from ``settings``.
+    (tests, benchmarks); by default it is built from ``settings``. ``reconcile``: first read the
+    mapped fields of every synced record back from the CRM and rewrite the records whose CRM values
+    are not what the ledger says was accepted (edited by hand, an emptied or restored portal).
 
     Raises ``SyncRefused`` (guards), ``SyncConfigError`` (settings, mapping, missing CRM fields),
     ``AuthFailed``. A quota / rate-limit stop is not an exception: ``report.stopped_reason``.
@@ -141,7 +148,13 @@ def run_sync(
         dry_run=dry_run,
         forced=force,
         max_change_share=settings.max_change_share,
+        reconciled=reconcile,
     )
+    if reconcile and settings.target == "outbox":
+        raise SyncConfigError(
+            "sync --reconcile reads the CRM back: it needs ACCT_SYNC_TARGET=hubspot or salesforce "
+            "(outbox files are confirmed with --confirm-import FILE)"
+        )
     failed = failed_checks(partition_passed_checks, as_of_date)
     if failed:
         msg = (
@@ -169,6 +182,10 @@ def run_sync(
                     except (QuotaExhausted, RateLimited) as exc:
                         report.stopped_reason = tgt.redact(str(exc))
                         return _finish(con, report, tgt, started, settings)
+
+            if reconcile and not dry_run:
+                tgt = tgt or build_target(settings, mapping)
+                _reconcile(con, tgt, settings, run_id, report, log)
 
             plan = build_plan(
                 con,
@@ -230,9 +247,10 @@ def run_sync(
             tgt = tgt or build_target(settings, mapping)
             crm_names = [f.crm_name(settings.target) for f in mapping.fields]
             fingerprint = ledger.fields_fingerprint(settings.target, crm_names)
-            if settings.target == "outbox" or not ledger.fields_verified(
+            checked = settings.target == "outbox" or not ledger.fields_verified(
                 con, settings.target, fingerprint
-            ):
+            )
+            if checked:
                 report.notes += tgt.prepare()
                 ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
             ledger.stage_pending(con, settings.target, PLAN, run_id)
@@ -244,7 +262,23 @@ def run_sync(
                 tgt.batch_size,
             )
             try:
-                _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+                try:
+                    _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+                except UnknownField:
+                    if checked:
+                        raise
+                    # a field verified by an earlier run is gone: check (and, when allowed,
+                    # create) the fields again, then send what is still pending
+                    ledger.fold_journal(con)
+                    ledger.forget_fields_verified(con, settings.target)
+                    report.notes.append(
+                        "the CRM refused a field verified earlier: fields checked again"
+                    )
+                    report.notes += tgt.prepare()
+                    ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
+                    left = set(ledger.ids_with_status(con, settings.target, ledger.PENDING))
+                    todo = [t for t in todo if t[0] in left]
+                    _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
             finally:
                 ledger.fold_journal(con)
             _finish(con, report, tgt, started, settings)
@@ -352,6 +386,36 @@ def _recover(
         len(ids),
         len(confirmed),
         len(ids) - len(confirmed),
+    )
+
+
+def _reconcile(
+    con: duckdb.DuckDBPyConnection,
+    tgt: SyncTarget,
+    settings: SyncSettings,
+    run_id: str,
+    report: SyncReport,
+    log: Logger,
+) -> None:
+    """Read back every record the ledger says the CRM holds; those whose CRM values differ (a
+    person edited them, the portal was emptied or restored) lose their accepted values, so the
+    diff sends them again as new."""
+    rows = ledger.accepted_values(con, settings.target)
+    records = _records(rows)
+    confirmed = tgt.read_back(records, [None] * len(records))
+    if confirmed is None:
+        raise SyncConfigError(f"{settings.target}: this target cannot be read back to reconcile")
+    drifted = [r.record_id for r in records if r.record_id not in confirmed]
+    ledger.forget_accepted(
+        con, settings.target, drifted, run_id, "CRM values differed from the ledger (reconcile)"
+    )
+    report.reconcile_checked = len(records)
+    report.drifted = len(drifted)
+    log.info(
+        "sync reconcile %s: %d records read back, %d drifted (rewritten)",
+        settings.target,
+        len(records),
+        len(drifted),
     )
 
 
@@ -504,9 +568,8 @@ def _deliver(
                 msg = tgt.redact(f"{exc.status}: {exc.body or exc}")[:1000]
                 if exc.status == 404 or is_config_error(exc):
                     d.unsent += ids + rest()
-                    d.error = SyncConfigError(
-                        f"{settings.target}: the CRM refused the write request: {msg}"
-                    )
+                    err = UnknownField if is_config_error(exc) else SyncConfigError
+                    d.error = err(f"{settings.target}: the CRM refused the write request: {msg}")
                     return d
                 if len(part) == 1:
                     d.rejected[part[0].record_id] = msg

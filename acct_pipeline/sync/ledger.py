@@ -268,6 +268,49 @@ def confirm_import(con: duckdb.DuckDBPyConnection, target: str, batch_id: str) -
     return int(row[0]) if row else 0
 
 
+def accepted_values(con: duckdb.DuckDBPyConnection, target: str) -> list[tuple[str, str]]:
+    """(record_id, accepted_json) of every record the CRM is believed to hold."""
+    if not table_exists(con, CRM_SYNC_LEDGER):
+        return []
+    return con.execute(
+        f"""SELECT record_id, accepted_json FROM {CRM_SYNC_LEDGER}
+            WHERE target = ? AND accepted_json IS NOT NULL ORDER BY record_id""",
+        [target],
+    ).fetchall()
+
+
+def forget_accepted(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    ids: Sequence[str],
+    run_id: str,
+    message: str,
+) -> None:
+    """The CRM does not hold what the ledger says it accepted: forget it (the diff resends)."""
+    if not ids:
+        return
+    con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER} AS l
+            SET status = '{PENDING}', accepted_json = NULL, accepted_hash = NULL,
+                values_hash = NULL, accepted_as_of = NULL, accepted_at = NULL, message = ?,
+                run_id = ?,
+                updated_at = {NOW}
+            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
+            WHERE l.target = ? AND l.record_id = u.rid""",
+        [message, run_id, list(ids), target],
+    )
+
+
+def ids_with_status(con: duckdb.DuckDBPyConnection, target: str, status: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT record_id FROM {CRM_SYNC_LEDGER} WHERE target = ? AND status = ?",
+            [target, status],
+        ).fetchall()
+    ]
+
+
 @dataclass(frozen=True)
 class InFlight:
     """A record sent by an earlier run whose outcome was never recorded."""
@@ -339,3 +382,8 @@ def mark_fields_verified(
         f"INSERT INTO {CRM_SYNC_FIELDS} VALUES (?, ?, ?, now()::TIMESTAMP)",
         [target, fingerprint, ",".join(sorted(crm_names))],
     )
+
+
+def forget_fields_verified(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    if table_exists(con, CRM_SYNC_FIELDS):
+        con.execute(f"DELETE FROM {CRM_SYNC_FIELDS} WHERE target = ?", [target])

@@ -23,6 +23,8 @@ class SyncReport:
       ``pending``: records of this target not accepted when the run ended (rejected, stopped by a
       quota, or with an unknown outcome), all sent again by the next run.
     - ``confirmed_by_read_back``: records found already written after an interrupted send.
+    - reconcile: ``reconcile_checked`` records read back from the CRM, ``drifted`` of them held
+      other values than the ledger's accepted ones and are sent again (counted as ``new``).
     - outbox: ``exported``: records written to an import file by this run (not "accepted": nobody
       knows whether the file was imported); ``exported_unchanged``: records whose values sit in an
       earlier, unconfirmed file (not written again); ``awaiting_import``: all records of the target
@@ -34,6 +36,9 @@ class SyncReport:
     run_id: str
     dry_run: bool = False
     forced: bool = False
+    reconciled: bool = False
+    reconcile_checked: int = 0
+    drifted: int = 0
     scored: int = 0
     duplicates: int = 0
     unchanged: int = 0
@@ -110,6 +115,9 @@ class SyncReport:
             "records_exported_unchanged": self.exported_unchanged,
             "records_awaiting_import": self.awaiting_import,
             "records_rejected": self.rejected,
+            "reconciled": self.reconciled,
+            "records_reconcile_checked": self.reconcile_checked,
+            "records_drifted": self.drifted,
             "records_pending": self.pending,
             "records_confirmed_by_read_back": self.confirmed_by_read_back,
             "change_share": round(self.change_share, 4),
@@ -177,6 +185,11 @@ class SyncReport:
                 f"{self.http_requests:,} HTTP requests, {self.rate_limit_waits:,} rate-limit waits "
                 f"({self.rate_limit_wait_seconds:.1f}s), {self.throttle_waits:,} throttle waits "
                 f"({self.throttle_wait_seconds:.1f}s), {self.duration_seconds:.1f}s"
+            )
+        if self.reconciled:
+            lines.append(
+                f"reconcile: {self.reconcile_checked:,} records read back from the CRM, "
+                f"{self.drifted:,} drifted and rewritten"
             )
         if self.exported or self.awaiting_import:
             lines.append(

@@ -346,3 +346,49 @@ def test_property_creation_is_retried_after_5xx_and_dropped_connections(
     assert "account_health" in hs.groups["companies"]
     faults = [c for c in hs.calls if c.fault]
     assert len(faults) == 3  # both 503s and the dropped answer happened, and were retried
+
+
+def test_reconcile_repairs_an_empty_portal_and_hand_edits(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    """A synced warehouse pointed at a portal that holds none of the values: a plain run trusts
+    its ledger and sends nothing; ``reconcile`` reads the CRM back and writes every record."""
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    with FakeHubSpot(clock=fake_clock) as empty:
+        add_companies(empty, ids)  # the companies exist, without score properties or values
+        assert sync_hubspot(db, empty, fake_clock).sent == 0
+        report = sync_hubspot(db, empty, fake_clock, reconcile=True)
+        assert report.reconcile_checked == N and report.drifted == N
+        assert report.accepted == N and report.rejected == 0
+        assert any("fields checked again" in n for n in report.notes)
+        assert set(empty.properties["companies"]) >= MAPPED  # re-created after the refusal
+        rec = empty.objects["companies"][ids[2]].properties
+        assert rec["acct_health_score"] == "74" and rec["acct_health_tier"] == "At-Risk"
+        reads = empty.calls_to(r"/batch/read$", "POST")
+        assert reads and all(len(json.loads(c.body)["inputs"]) <= 100 for c in reads)
+
+        # a person edits one field by hand: the next reconcile puts the score's value back
+        empty.objects["companies"][ids[7]].properties["acct_health_tier"] = "Healthy"
+        before = len(empty.writes_to("companies"))
+        again = sync_hubspot(db, empty, fake_clock, reconcile=True)
+        assert again.drifted == 1 and again.accepted == 1
+        assert (
+            empty.objects["companies"][ids[7]].properties["acct_health_tier"]
+            == (hs.objects["companies"][ids[7]].properties["acct_health_tier"])
+        )
+        assert [w.record_id for w in empty.writes_to("companies")[before:]] == [ids[7]]
+
+
+def test_a_deleted_property_is_checked_again_and_recreated(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    del hs.properties["companies"]["acct_health_score"]  # someone deleted it in HubSpot
+    write_scores(db, DAY, ids, bump={i: 6.0 for i in ids[:10]})
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == 10 and report.pending == 0
+    assert "acct_health_score" in hs.properties["companies"]
+    assert hs.objects["companies"][ids[0]].properties["acct_health_score"] == "6"  # 0 + 6
+    assert any("fields checked again" in n for n in report.notes)
