@@ -29,6 +29,8 @@ SAMPLE_SIZE_ENV = "ACCT_SYNC_SAMPLE_SIZE"
 READ_BACK_ENV = "ACCT_SYNC_READ_BACK"
 MAX_WRITE_ATTEMPTS_ENV = "ACCT_SYNC_MAX_WRITE_ATTEMPTS"
 MAX_RECORD_ATTEMPTS_ENV = "ACCT_SYNC_MAX_RECORD_ATTEMPTS"
+RECONCILE_CRON_ENV = "ACCT_SYNC_RECONCILE_CRON"
+DEFAULT_RECONCILE_CRON = "0 7 * * 0"  # Sundays 07:00 (in ACCT_SCHEDULE_TZ)
 CONCURRENCY_ENV = "ACCT_SYNC_CONCURRENCY"
 HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
@@ -214,3 +216,17 @@ class SyncSettings:
             kw["salesforce_token"] = e[SALESFORCE_TOKEN_ENV].strip()
         kw.update(overrides)
         return cls(**kw)  # type: ignore[arg-type]
+
+
+def reconcile_cron(env: Mapping[str, str] | None = None) -> str | None:
+    """``ACCT_SYNC_RECONCILE_CRON``: the weekly reconcile's 5-field cron; ``off``: never."""
+    e = os.environ if env is None else env
+    raw = (e.get(RECONCILE_CRON_ENV) or DEFAULT_RECONCILE_CRON).strip()
+    if raw.lower() in ("off", "none", "false", "0"):
+        return None
+    if len(raw.split()) != 5:
+        raise SyncConfigError(
+            f"{RECONCILE_CRON_ENV}={raw!r}: expected a cron expression with 5 fields such as "
+            f"'{DEFAULT_RECONCILE_CRON}' (Sundays 07:00), or 'off'"
+        )
+    return raw

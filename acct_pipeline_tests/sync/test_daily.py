@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dagster as dg
+import pytest
+
 from acct_pipeline import warehouse
+from acct_pipeline.definitions import defs
+from acct_pipeline.defs.schedules import RECONCILE_SCHEDULE_NAME, build_reconcile_schedule
 from acct_pipeline.sync import FieldMapping, SyncReport, SyncSettings, run_sync
+from acct_pipeline.sync.settings import SyncConfigError, reconcile_cron
 from acct_pipeline_tests.sync.conftest import DAY, account_ids, ledger_rows, write_scores
 
 # what a person reads as the account's state; the two numbers below count when they move enough
@@ -110,3 +116,20 @@ def test_only_material_changes_are_sent(db: Path, tmp_path: Path) -> None:
         con.execute(f"UPDATE {t} SET health_score = health_score + 4 WHERE account_id = '1001'")
     third = run()
     assert third.sent == 1 and third.field_changes == {"health_score": 1}
+
+
+def test_weekly_reconcile_schedule_is_configurable() -> None:
+    loaded = defs().resolve_schedule_def(RECONCILE_SCHEDULE_NAME)
+    assert loaded.job_name == "crm_reconcile" and loaded.cron_schedule == "0 7 * * 0"
+    job = defs().resolve_job_def("crm_reconcile")
+    assert job.partitions_def is not None  # partitioned like the sync asset
+    schedule = build_reconcile_schedule("UTC", "30 5 * * 1")
+    request = schedule(
+        dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 2, 5, 30, tzinfo=UTC))
+    )
+    assert isinstance(request, dg.RunRequest)
+    assert request.partition_key == "2026-11-01" and request.run_key == "reconcile-2026-11-01"
+    assert reconcile_cron({"ACCT_SYNC_RECONCILE_CRON": "off"}) is None
+    assert reconcile_cron({"ACCT_SYNC_RECONCILE_CRON": "0 3 * * 6"}) == "0 3 * * 6"
+    with pytest.raises(SyncConfigError, match="ACCT_SYNC_RECONCILE_CRON"):
+        reconcile_cron({"ACCT_SYNC_RECONCILE_CRON": "weekly"})
