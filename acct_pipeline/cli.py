@@ -281,6 +281,16 @@ def _sync_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--force", action="store_true", help="override the change-share guard")
+    p.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="read the mapped fields back from the CRM first and rewrite records that drifted",
+    )
+    p.add_argument(
+        "--confirm-import",
+        metavar="FILE",
+        help="an outbox file was imported into the CRM: mark its records accepted",
+    )
 
 
 EXTRA_PARSERS.append(_sync_parser)
@@ -289,12 +299,17 @@ EXTRA_PARSERS.append(_sync_parser)
 @command("sync")
 def cmd_sync(args: argparse.Namespace) -> int:
     from acct_pipeline.sync import sync_command
+    from acct_pipeline.sync.command import confirm_import_command
     from acct_pipeline.sync.guard import scores_guard
+
+    if args.confirm_import:
+        return confirm_import_command(args.confirm_import, say=_say)
 
     return sync_command(
         args.date,
         dry_run=args.dry_run,
         force=args.force,
+        reconcile=args.reconcile,
         partition_passed_checks=scores_guard(),
         say=_say,
     )

@@ -263,7 +263,12 @@ BILLING_SUBSCRIPTIONS = TableSpec(
     columns=(
         C("subscription_id", "VARCHAR", required=True),
         C("customer_id", "VARCHAR", required=True),
-        C("plan", "VARCHAR", required=True, description="starter, growth, enterprise"),
+        C(
+            "plan",
+            "VARCHAR",
+            required=True,
+            description="the company's plan name (sample: starter, growth, enterprise)",
+        ),
         C(
             "status",
             "VARCHAR",

@@ -37,3 +37,18 @@ score_drop_alerts_job = dg.define_asset_job(
         "each new scores partition with drops; rerunning it never sends an alert twice."
     ),
 )
+
+
+RECONCILE_JOB_NAME = "crm_reconcile"
+SYNC_KEY = dg.AssetKey(["sync", "crm_score_sync"])
+
+crm_reconcile_job = dg.define_asset_job(
+    RECONCILE_JOB_NAME,
+    selection=dg.AssetSelection.assets(SYNC_KEY),
+    config={"ops": {"sync__crm_score_sync": {"config": {"reconcile": True}}}},
+    description=(
+        "Read the mapped score fields back from the CRM and rewrite the records that drifted "
+        "(edited by hand, a restored or emptied portal), then sync the day as usual. Run weekly "
+        "by crm_reconcile_schedule (ACCT_SYNC_RECONCILE_CRON)."
+    ),
+)

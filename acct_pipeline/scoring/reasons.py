@@ -4,6 +4,18 @@ Templates come from the model YAML (``reason:`` on a measure or knock-out) and a
 strings over ``value`` (the measure's signal) and any other signal of the row, with a few extra
 format specs for people: ``{value:updown%}`` → "down 42%", ``{value:money}`` → "$4,800",
 ``{value:int}`` → "1,204", ``{value:pct}`` → "42%".
+
+Reasons are written to CRM fields every day, and a CRM treats every changed character as a change
+(workflows fire, the sync spends a write). So a reason's wording should change only when its
+meaning does: numbers that drift a little every day are rounded or bucketed —
+
+- ``{value:pct~10}`` / ``{value:updown%~25}`` / ``{value:int~5}``: rounded to the nearest 10 % /
+  25 % / 5 ("40%", "down 50%", "15"); ``updown%~N`` says "up over 100%" beyond that;
+- ``{value:atleast:7,14,30,60,90}``: "less than 7", "at least 7", …, "at least 90" (the largest
+  bound the value reaches) — "last reply, meeting or call at least 60 days ago";
+- ``{value:trend:15,50}``: "flat" under 15 %, "up" / "down", "up sharply (over 50%)" from 50 %;
+- ``{value:within_days:30,60,90}``: "within 30 days", …, "in over 90 days", "date passed"
+  (negative) — "renewal within 30 days".
 """
 
 from __future__ import annotations
@@ -18,10 +30,66 @@ import pandas as pd
 from acct_pipeline.scoring.rules import NEUTRAL_POINTS, ScoreResult
 
 
+def _bounds(spec: str) -> list[float]:
+    try:
+        bounds = [float(b) for b in spec.split(",") if b.strip()]
+    except ValueError:
+        raise ValueError(
+            f"reason format spec: bounds {spec!r} must be numbers, e.g. 7,14,30"
+        ) from None
+    if not bounds or bounds != sorted(bounds):
+        raise ValueError(f"reason format spec: bounds {spec!r} must be increasing, e.g. 7,14,30")
+    return bounds
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,g}"
+
+
+def _rounded(value: float, step: float) -> float:
+    return round(value / step) * step if step > 0 else value
+
+
 class ReasonFormatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "n/a"
+        spec, _, arg = format_spec.partition("~")
+        if arg and spec in ("updown%", "pct", "int"):
+            try:
+                step = float(arg)
+            except ValueError:
+                raise ValueError(
+                    f"reason format spec {format_spec!r}: step must be a number"
+                ) from None
+            if spec == "int":
+                return f"{_rounded(float(value), step):,.0f}"
+            pct = _rounded(float(value) * 100, step)
+            if spec == "updown%" and abs(pct) > 100:
+                return f"{'up' if pct > 0 else 'down'} over 100%"  # 300 % or 570 %: same news
+            value = pct / 100
+            format_spec = spec
+        kind, _, arg = format_spec.partition(":")
+        if kind == "atleast":
+            bounds, v = _bounds(arg), float(value)
+            if v < bounds[0]:
+                return f"less than {_num(bounds[0])}"
+            return f"at least {_num(max(b for b in bounds if v >= b))}"
+        if kind == "trend":
+            flat, sharp = _bounds(arg)[:2]
+            pct = float(value) * 100
+            if abs(pct) < flat:
+                return "flat"
+            word = "up" if pct > 0 else "down"
+            return f"{word} sharply (over {_num(sharp)}%)" if abs(pct) >= sharp else word
+        if kind == "within_days":
+            bounds, v = _bounds(arg), float(value)
+            if v < 0:
+                return "date passed"
+            for b in bounds:
+                if v <= b:
+                    return f"within {_num(b)} days"
+            return f"in over {_num(bounds[-1])} days"
         if format_spec == "updown%":
             pct = round(float(value) * 100)
             if pct == 0:

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
@@ -37,7 +37,14 @@ from acct_pipeline.sync.plan import PLAN, build_plan, records_to_send, samples
 from acct_pipeline.sync.report import SyncReport
 from acct_pipeline.sync.settings import SyncConfigError, SyncSettings
 from acct_pipeline.sync.targets import build_target
-from acct_pipeline.sync.targets.base import BatchOutcome, OutRecord, SyncTarget, is_config_error
+from acct_pipeline.sync.targets.base import (
+    BatchOutcome,
+    OutRecord,
+    SyncTarget,
+    is_config_error,
+    is_transient,
+    rejection_category,
+)
 from acct_pipeline.warehouse import ACCOUNT_SCORES, AS_OF_DATE, table_exists
 
 _log = logging.getLogger(__name__)
@@ -64,6 +71,10 @@ class SyncRefused(SyncError):
         super().__init__(message)
         self.reason = reason
         self.report = report
+
+
+class UnknownField(SyncConfigError):
+    """The CRM refused a write naming a field it does not have (deleted since it was checked)."""
 
 
 class _Stop(Exception):
@@ -105,6 +116,7 @@ def run_sync(
     log: Logger | None = None,
     mapping: FieldMapping | None = None,
     target: SyncTarget | None = None,
+    reconcile: bool = False,
 ) -> SyncReport:
     """Sync the scores of ``as_of_date`` to ``settings.target`` and return what happened.
 
@@ -114,7 +126,9 @@ def run_sync(
     a failed partition refuses the run (``SyncRefused('checks_failed')``; a dry run reports it).
     ``force``: send even when more than ``settings.max_change_share`` of the synced records would
     change, and even when the CRM holds values of a later day. ``target``: an already built target
-    (tests, benchmarks); by default it is built from ``settings``.
+    (tests, benchmarks); by default it is built from ``settings``. ``reconcile``: first read the
+    mapped fields of every synced record back from the CRM and rewrite the records whose CRM values
+    are not what the ledger says was accepted (edited by hand, an emptied or restored portal).
 
     Raises ``SyncRefused`` (guards), ``SyncConfigError`` (settings, mapping, missing CRM fields),
     ``AuthFailed``. A quota / rate-limit stop is not an exception: ``report.stopped_reason``.
@@ -134,7 +148,13 @@ def run_sync(
         dry_run=dry_run,
         forced=force,
         max_change_share=settings.max_change_share,
+        reconciled=reconcile,
     )
+    if reconcile and settings.target == "outbox":
+        raise SyncConfigError(
+            "sync --reconcile reads the CRM back: it needs ACCT_SYNC_TARGET=hubspot or salesforce "
+            "(outbox files are confirmed with --confirm-import FILE)"
+        )
     failed = failed_checks(partition_passed_checks, as_of_date)
     if failed:
         msg = (
@@ -163,11 +183,22 @@ def run_sync(
                         report.stopped_reason = tgt.redact(str(exc))
                         return _finish(con, report, tgt, started, settings)
 
+            if reconcile and not dry_run:
+                tgt = tgt or build_target(settings, mapping)
+                _reconcile(con, tgt, settings, run_id, report, log)
+
             plan = build_plan(
-                con, mapping, settings.target, as_of_date, ledger_table, allow_stale=force
+                con,
+                mapping,
+                settings.target,
+                as_of_date,
+                ledger_table,
+                allow_stale=force,
+                fields_for=settings.outbox_format if settings.target == "outbox" else None,
             )
             report.scored, report.duplicates = plan.scored, plan.duplicates
             report.unchanged, report.new = plan.count("unchanged"), plan.count("new")
+            report.exported_unchanged = plan.count("exported")
             report.changed, report.retried = plan.count("changed"), plan.count("retry")
             report.stale, report.baseline = plan.count("stale"), plan.baseline
             report.change_share = plan.change_share
@@ -216,9 +247,10 @@ def run_sync(
             tgt = tgt or build_target(settings, mapping)
             crm_names = [f.crm_name(settings.target) for f in mapping.fields]
             fingerprint = ledger.fields_fingerprint(settings.target, crm_names)
-            if settings.target == "outbox" or not ledger.fields_verified(
+            checked = settings.target == "outbox" or not ledger.fields_verified(
                 con, settings.target, fingerprint
-            ):
+            )
+            if checked:
                 report.notes += tgt.prepare()
                 ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
             ledger.stage_pending(con, settings.target, PLAN, run_id)
@@ -230,7 +262,23 @@ def run_sync(
                 tgt.batch_size,
             )
             try:
-                _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+                try:
+                    _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+                except UnknownField:
+                    if checked:
+                        raise
+                    # a field verified by an earlier run is gone: check (and, when allowed,
+                    # create) the fields again, then send what is still pending
+                    ledger.fold_journal(con)
+                    ledger.forget_fields_verified(con, settings.target)
+                    report.notes.append(
+                        "the CRM refused a field verified earlier: fields checked again"
+                    )
+                    report.notes += tgt.prepare()
+                    ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
+                    left = set(ledger.ids_with_status(con, settings.target, ledger.PENDING))
+                    todo = [t for t in todo if t[0] in left]
+                    _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
             finally:
                 ledger.fold_journal(con)
             _finish(con, report, tgt, started, settings)
@@ -270,7 +318,10 @@ def _finish(
     if not report.dry_run:
         ledger.fold_journal(con)
     counts = ledger.status_counts(con, settings.target)
-    report.pending = sum(n for s, n in counts.items() if s != ledger.ACCEPTED)
+    report.pending = sum(
+        n for s, n in counts.items() if s not in (ledger.ACCEPTED, ledger.EXPORTED)
+    )
+    report.awaiting_import = counts.get(ledger.EXPORTED, 0)
     if tgt is not None:
         report.write_requests = tgt.write_requests
         stats = tgt.http_stats()
@@ -320,6 +371,7 @@ def _recover(
         [i for i in ids if i in confirmed],
         run_id,
         "confirmed by read-back after an interrupted run",
+        status=ledger.EXPORTED if tgt.delivered_event == ledger.EXPORTED else ledger.ACCEPTED,
     )
     ledger.mark_pending(
         con,
@@ -337,6 +389,36 @@ def _recover(
     )
 
 
+def _reconcile(
+    con: duckdb.DuckDBPyConnection,
+    tgt: SyncTarget,
+    settings: SyncSettings,
+    run_id: str,
+    report: SyncReport,
+    log: Logger,
+) -> None:
+    """Read back every record the ledger says the CRM holds; those whose CRM values differ (a
+    person edited them, the portal was emptied or restored) lose their accepted values, so the
+    diff sends them again as new."""
+    rows = ledger.accepted_values(con, settings.target)
+    records = _records(rows)
+    confirmed = tgt.read_back(records, [None] * len(records))
+    if confirmed is None:
+        raise SyncConfigError(f"{settings.target}: this target cannot be read back to reconcile")
+    drifted = [r.record_id for r in records if r.record_id not in confirmed]
+    ledger.forget_accepted(
+        con, settings.target, drifted, run_id, "CRM values differed from the ledger (reconcile)"
+    )
+    report.reconcile_checked = len(records)
+    report.drifted = len(drifted)
+    log.info(
+        "sync reconcile %s: %d records read back, %d drifted (rewritten)",
+        settings.target,
+        len(records),
+        len(drifted),
+    )
+
+
 @dataclass
 class _Delivery:
     """The network outcome of one batch, applied to the ledger by the main thread."""
@@ -348,6 +430,7 @@ class _Delivery:
     confirmed: list[str] = field(default_factory=list)  # found written by a read-back
     unsent: list[str] = field(default_factory=list)  # known not applied: back to pending
     unknown: list[str] = field(default_factory=list)  # cannot tell: stays in_flight
+    retried: Counter[str] = field(default_factory=Counter)  # category -> transient retries
     stop: str | None = None
     error: BaseException | None = None
 
@@ -396,9 +479,8 @@ def _send_all(
                 fresh.append(nxt)
             # One commit per step: outcomes of the finished batches, and the next batches marked
             # in flight — committed before any of them is sent.
-            _commit_step(con, target, deliveries, fresh, run_id, report)
+            _commit_step(con, target, deliveries, fresh, run_id, report, tgt.delivered_event)
             for records, batch_id in fresh:
-                report.sent += len(records)
                 running.add(pool.submit(_deliver, tgt, settings, records, batch_id, log))
             if not running:
                 break
@@ -419,6 +501,7 @@ def _commit_step(
     fresh: Sequence[tuple[list[OutRecord], str]],
     run_id: str,
     report: SyncReport,
+    delivered_event: str = "accepted",
 ) -> None:
     """Record finished batches and mark the next ones in flight, in one transaction."""
     accepted = [rid for d in deliveries for rid in d.accepted]
@@ -426,16 +509,25 @@ def _commit_step(
     rejected = {rid: msg for d in deliveries for rid, msg in d.rejected.items()}
     unsent = [rid for d in deliveries for rid in d.unsent]
     events: list[tuple[str, str, str | None, str | None]] = []
-    events += [(rid, "accepted", None, None) for rid in accepted]
+    events += [(rid, delivered_event, None, None) for rid in accepted]
     events += [(rid, "confirmed", None, "confirmed by read-back") for rid in confirmed]
     events += [(rid, "rejected", None, msg) for rid, msg in rejected.items()]
     events += [(rid, "pending", None, None) for rid in unsent]
     events += [(r.record_id, "in_flight", bid, None) for recs, bid in fresh for r in recs]
     ledger.journal(con, target, events, run_id, time.time_ns())  # one statement, one commit
-    report.accepted += len(accepted)
+    # sent = processed by the CRM (accepted or refused on its merits); records refused before
+    # processing (quota, rate limit) or with an unknown outcome are not counted
+    report.sent += len(accepted) + len(confirmed) + len(rejected)
+    if delivered_event == ledger.EXPORTED:
+        report.exported += len(accepted)
+    else:
+        report.accepted += len(accepted)
     report.confirmed_by_read_back += len(confirmed)
     report.rejected += len(rejected)
     report.rejection_messages.update(rejected.values())
+    report.rejection_categories.update(rejection_category(m) for m in rejected.values())
+    for d in deliveries:
+        report.retried_in_run.update(d.retried)
 
 
 def _deliver(
@@ -447,7 +539,10 @@ def _deliver(
     - 4xx for the whole request: a config problem stops the run; otherwise the batch is split
       until the record(s) the CRM refuses are isolated and rejected with its message;
     - 5xx, timeout, dropped connection: unknown outcome — back off, read the records back, resend
-      only those not found, up to ``max_write_attempts``.
+      only those not found, up to ``max_write_attempts``;
+    - a record refused for a transient reason (``LOCKED``, a per-record rate limit, …) is sent
+      again after a back-off, up to ``max_record_attempts`` in all; a permanent refusal (or the
+      last transient one) is recorded as ``rejected`` with the CRM's message.
     """
     d = _Delivery(batch_id, len(records))
     queue: deque[tuple[list[OutRecord], int]] = deque([(records, 0)])
@@ -473,9 +568,8 @@ def _deliver(
                 msg = tgt.redact(f"{exc.status}: {exc.body or exc}")[:1000]
                 if exc.status == 404 or is_config_error(exc):
                     d.unsent += ids + rest()
-                    d.error = SyncConfigError(
-                        f"{settings.target}: the CRM refused the write request: {msg}"
-                    )
+                    err = UnknownField if is_config_error(exc) else SyncConfigError
+                    d.error = err(f"{settings.target}: the CRM refused the write request: {msg}")
                     return d
                 if len(part) == 1:
                     d.rejected[part[0].record_id] = msg
@@ -491,7 +585,15 @@ def _deliver(
             )
             outcome = BatchOutcome(unknown=ids)
         d.accepted += outcome.accepted
-        d.rejected.update(outcome.rejected)
+        transient = {rid: m for rid, m in outcome.rejected.items() if is_transient(m)}
+        if transient and attempt + 1 < settings.max_record_attempts:
+            # LOCKED, per-record rate limits …: the same values again after a pause, this run
+            d.retried.update(rejection_category(m) for m in transient.values())
+            d.rejected.update({k: v for k, v in outcome.rejected.items() if k not in transient})
+            tgt.pause(attempt + 1)
+            queue.append(([r for r in part if r.record_id in transient], attempt + 1))
+        else:
+            d.rejected.update(outcome.rejected)
         if not outcome.unknown:
             continue
         unknown_ids = set(outcome.unknown)

@@ -10,6 +10,12 @@ it was NULL keeps its last accepted value). Status life cycle of a row::
                                     └── process died / outcome unknown: stays in_flight; the next
                                         run reads the record back from the CRM before anything else
 
+The outbox target writes files, not CRM records: a record in a written file is ``exported``
+(its values count as sent for the next diff, so a file is not written again every day), and becomes
+``accepted`` when someone confirms the import (``acct-pipeline sync --confirm-import FILE``)::
+
+    pending ──> in_flight ──file written──> exported ──import confirmed──> accepted
+
 A record is ``accepted`` only after the CRM confirmed it (a 200/207 result, or a read-back that
 shows the values). Every status change is committed before the next network call, so a ``kill -9``
 at any point leaves the ledger consistent with what may have reached the CRM.
@@ -33,12 +39,13 @@ PENDING = "pending"
 IN_FLIGHT = "in_flight"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-STATUSES = (PENDING, IN_FLIGHT, ACCEPTED, REJECTED)
+EXPORTED = "exported"  # outbox: in an import file nobody has confirmed yet
+STATUSES = (PENDING, IN_FLIGHT, ACCEPTED, REJECTED, EXPORTED)
 
 LEDGER_COLUMNS_SQL = """
     target         VARCHAR NOT NULL,   -- outbox | hubspot | salesforce
     record_id      VARCHAR NOT NULL,   -- the CRM's own record id (= account_id)
-    status         VARCHAR NOT NULL,   -- pending | in_flight | accepted | rejected
+    status         VARCHAR NOT NULL,   -- pending | in_flight | accepted | rejected | exported
     as_of_date     DATE,               -- score day of values_json
     values_hash    VARCHAR,            -- md5 of the diffed fields of values_json
     values_json    VARCHAR,            -- values last queued / sent: mapping name -> text
@@ -73,14 +80,14 @@ CREATE TABLE IF NOT EXISTS {JOURNAL} (
     step      BIGINT NOT NULL,    -- increasing per commit step (ns clock)
     target    VARCHAR NOT NULL,
     record_id VARCHAR NOT NULL,
-    event     VARCHAR NOT NULL,   -- in_flight | accepted | confirmed | rejected | pending
+    event     VARCHAR NOT NULL,   -- in_flight|accepted|confirmed|rejected|pending|exported
     batch_id  VARCHAR,
     message   VARCHAR,
     run_id    VARCHAR,
     logged_at TIMESTAMP NOT NULL
 )
 """
-EVENTS = ("in_flight", "accepted", "confirmed", "rejected", "pending")
+EVENTS = ("in_flight", "accepted", "confirmed", "rejected", "pending", "exported")
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> str:
@@ -121,21 +128,24 @@ def fold_journal(con: duckdb.DuckDBPyConnection) -> int:
     if not con.execute(f"SELECT count(*) FROM {JOURNAL}").fetchone()[0]:
         return 0
     merged = "CAST(json_merge_patch(coalesce(l.accepted_json, '{}'), l.values_json) AS VARCHAR)"
-    ok = "j.event IN ('accepted', 'confirmed')"
+    ok = "j.event IN ('accepted', 'confirmed', 'exported')"
     con.execute("BEGIN TRANSACTION")
     try:
         n = con.execute(
             f"""
             UPDATE {CRM_SYNC_LEDGER} AS l SET
-                status = CASE WHEN {ok} THEN '{ACCEPTED}'
-                              WHEN j.event = 'pending' AND l.status = '{ACCEPTED}' THEN l.status
+                status = CASE WHEN j.event = 'exported' THEN '{EXPORTED}'
+                              WHEN {ok} THEN '{ACCEPTED}'
+                              WHEN j.event = 'pending' AND l.status IN ('{ACCEPTED}', '{EXPORTED}')
+                                   THEN l.status
                               ELSE j.event END,
                 batch_id = coalesce(j.batch_id, l.batch_id),
                 attempts = l.attempts + j.sends,
                 accepted_json = CASE WHEN {ok} THEN {merged} ELSE l.accepted_json END,
                 accepted_hash = CASE WHEN {ok} THEN md5({merged}) ELSE l.accepted_hash END,
                 accepted_as_of = CASE WHEN {ok} THEN l.as_of_date ELSE l.accepted_as_of END,
-                accepted_at = CASE WHEN {ok} THEN j.logged_at ELSE l.accepted_at END,
+                accepted_at = CASE WHEN j.event = 'exported' THEN NULL
+                                   WHEN {ok} THEN j.logged_at ELSE l.accepted_at END,
                 message = CASE WHEN j.event IN ('pending', 'in_flight')
                                THEN coalesce(j.message, l.message)
                                ELSE j.message END,
@@ -200,14 +210,16 @@ def mark_accepted(
     ids: Sequence[str],
     run_id: str,
     note: str | None = None,
+    status: str = ACCEPTED,
 ) -> None:
-    """The CRM confirmed these records: their sent values become the accepted ones."""
+    """The CRM confirmed these records (``status`` exported: they are in an outbox file): their
+    sent values become the accepted ones."""
     if not ids:
         return
     merged = "CAST(json_merge_patch(coalesce(l.accepted_json, '{}'), l.values_json) AS VARCHAR)"
     con.execute(
         f"""UPDATE {CRM_SYNC_LEDGER} AS l
-            SET status = '{ACCEPTED}', accepted_json = {merged}, accepted_hash = md5({merged}),
+            SET status = '{status}', accepted_json = {merged}, accepted_hash = md5({merged}),
                 accepted_as_of = l.as_of_date, accepted_at = {NOW}, message = ?, run_id = ?,
                 updated_at = {NOW}
             FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
@@ -231,9 +243,72 @@ def mark_pending(
             SET status = '{PENDING}', message = coalesce(?, l.message), run_id = ?,
                 updated_at = {NOW}
             FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
-            WHERE l.target = ? AND l.record_id = u.rid AND l.status <> '{ACCEPTED}'""",
+            WHERE l.target = ? AND l.record_id = u.rid
+              AND l.status NOT IN ('{ACCEPTED}', '{EXPORTED}')""",
         [message, run_id, list(ids), target],
     )
+
+
+def confirm_import(con: duckdb.DuckDBPyConnection, target: str, batch_id: str) -> int:
+    """Records exported in ``batch_id`` (an outbox file) were imported: ``exported`` → accepted.
+
+    Records exported again in a later file are not touched (their batch is the later one).
+    Returns the number of records confirmed.
+    """
+    if not table_exists(con, CRM_SYNC_LEDGER):
+        return 0
+    fold_journal(con)
+    row = con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER}
+            SET status = '{ACCEPTED}', accepted_at = {NOW}, updated_at = {NOW},
+                message = 'import confirmed'
+            WHERE target = ? AND batch_id = ? AND status = '{EXPORTED}'""",
+        [target, batch_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def accepted_values(con: duckdb.DuckDBPyConnection, target: str) -> list[tuple[str, str]]:
+    """(record_id, accepted_json) of every record the CRM is believed to hold."""
+    if not table_exists(con, CRM_SYNC_LEDGER):
+        return []
+    return con.execute(
+        f"""SELECT record_id, accepted_json FROM {CRM_SYNC_LEDGER}
+            WHERE target = ? AND accepted_json IS NOT NULL ORDER BY record_id""",
+        [target],
+    ).fetchall()
+
+
+def forget_accepted(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    ids: Sequence[str],
+    run_id: str,
+    message: str,
+) -> None:
+    """The CRM does not hold what the ledger says it accepted: forget it (the diff resends)."""
+    if not ids:
+        return
+    con.execute(
+        f"""UPDATE {CRM_SYNC_LEDGER} AS l
+            SET status = '{PENDING}', accepted_json = NULL, accepted_hash = NULL,
+                values_hash = NULL, accepted_as_of = NULL, accepted_at = NULL, message = ?,
+                run_id = ?,
+                updated_at = {NOW}
+            FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS rid) u
+            WHERE l.target = ? AND l.record_id = u.rid""",
+        [message, run_id, list(ids), target],
+    )
+
+
+def ids_with_status(con: duckdb.DuckDBPyConnection, target: str, status: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT record_id FROM {CRM_SYNC_LEDGER} WHERE target = ? AND status = ?",
+            [target, status],
+        ).fetchall()
+    ]
 
 
 @dataclass(frozen=True)
@@ -307,3 +382,8 @@ def mark_fields_verified(
         f"INSERT INTO {CRM_SYNC_FIELDS} VALUES (?, ?, ?, now()::TIMESTAMP)",
         [target, fingerprint, ",".join(sorted(crm_names))],
     )
+
+
+def forget_fields_verified(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    if table_exists(con, CRM_SYNC_FIELDS):
+        con.execute(f"DELETE FROM {CRM_SYNC_FIELDS} WHERE target = ?", [target])

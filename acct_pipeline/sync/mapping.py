@@ -7,6 +7,13 @@ missing value never blanks a field a person filled; ``clear``: empty the CRM fie
 change of it is a reason to send the record (``diff: false`` for stamps such as ``updated_at``,
 which are sent along with a changed record but would otherwise make every record "change" daily).
 
+A change is *material* — a reason to write the record — when the value differs from what the CRM
+last accepted at the precision the CRM shows: numbers compare as numbers rounded to ``decimals``
+(``87`` and ``87.0`` are one value), and a number field with ``tolerance`` changes only when it
+moved by at least that much from the accepted value (the drift adds up, so a slow slide is sent
+once it is large enough). Text compares exactly: reason texts are worded to be stable day to day
+(``scoring/reasons.py``). A record sent for a material change carries all its current values.
+
 A mapping file (``ACCT_SYNC_FIELD_MAPPING``, YAML or JSON) replaces the defaults entirely::
 
     fields:
@@ -17,6 +24,7 @@ A mapping file (``ACCT_SYNC_FIELD_MAPPING``, YAML or JSON) replaces the defaults
         hubspot: acct_health_score  # HubSpot company property (omit to not send it to HubSpot)
         salesforce: Health_Score__c # Salesforce Account field
         nulls: skip                 # skip | clear
+        tolerance: 5                # numbers: smaller moves are not a reason to write (optional)
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from acct_pipeline.scoring.lifecycle import STATUSES
 
 FIELD_TYPES = ("number", "text", "enumeration", "date")
 NULL_POLICIES = ("skip", "clear")
@@ -53,6 +63,7 @@ class FieldSpec:
     max_length: int | None = None
     nulls: str = "skip"
     diff: bool = True
+    tolerance: float | None = None
     options: tuple[str, ...] = ()
     description: str = ""
 
@@ -77,7 +88,8 @@ DEFAULT_FIELDS: tuple[FieldSpec, ...] = (
         "acct_health_score",
         "Health_Score__c",
         decimals=0,
-        description="0-100 account health score",
+        tolerance=5,
+        description="0-100 account health score; moves under 5 points are not re-sent alone",
     ),
     FieldSpec(
         "health_tier",
@@ -87,6 +99,17 @@ DEFAULT_FIELDS: tuple[FieldSpec, ...] = (
         "acct_health_tier",
         "Health_Tier__c",
         options=("Healthy", "At-Risk", "Concerning", "Critical"),
+    ),
+    FieldSpec(
+        "lifecycle_status",
+        "lifecycle_status",
+        "enumeration",
+        "Lifecycle status",
+        "acct_lifecycle_status",
+        "Lifecycle_Status__c",
+        options=STATUSES,
+        description="Active / Onboarding / Churned; a churned account gets this once and keeps "
+        "its last score fields",
     ),
     FieldSpec(
         "health_trend",
@@ -105,6 +128,8 @@ DEFAULT_FIELDS: tuple[FieldSpec, ...] = (
         "acct_health_score_delta_7d",
         "Health_Score_Delta_7d__c",
         decimals=0,
+        tolerance=10,
+        description="health score change over 7 days; moves under 10 points are not sent alone",
     ),
     FieldSpec(
         "churn_probability",
@@ -114,6 +139,8 @@ DEFAULT_FIELDS: tuple[FieldSpec, ...] = (
         "acct_churn_probability",
         "Churn_Probability__c",
         decimals=2,
+        tolerance=0.05,
+        description="predicted churn probability; moves under 5 points are not re-sent alone",
     ),
     FieldSpec(
         "health_reasons",
@@ -247,6 +274,8 @@ def validate(specs: Sequence[FieldSpec], origin: str) -> None:
             raise MappingError(f"{where}: 'source' (a column of the scores table) is required")
         if f.type not in FIELD_TYPES:
             raise MappingError(f"{where}: type {f.type!r} is not one of {', '.join(FIELD_TYPES)}")
+        if f.tolerance is not None and (f.type != "number" or f.tolerance < 0):
+            raise MappingError(f"{where}: tolerance must be a number >= 0 on a number field")
         if f.nulls not in NULL_POLICIES:
             raise MappingError(
                 f"{where}: nulls {f.nulls!r} is not one of {', '.join(NULL_POLICIES)}"

@@ -6,7 +6,8 @@
   payload JSON (non-NULL fields, plus NULLs of ``nulls: clear`` fields, plus stamps) and the hash of
   the diffed fields;
 - ``sync_plan``: ``sync_desired`` joined to the ledger, with the list of fields whose value differs
-  from the accepted one and a ``kind``: ``unchanged``, ``stale`` (the CRM holds values of a later
+  from the accepted one and a ``kind``: ``unchanged``, ``exported`` (unchanged, in an outbox file
+  whose import nobody confirmed yet — not written again), ``stale`` (the CRM holds values of a later
   score day), ``retry`` (the same values are still pending / were rejected), ``new`` (never
   accepted) or ``changed``; ``to_send`` marks the records the run writes.
 """
@@ -75,6 +76,51 @@ def _json_of(specs: tuple[FieldSpec, ...]) -> str:
     return "'{' || concat_ws(',', " + ", ".join(parts) + ") || '}'"
 
 
+def _all(spec: FieldSpec, fulls: dict[str, str | None]) -> str | None:
+    return f"d.{_q('all_' + spec.name)}" if fulls.get(spec.name) else None
+
+
+def _accepted(spec: FieldSpec) -> str:
+    return f"json_extract_string(l.accepted_json, '$.\"{spec.name}\"')"
+
+
+def _differs(spec: FieldSpec, new: str, old: str, full: str | None = None) -> str:
+    """SQL: is ``new`` a material change from ``old`` (both canonical text, NULL = no value)?
+
+    Numbers compare as numbers at the field's precision (``decimals``), and must move by at least
+    ``tolerance``. A list shown as its top items (the reasons; ``full``: today's whole list) is
+    unchanged while what the CRM shows is still true: every shown item is still, word for word,
+    among today's items, and today's first item is among the shown ones — a reason moving from
+    third to fourth place, or two reasons swapping places, says nothing new. Other text compares
+    exactly.
+    """
+    if spec.type != "number":
+        if full is None:
+            return f"{new} IS DISTINCT FROM {old}"
+        sep = spec.separator.replace("'", "''")
+        shown = f"string_split({old}, '{sep}')"
+        still_true = f"list_has_all({full}, {shown}) AND list_contains({shown}, {full}[1])"
+        return f"({new} IS DISTINCT FROM {old} AND NOT coalesce({still_true}, false))"
+    a, b = f"TRY_CAST({new} AS DOUBLE)", f"TRY_CAST({old} AS DOUBLE)"
+    if spec.decimals is not None:
+        a, b = f"round({a}, {int(spec.decimals)})", f"round({b}, {int(spec.decimals)})"
+    if not spec.tolerance:
+        return f"{a} IS DISTINCT FROM {b}"
+    # a hair under the tolerance, so 0.30 - 0.25 (0.04999…) still counts as a 0.05 move
+    tol = float(spec.tolerance) * (1 - 1e-9)
+    return f"(({a} IS NULL) <> ({b} IS NULL) OR abs({a} - {b}) >= {tol!r})"
+
+
+def _full_list(spec: FieldSpec, columns: dict[str, str]) -> str | None:
+    """SQL for every item of a list column shown as its top ``top`` items, else None."""
+    if spec.type != "text" or not spec.top:
+        return None
+    if not columns.get(spec.source.lower(), "").endswith("[]"):
+        return None
+    col = '"' + spec.source.replace('"', '""') + '"'
+    return f"list_filter({col}, lambda s: s IS NOT NULL AND s <> '')"
+
+
 def scores_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     schema, table = ACCOUNT_SCORES.split(".", 1)
     rows = con.execute(
@@ -93,15 +139,23 @@ def build_plan(
     ledger_table: str,
     *,
     allow_stale: bool = False,
+    fields_for: str | None = None,
 ) -> Plan:
-    """Diff the scores of ``as_of`` against the ledger of ``target`` (temp table ``sync_plan``)."""
+    """Diff the scores of ``as_of`` against the ledger of ``target`` (temp table ``sync_plan``).
+
+    ``fields_for``: the CRM whose mapped fields are diffed (default ``target``; the outbox
+    writes import files for one CRM)."""
     columns = scores_columns(con)
-    specs = mapping.for_target(target)
+    specs = mapping.for_target(fields_for or target)
     diff_specs = tuple(f for f in specs if f.diff)
     stamp_specs = tuple(f for f in specs if not f.diff)
     plan = Plan(missing_sources=mapping.missing_sources(columns))
 
     values = ",\n       ".join(f"{mapping.value_sql(f, columns)} AS {_col(f)}" for f in specs)
+    fulls = {f.name: _full_list(f, columns) for f in diff_specs}
+    for f in diff_specs:
+        if fulls[f.name]:
+            values += f",\n       {fulls[f.name]} AS {_q('all_' + f.name)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {DESIRED} AS
@@ -131,8 +185,7 @@ def build_plan(
 
     changed_items = ", ".join(
         f"""CASE WHEN ({"true" if f.nulls == "clear" else f"d.{_col(f)} IS NOT NULL"})
-                  AND d.{_col(f)} IS DISTINCT FROM
-                      json_extract_string(l.accepted_json, '$."{f.name}"')
+                  AND {_differs(f, f"d.{_col(f)}", _accepted(f), _all(f, fulls))}
                  THEN '{f.name}' END"""
         for f in diff_specs
     )
@@ -151,7 +204,8 @@ def build_plan(
             LEFT JOIN {ledger_table} l ON l.target = ? AND l.record_id = d.record_id
         )
         SELECT *,
-               CASE WHEN len(changed_fields) = 0 THEN 'unchanged'
+               CASE WHEN len(changed_fields) = 0 AND ledger_status = 'exported' THEN 'exported'
+                    WHEN len(changed_fields) = 0 THEN 'unchanged'
                     WHEN is_stale THEN 'stale'
                     WHEN ledger_status IN ('pending', 'rejected', 'in_flight')
                          AND ledger_values_hash = values_hash THEN 'retry'

@@ -15,10 +15,20 @@ class SyncReport:
     - ``scored``: records in the scores partition; ``unchanged``: nothing to send;
       ``new`` / ``changed`` / ``retried``: why the others are sent (``retried``: same values still
       pending or rejected by an earlier run); ``stale``: the CRM holds values of a later day.
-    - ``sent``: distinct records in write requests; ``accepted`` / ``rejected``: the CRM's answer;
+    - ``sent``: records the CRM processed (accepted, confirmed by a read-back, or rejected on their
+      merits) — not those refused before processing by a quota / rate limit, nor unknown outcomes;
+      ``accepted`` / ``rejected``: the CRM's answer; ``rejection_categories``: rejected records
+      by the CRM's category (``LOCKED``, ``VALIDATION_ERROR``); ``retried_in_run``: transient
+      per-record refusals sent again within the run, by category;
       ``pending``: records of this target not accepted when the run ended (rejected, stopped by a
       quota, or with an unknown outcome), all sent again by the next run.
     - ``confirmed_by_read_back``: records found already written after an interrupted send.
+    - reconcile: ``reconcile_checked`` records read back from the CRM, ``drifted`` of them held
+      other values than the ledger's accepted ones and are sent again (counted as ``new``).
+    - outbox: ``exported``: records written to an import file by this run (not "accepted": nobody
+      knows whether the file was imported); ``exported_unchanged``: records whose values sit in an
+      earlier, unconfirmed file (not written again); ``awaiting_import``: all records of the target
+      exported and not yet confirmed (``acct-pipeline sync --confirm-import FILE``).
     """
 
     target: str
@@ -26,6 +36,9 @@ class SyncReport:
     run_id: str
     dry_run: bool = False
     forced: bool = False
+    reconciled: bool = False
+    reconcile_checked: int = 0
+    drifted: int = 0
     scored: int = 0
     duplicates: int = 0
     unchanged: int = 0
@@ -38,6 +51,9 @@ class SyncReport:
     max_change_share: float = 0.5
     sent: int = 0
     accepted: int = 0
+    exported: int = 0
+    exported_unchanged: int = 0
+    awaiting_import: int = 0
     rejected: int = 0
     pending: int = 0
     confirmed_by_read_back: int = 0
@@ -52,6 +68,8 @@ class SyncReport:
     duration_seconds: float = 0.0
     field_changes: dict[str, int] = field(default_factory=dict)
     rejection_messages: Counter[str] = field(default_factory=Counter)
+    rejection_categories: Counter[str] = field(default_factory=Counter)
+    retried_in_run: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, str | None]] = field(default_factory=list)
     outbox_files: list[str] = field(default_factory=list)
     stopped_reason: str | None = None
@@ -70,7 +88,7 @@ class SyncReport:
             return not self.refusals
         return (
             self.stopped_reason is None
-            and self.accepted + self.confirmed_by_read_back >= self.to_send
+            and self.accepted + self.exported + self.confirmed_by_read_back >= self.to_send
         )
 
     def top_rejections(self, n: int = 5) -> list[tuple[str, int]]:
@@ -93,7 +111,13 @@ class SyncReport:
             "records_stale": self.stale,
             "records_sent": self.sent,
             "records_accepted": self.accepted,
+            "records_exported": self.exported,
+            "records_exported_unchanged": self.exported_unchanged,
+            "records_awaiting_import": self.awaiting_import,
             "records_rejected": self.rejected,
+            "reconciled": self.reconciled,
+            "records_reconcile_checked": self.reconcile_checked,
+            "records_drifted": self.drifted,
             "records_pending": self.pending,
             "records_confirmed_by_read_back": self.confirmed_by_read_back,
             "change_share": round(self.change_share, 4),
@@ -109,6 +133,8 @@ class SyncReport:
             "complete": self.complete,
             "field_changes": dict(self.field_changes),
             "top_rejections": [{"message": m, "records": n} for m, n in self.top_rejections()],
+            "rejections_by_category": dict(self.rejection_categories),
+            "retried_in_run_by_category": dict(self.retried_in_run),
         }
         if self.samples:
             meta["samples"] = self.samples
@@ -129,6 +155,12 @@ class SyncReport:
             f"{self.to_send:,} to send ({self.new:,} new, {self.changed:,} changed, "
             f"{self.retried:,} retried), "
             f"{self.unchanged:,} unchanged"
+            + (
+                f", {self.exported_unchanged:,} unchanged in an outbox file not yet confirmed "
+                "as imported"
+                if self.exported_unchanged
+                else ""
+            )
             + (f", {self.stale:,} stale (CRM holds a later day)" if self.stale else ""),
         ]
         if self.baseline:
@@ -154,8 +186,22 @@ class SyncReport:
                 f"({self.rate_limit_wait_seconds:.1f}s), {self.throttle_waits:,} throttle waits "
                 f"({self.throttle_wait_seconds:.1f}s), {self.duration_seconds:.1f}s"
             )
+        if self.reconciled:
+            lines.append(
+                f"reconcile: {self.reconcile_checked:,} records read back from the CRM, "
+                f"{self.drifted:,} drifted and rewritten"
+            )
+        if self.exported or self.awaiting_import:
+            lines.append(
+                f"exported {self.exported:,} to import files; {self.awaiting_import:,} records "
+                "await an import confirmation (acct-pipeline sync --confirm-import FILE)"
+            )
         if self.confirmed_by_read_back:
             lines.append(f"{self.confirmed_by_read_back:,} records confirmed by reading them back")
+        if self.retried_in_run:
+            lines.append("retried within the run: " + _by_category(self.retried_in_run))
+        if self.rejection_categories:
+            lines.append("rejected: " + _by_category(self.rejection_categories))
         for msg, n in self.top_rejections():
             lines.append(f"  rejected ×{n}: {msg}")
         lines += [f"file: {f}" for f in self.outbox_files]
@@ -170,4 +216,10 @@ class SyncReport:
         d = asdict(self)
         d["as_of_date"] = self.as_of_date.isoformat()
         d["rejection_messages"] = dict(self.rejection_messages)
+        d["rejection_categories"] = dict(self.rejection_categories)
+        d["retried_in_run"] = dict(self.retried_in_run)
         return d
+
+
+def _by_category(counts: Counter[str]) -> str:
+    return ", ".join(f"{k} ×{n:,}" for k, n in counts.most_common())

@@ -20,12 +20,17 @@ MAX_CHANGE_SHARE_ENV = "ACCT_SYNC_MAX_CHANGE_SHARE"
 RATE_LIMIT_ENV = "ACCT_SYNC_RATE_LIMIT"
 FIELD_MAPPING_ENV = "ACCT_SYNC_FIELD_MAPPING"
 OUTBOX_DIR_ENV = "ACCT_SYNC_OUTBOX_DIR"
+OUTBOX_FORMAT_ENV = "ACCT_SYNC_OUTBOX_FORMAT"
+OUTBOX_FORMATS = ("hubspot", "salesforce")  # which CRM's import the outbox files are made for
 BATCH_SIZE_ENV = "ACCT_SYNC_BATCH_SIZE"
 CREATE_FIELDS_ENV = "ACCT_SYNC_CREATE_FIELDS"
 PROPERTY_GROUP_ENV = "ACCT_SYNC_PROPERTY_GROUP"
 SAMPLE_SIZE_ENV = "ACCT_SYNC_SAMPLE_SIZE"
 READ_BACK_ENV = "ACCT_SYNC_READ_BACK"
 MAX_WRITE_ATTEMPTS_ENV = "ACCT_SYNC_MAX_WRITE_ATTEMPTS"
+MAX_RECORD_ATTEMPTS_ENV = "ACCT_SYNC_MAX_RECORD_ATTEMPTS"
+RECONCILE_CRON_ENV = "ACCT_SYNC_RECONCILE_CRON"
+DEFAULT_RECONCILE_CRON = "0 7 * * 0"  # Sundays 07:00 (in ACCT_SCHEDULE_TZ)
 CONCURRENCY_ENV = "ACCT_SYNC_CONCURRENCY"
 HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
@@ -115,12 +120,14 @@ class SyncSettings:
     rate_limit: tuple[int, float] | None = _UNSET
     field_mapping_path: Path | None = None
     outbox_dir: Path = Path("data/outbox")
+    outbox_format: str = "hubspot"
     batch_size: int | None = None
     create_fields: bool = False
     property_group: str = "account_health"
     sample_size: int = 10
     read_back: bool = True
     max_write_attempts: int = 5
+    max_record_attempts: int = 4  # sends of one record refused as LOCKED etc., within a run
     concurrency: int = 4
     hubspot_base_url: str = "https://api.hubapi.com"
     hubspot_objects_path: str = "/crm/v3/objects/companies"
@@ -137,6 +144,11 @@ class SyncSettings:
             )
         if not 0 < self.max_change_share <= 1:
             raise SyncConfigError(f"max_change_share={self.max_change_share}: must be in (0, 1]")
+        if self.outbox_format not in OUTBOX_FORMATS:
+            raise SyncConfigError(
+                f"{OUTBOX_FORMAT_ENV}={self.outbox_format!r}: expected one of "
+                f"{', '.join(OUTBOX_FORMATS)}"
+            )
         if self.rate_limit == _UNSET:
             object.__setattr__(self, "rate_limit", DEFAULT_RATE_LIMIT[self.target])
 
@@ -170,6 +182,8 @@ class SyncSettings:
             e.get(OUTBOX_DIR_ENV)
             or Path(e.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).parent / "outbox"
         )
+        if e.get(OUTBOX_FORMAT_ENV):
+            kw["outbox_format"] = e[OUTBOX_FORMAT_ENV].strip().lower()
         if e.get(BATCH_SIZE_ENV):
             kw["batch_size"] = _int(e[BATCH_SIZE_ENV], BATCH_SIZE_ENV)
         if e.get(CREATE_FIELDS_ENV):
@@ -182,6 +196,8 @@ class SyncSettings:
             kw["read_back"] = _bool(e[READ_BACK_ENV], READ_BACK_ENV)
         if e.get(MAX_WRITE_ATTEMPTS_ENV):
             kw["max_write_attempts"] = _int(e[MAX_WRITE_ATTEMPTS_ENV], MAX_WRITE_ATTEMPTS_ENV)
+        if e.get(MAX_RECORD_ATTEMPTS_ENV):
+            kw["max_record_attempts"] = _int(e[MAX_RECORD_ATTEMPTS_ENV], MAX_RECORD_ATTEMPTS_ENV)
         if e.get(CONCURRENCY_ENV):
             kw["concurrency"] = _int(e[CONCURRENCY_ENV], CONCURRENCY_ENV)
         if e.get(HUBSPOT_BASE_URL_ENV):
@@ -200,3 +216,17 @@ class SyncSettings:
             kw["salesforce_token"] = e[SALESFORCE_TOKEN_ENV].strip()
         kw.update(overrides)
         return cls(**kw)  # type: ignore[arg-type]
+
+
+def reconcile_cron(env: Mapping[str, str] | None = None) -> str | None:
+    """``ACCT_SYNC_RECONCILE_CRON``: the weekly reconcile's 5-field cron; ``off``: never."""
+    e = os.environ if env is None else env
+    raw = (e.get(RECONCILE_CRON_ENV) or DEFAULT_RECONCILE_CRON).strip()
+    if raw.lower() in ("off", "none", "false", "0"):
+        return None
+    if len(raw.split()) != 5:
+        raise SyncConfigError(
+            f"{RECONCILE_CRON_ENV}={raw!r}: expected a cron expression with 5 fields such as "
+            f"'{DEFAULT_RECONCILE_CRON}' (Sundays 07:00), or 'off'"
+        )
+    return raw

@@ -140,3 +140,18 @@ def test_the_real_pipeline_output_can_be_scanned(scored_warehouse: Path, tmp_pat
         n = count_drops(con, last)
         assert write_alerts(con, last) == n
         assert len(load_alerts(con, last)) == n
+
+
+def test_an_account_that_churned_raises_no_alert(tmp_path: Path) -> None:
+    """Churned accounts leave the book (scoring/lifecycle.py): no score, no tier, no alert, even
+    though the day before they were Critical and their score 'fell' to nothing."""
+    db = tmp_path / "w.duckdb"
+    write_history(db, {A: [45.0] * 14, B: [75.0] * 14}, START, full_engine=True)
+    with warehouse.connect(db) as con:
+        con.execute(
+            f"UPDATE {warehouse.ACCOUNT_SCORES} SET health_score = NULL, tier = NULL, "
+            "score_delta_7d = NULL WHERE account_id = ? AND as_of_date >= ?",
+            [A, day(10)],
+        )
+        counts = {i: count_drops(con, day(i), AlertThresholds()) for i in range(14)}
+    assert counts == dict.fromkeys(range(14), 0)

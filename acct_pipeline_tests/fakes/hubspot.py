@@ -137,6 +137,7 @@ class Rejection:
     status: str = "error"
     category: str = "VALIDATION_ERROR"
     message: str = "Property values were not valid"
+    times: int | None = None  # None: always; n: the next n writes of the record, then accepted
 
 
 @dataclass
@@ -224,10 +225,12 @@ class FakeHubSpot(FakeServer):
         ids: list[str],
         message: str = "Property values were not valid",
         category: str = "VALIDATION_ERROR",
+        times: int | None = None,
     ) -> None:
-        """Make ``batch/update`` fail for these records (207 Multi-Status with their errors)."""
+        """Make ``batch/update`` fail for these records (207 Multi-Status with their errors);
+        ``times``: only the next n writes of each (a transient ``LOCKED``), then they land."""
         for rid in ids:
-            self.rejections[(object_type, str(rid))] = Rejection("error", category, message)
+            self.rejections[(object_type, str(rid))] = Rejection("error", category, message, times)
 
     def accept(self, object_type: str, ids: list[str]) -> None:
         for rid in ids:
@@ -685,6 +688,11 @@ class FakeHubSpot(FakeServer):
                     )
                     continue
                 rejection = self.rejections.get((otype, rid))
+                if rejection is not None and rejection.times is not None:
+                    if rejection.times <= 0:
+                        rejection = None
+                    else:
+                        rejection.times -= 1
                 problem = self._validate(otype, props)
                 if rejection or problem:
                     r = rejection or Rejection(message=problem or "")

@@ -274,5 +274,5 @@ def test_knockout_in_the_warehouse_caps_health(con: duckdb.DuckDBPyConnection) -
         f"SELECT health_score, tier, reason_codes FROM {ACCOUNT_SCORES} WHERE account_id = 'A'"
     ).fetchone()
     assert health <= 69 and tier in ("Concerning", "Critical")
-    assert reasons[0] == "payment 75 days overdue (caps health at 69)"
+    assert reasons[0] == "payment at least 60 days overdue (caps health at 69)"
     assert np.isfinite(health)

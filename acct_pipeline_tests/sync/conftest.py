@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS {warehouse.ACCOUNT_SCORES} (
     account_id VARCHAR, as_of_date DATE, health_score DOUBLE, engagement_score DOUBLE,
     value_score DOUBLE, churn_probability DOUBLE, tier VARCHAR, previous_tier VARCHAR,
     score_delta_7d DOUBLE, score_delta_30d DOUBLE, trend VARCHAR, reason_codes VARCHAR[],
-    recommended_playbook VARCHAR, model_version VARCHAR
+    recommended_playbook VARCHAR, model_version VARCHAR, lifecycle_status VARCHAR,
+    data_coverage DOUBLE, churn_model_version VARCHAR, churn_note VARCHAR
 )
 """
 
@@ -64,6 +65,10 @@ def write_scores(db: Path, day: date, ids: list[str], bump: dict[str, float] | N
                     ],
                     f"{tier} playbook",
                     "test-1.0",
+                    "Active",
+                    1.0,
+                    "test-churn",
+                    None,
                 )
             )
         cols = list(SCORE_COLUMNS)

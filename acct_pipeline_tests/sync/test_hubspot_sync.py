@@ -70,7 +70,7 @@ def test_changing_37_scores_sends_exactly_those_37(db: Path, portal, fake_clock:
     hs, ids = portal
     sync_hubspot(db, hs, fake_clock)
     changed = ids[100:137]
-    write_scores(db, DAY, ids, bump={i: 2.0 for i in changed})
+    write_scores(db, DAY, ids, bump={i: 6.0 for i in changed})
     first_writes = len(hs.writes)
     calls_before = len(hs.calls)
     report = sync_hubspot(db, hs, fake_clock)
@@ -178,7 +178,7 @@ def test_missing_properties_are_created_once_in_their_group(
     assert sorted(w.record_id for w in created) == sorted(MAPPED)
     assert {w.properties["groupName"] for w in created} == {"account_health"}
     assert hs.properties["companies"]["acct_health_tier"]["options"]
-    write_scores(db, DAY, ids, bump={ids[0]: 1.0})
+    write_scores(db, DAY, ids, bump={ids[0]: 6.0})
     sync_hubspot(db, hs, fake_clock)
     assert len([w for w in hs.writes if w.object_type == "properties/companies"]) == len(MAPPED)
 
@@ -294,3 +294,101 @@ def test_clear_policy_blanks_the_field(db: Path, portal, fake_clock: FakeClock, 
     report = sync_hubspot(db, hs, fake_clock, field_mapping_path=path, mapping=load_mapping(path))
     assert report.to_send == 1 and hs.writes[before].properties["acct_health_trend"] == ""
     assert hs.written_property_names("companies") == {"acct_health_score", "acct_health_trend"}
+
+
+def test_locked_records_are_retried_within_the_run(db: Path, portal, fake_clock: FakeClock) -> None:
+    """20 records refused as LOCKED twice each all land in one run, which exits 0."""
+    from acct_pipeline.sync.command import EXIT_OK, exit_code
+
+    hs, ids = portal
+    locked = ids[10:30]
+    hs.reject("companies", locked, "Record is locked by another update", "LOCKED", times=2)
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == N and report.rejected == 0 and report.pending == 0
+    assert report.sent == N and exit_code(report) == EXIT_OK
+    assert report.retried_in_run == Counter({"LOCKED": 40})
+    assert "retried within the run: LOCKED ×40" in report.summary_text()
+    assert writes_per_record(hs) == Counter({i: 1 for i in ids})
+    assert {r["status"] for r in ledger_rows(db, "hubspot").values()} == {"accepted"}
+
+
+def test_permanent_rejections_are_not_retried_and_counted_by_category(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    from acct_pipeline.sync.command import EXIT_INCOMPLETE, exit_code
+
+    hs, ids = portal
+    hs.reject("companies", ids[:3], "Property values were not valid")
+    hs.reject("companies", ids[3:5], "Record is locked", "LOCKED")  # locked for good
+    report = sync_hubspot(db, hs, fake_clock, max_record_attempts=3)
+    assert report.accepted == N - 5 and report.rejected == 5 and report.sent == N
+    assert report.rejection_categories == Counter({"VALIDATION_ERROR": 3, "LOCKED": 2})
+    assert report.retried_in_run == Counter({"LOCKED": 4})  # 3 sends each, then rejected
+    assert "rejected: VALIDATION_ERROR ×3, LOCKED ×2" in report.summary_text()
+    assert exit_code(report) == EXIT_INCOMPLETE
+    rows = ledger_rows(db, "hubspot")
+    assert rows[ids[0]]["status"] == "rejected"
+    assert rows[ids[0]]["message"] == "VALIDATION_ERROR: Property values were not valid"
+    bodies = [json.loads(c.body) for c in batch_updates(hs)]
+    sends = Counter(i["id"] for b in bodies for i in b["inputs"])
+    assert sends[ids[0]] == 1 and sends[ids[3]] == 3
+
+
+def test_property_creation_is_retried_after_5xx_and_dropped_connections(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    hs.inject("status", 2, status=503, path=r"/properties/companies$", method="POST")
+    hs.inject("drop", 1, path=r"/properties/companies/groups$", method="POST")
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == N
+    assert set(hs.properties["companies"]) >= MAPPED
+    assert "account_health" in hs.groups["companies"]
+    faults = [c for c in hs.calls if c.fault]
+    assert len(faults) == 3  # both 503s and the dropped answer happened, and were retried
+
+
+def test_reconcile_repairs_an_empty_portal_and_hand_edits(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    """A synced warehouse pointed at a portal that holds none of the values: a plain run trusts
+    its ledger and sends nothing; ``reconcile`` reads the CRM back and writes every record."""
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    with FakeHubSpot(clock=fake_clock) as empty:
+        add_companies(empty, ids)  # the companies exist, without score properties or values
+        assert sync_hubspot(db, empty, fake_clock).sent == 0
+        report = sync_hubspot(db, empty, fake_clock, reconcile=True)
+        assert report.reconcile_checked == N and report.drifted == N
+        assert report.accepted == N and report.rejected == 0
+        assert any("fields checked again" in n for n in report.notes)
+        assert set(empty.properties["companies"]) >= MAPPED  # re-created after the refusal
+        rec = empty.objects["companies"][ids[2]].properties
+        assert rec["acct_health_score"] == "74" and rec["acct_health_tier"] == "At-Risk"
+        reads = empty.calls_to(r"/batch/read$", "POST")
+        assert reads and all(len(json.loads(c.body)["inputs"]) <= 100 for c in reads)
+
+        # a person edits one field by hand: the next reconcile puts the score's value back
+        empty.objects["companies"][ids[7]].properties["acct_health_tier"] = "Healthy"
+        before = len(empty.writes_to("companies"))
+        again = sync_hubspot(db, empty, fake_clock, reconcile=True)
+        assert again.drifted == 1 and again.accepted == 1
+        assert (
+            empty.objects["companies"][ids[7]].properties["acct_health_tier"]
+            == (hs.objects["companies"][ids[7]].properties["acct_health_tier"])
+        )
+        assert [w.record_id for w in empty.writes_to("companies")[before:]] == [ids[7]]
+
+
+def test_a_deleted_property_is_checked_again_and_recreated(
+    db: Path, portal, fake_clock: FakeClock
+) -> None:
+    hs, ids = portal
+    sync_hubspot(db, hs, fake_clock)
+    del hs.properties["companies"]["acct_health_score"]  # someone deleted it in HubSpot
+    write_scores(db, DAY, ids, bump={i: 6.0 for i in ids[:10]})
+    report = sync_hubspot(db, hs, fake_clock)
+    assert report.accepted == 10 and report.pending == 0
+    assert "acct_health_score" in hs.properties["companies"]
+    assert hs.objects["companies"][ids[0]].properties["acct_health_score"] == "6"  # 0 + 6
+    assert any("fields checked again" in n for n in report.notes)

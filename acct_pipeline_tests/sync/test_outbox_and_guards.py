@@ -49,19 +49,22 @@ def test_outbox_writes_csv_then_nothing_when_unchanged(db: Path, scored, outbox_
     files = sorted(outbox_settings.outbox_dir.glob("*.csv"))
     assert len(files) == 1 and first.outbox_files == [str(files[0])]
     rows = _csv_rows(files)
-    assert [r["record_id"] for r in rows] == scored
-    assert list(rows[0]) == ["record_id", *[f.name for f in FieldMapping().fields]]
-    assert rows[2]["health_score"] == "74" and rows[2]["health_tier"] == "At-Risk"
-    assert rows[2]["health_updated_at"] == DAY.isoformat()
+    # a HubSpot import file: matched on "Record ID", columns named as the properties
+    assert [r["Record ID"] for r in rows] == scored
+    assert list(rows[0]) == ["Record ID", *FieldMapping().crm_names("hubspot")]
+    assert rows[2]["acct_health_score"] == "74" and rows[2]["acct_health_tier"] == "At-Risk"
+    assert rows[2]["acct_health_updated_at"] == DAY.isoformat()
+    assert first.exported == N and first.accepted == 0 and first.awaiting_import == N
 
     second = _run(db, outbox_settings)
-    assert second.unchanged == N and second.sent == 0 and not second.outbox_files
+    assert second.exported_unchanged == N and second.sent == 0 and not second.outbox_files
+    assert "not yet confirmed as imported" in second.summary_text()
     assert sorted(outbox_settings.outbox_dir.glob("*.csv")) == files  # no new update rows
 
-    write_scores(db, DAY, scored, bump={scored[5]: 3.0, scored[9]: 3.0})
+    write_scores(db, DAY, scored, bump={scored[5]: 6.0, scored[9]: 6.0})
     third = _run(db, outbox_settings)
     new_files = sorted(set(outbox_settings.outbox_dir.glob("*.csv")) - set(files))
-    assert [r["record_id"] for r in _csv_rows(new_files)] == [scored[5], scored[9]]
+    assert [r["Record ID"] for r in _csv_rows(new_files)] == [scored[5], scored[9]]
     assert third.changed == 2
 
 
@@ -70,7 +73,7 @@ def test_next_day_with_same_values_sends_nothing(db: Path, scored, outbox_settin
     _run(db, outbox_settings)
     write_scores(db, NEXT_DAY, scored)
     report = _run(db, outbox_settings, day=NEXT_DAY)
-    assert report.unchanged == N and report.sent == 0
+    assert report.exported_unchanged == N and report.sent == 0
 
 
 def test_older_day_never_overwrites_newer_values(db: Path, scored, outbox_settings) -> None:
@@ -110,15 +113,15 @@ def test_missing_or_empty_partition_refuses(db: Path, outbox_settings) -> None:
 def test_change_share_guard_stops_unless_forced(db: Path, scored, outbox_settings) -> None:
     _run(db, outbox_settings)
     files = set(outbox_settings.outbox_dir.glob("*.csv"))
-    write_scores(db, DAY, scored, bump={i: 2.0 for i in scored[:61]})  # 61 of 120 > 50 %
+    write_scores(db, DAY, scored, bump={i: 6.0 for i in scored[:61]})  # 61 of 120 > 50 %
     with pytest.raises(SyncRefused, match=r"61 of 120 synced records \(50.8%\)") as exc:
         _run(db, outbox_settings)
     assert exc.value.reason == "change_share" and exc.value.report.changed == 61
     assert set(outbox_settings.outbox_dir.glob("*.csv")) == files
-    assert {r["status"] for r in ledger_rows(db, "outbox").values()} == {"accepted"}
+    assert {r["status"] for r in ledger_rows(db, "outbox").values()} == {"exported"}
     # a higher limit, or --force, lets it through
     assert _run(db, outbox_settings.with_overrides(max_change_share=0.6)).sent == 61
-    write_scores(db, DAY, scored, bump={i: 4.0 for i in scored[:61]})
+    write_scores(db, DAY, scored, bump={i: 12.0 for i in scored[:61]})
     assert _run(db, outbox_settings, force=True).sent == 61
 
 
@@ -134,7 +137,7 @@ def test_dry_run_writes_nothing(db: Path, scored, outbox_settings) -> None:
     files = set(outbox_settings.outbox_dir.glob("*.csv"))
     write_scores(db, DAY, scored, bump={scored[0]: 9.0, scored[1]: 9.0, scored[2]: 9.0})
     dry = _run(db, outbox_settings, dry_run=True)
-    assert dry.changed == 3 and dry.unchanged == N - 3
+    assert dry.changed == 3 and dry.exported_unchanged == N - 3
     assert dry.field_changes["health_score"] == 3
     sample = {(s["record_id"], s["field"]): (s["before"], s["after"]) for s in dry.samples}
     assert sample[(scored[2], "health_score")] == ("74", "83")
@@ -177,7 +180,8 @@ def test_metadata_is_plain_and_complete(db: Path, scored, outbox_settings) -> No
         "change_share",
     ):
         assert key in meta
-    assert meta["records_sent"] == meta["records_accepted"] == N
+    assert meta["records_sent"] == meta["records_exported"] == meta["records_awaiting_import"] == N
+    assert meta["records_accepted"] == 0  # a file is not an import
 
 
 # -- settings and mapping ------------------------------------------------------------------------
@@ -216,14 +220,19 @@ def test_mapping_file_replaces_defaults_and_validates(tmp_path: Path, db: Path, 
     path.write_text(
         "fields:\n"
         "  - {name: score, source: health_score, type: number, decimals: 1, hubspot: my_score}\n"
-        "  - {name: tier, source: tier, type: enumeration, nulls: clear}\n"
+        "  - {name: tier, source: tier, type: enumeration, nulls: clear, salesforce: Tier__c}\n"
     )
     mapping = load_mapping(path)
     assert [f.name for f in mapping.fields] == ["score", "tier"]
     settings = SyncSettings(target="outbox", outbox_dir=tmp_path / "out", field_mapping_path=path)
     report = _run(db, settings)
     rows = _csv_rows([Path(p) for p in report.outbox_files])
-    assert list(rows[0]) == ["record_id", "score", "tier"] and rows[2]["score"] == "74.0"
+    assert list(rows[0]) == ["Record ID", "my_score"] and rows[2]["my_score"] == "74.0"
+    sf = settings.with_overrides(outbox_format="salesforce", outbox_dir=tmp_path / "sf")
+    fresh = tmp_path / "fresh.duckdb"  # one ledger per outbox (see the README)
+    write_scores(fresh, DAY, scored)
+    rows = _csv_rows([Path(p) for p in _run(fresh, sf).outbox_files])
+    assert list(rows[0]) == ["Id", "Tier__c"] and rows[2]["Tier__c"] == "At-Risk"
 
     with pytest.raises(MappingError, match="unknown key"):
         mapping_from_dict({"fields": [{"name": "x", "source": "tier", "colour": "red"}]}, "m.yaml")
@@ -254,7 +263,7 @@ def test_missing_score_columns_are_skipped_with_a_warning(db: Path, outbox_setti
     report = _run(db, outbox_settings)
     assert report.sent == 1 and any("no column for" in w for w in report.warnings)
     row = _csv_rows([Path(p) for p in report.outbox_files])[0]
-    assert row["health_score"] == "42" and row["health_trend"] == ""
+    assert row["acct_health_score"] == "42" and row["acct_health_trend"] == ""
 
 
 def test_sync_command_exit_codes(db: Path, scored, outbox_settings, monkeypatch) -> None:
@@ -291,3 +300,44 @@ def test_sync_command_exit_codes(db: Path, scored, outbox_settings, monkeypatch)
         )
         == 0
     )
+
+
+def test_outbox_neutralises_spreadsheet_formulas(db: Path, outbox_settings) -> None:
+    ids = account_ids(3)
+    write_scores(db, DAY, ids)
+    with warehouse.connect(db) as con:
+        con.execute(
+            f"""UPDATE {warehouse.ACCOUNT_SCORES} SET
+                recommended_playbook = CASE account_id WHEN '1001' THEN '=HYPERLINK("x")'
+                    WHEN '1002' THEN '@SUM(A1)' ELSE '-call the owner' END,
+                reason_codes = ['+1 seat', 'fine'], score_delta_7d = -4"""
+        )
+    report = _run(db, outbox_settings)
+    rows = {r["Record ID"]: r for r in _csv_rows([Path(p) for p in report.outbox_files])}
+    assert rows["1001"]["acct_recommended_playbook"] == '\'=HYPERLINK("x")'
+    assert rows["1002"]["acct_recommended_playbook"] == "'@SUM(A1)"
+    assert rows["1003"]["acct_recommended_playbook"] == "'-call the owner"
+    assert rows["1003"]["acct_health_reasons"] == "'+1 seat; fine"
+    assert rows["1003"]["acct_health_score_delta_7d"] == "-4"  # a number stays a number
+
+
+def test_confirm_import_marks_a_files_records_accepted(
+    db: Path, scored, outbox_settings, monkeypatch
+) -> None:
+    from acct_pipeline.sync.command import confirm_import_command
+
+    monkeypatch.setenv("ACCT_WAREHOUSE", str(db))
+    first = _run(db, outbox_settings)
+    write_scores(db, DAY, scored, bump={scored[0]: 9.0})
+    second = _run(db, outbox_settings)  # scored[0] is now in a second file
+    assert second.exported == 1 and second.awaiting_import == N
+    out: list[str] = []
+    assert confirm_import_command(first.outbox_files[0], say=out.append) == 0
+    assert f"{N - 1:,} records marked as imported" in out[-1]
+    rows = ledger_rows(db, "outbox")
+    assert rows[scored[0]]["status"] == "exported"  # its newer values are in the second file
+    assert {rows[i]["status"] for i in scored[1:]} == {"accepted"}
+    assert confirm_import_command(first.outbox_files[0], say=out.append) == 2  # nothing left
+    assert confirm_import_command(second.outbox_files[0], say=out.append) == 0
+    third = _run(db, outbox_settings)
+    assert third.unchanged == N and third.awaiting_import == 0 and third.sent == 0

@@ -12,6 +12,13 @@ from acct_pipeline.sync.guard import scores_guard
 from acct_pipeline.warehouse import WAREHOUSE_ENV
 
 
+class SyncRunConfig(dg.Config):
+    """``reconcile``: read the mapped fields back from the CRM first and rewrite the records that
+    drifted (the weekly reconcile schedule sets it; the outbox has nothing to read back)."""
+
+    reconcile: bool = False
+
+
 @dg.asset(
     key=["sync", "crm_score_sync"],
     group_name="sync",
@@ -21,7 +28,7 @@ from acct_pipeline.warehouse import WAREHOUSE_ENV
     deps=[dg.AssetKey(["scores", "account_scores"])],
 )
 def crm_score_sync(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: SyncRunConfig
 ) -> dg.MaterializeResult:
     """The day's scores as CRM fields (score, tier, trend, 7-day change, churn probability, top
     reasons, playbook, model version) on each account's own CRM record — or as CSV files for a CRM
@@ -35,10 +42,15 @@ def crm_score_sync(
         context.log.info(
             f"backfill of {len(context.partition_keys)} days: syncing only the newest, {newest}"
         )
+    settings = SyncSettings.from_env({**os.environ, WAREHOUSE_ENV: warehouse.resolved_path()})
+    reconcile = config.reconcile and settings.target != "outbox"
+    if config.reconcile and not reconcile:
+        context.log.info("reconcile: the outbox target has no CRM to read back; plain sync")
     report = run_sync(
         warehouse.connect,
-        SyncSettings.from_env({**os.environ, WAREHOUSE_ENV: warehouse.resolved_path()}),
+        settings,
         newest,
+        reconcile=reconcile,
         partition_passed_checks=scores_guard(warehouse.resolved_path()),
         run_id=context.run.run_id,
         log=context.log,

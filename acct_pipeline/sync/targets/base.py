@@ -45,6 +45,9 @@ class SyncTarget(ABC):
 
     name: str = ""
     batch_size: int = 100
+    # the ledger event for a record the target took: a CRM "accepted" it; the outbox "exported" it
+    # (nobody knows yet whether the file was imported)
+    delivered_event: str = "accepted"
 
     def __init__(self, mapping: FieldMapping) -> None:
         self.mapping = mapping
@@ -116,6 +119,33 @@ def values_equal(spec: FieldSpec, crm_value: Any, expected: str | None) -> bool:
     if spec.type == "date":
         return str(crm_value)[:10] == str(expected)[:10]
     return str(crm_value) == str(expected)
+
+
+# Per-record rejections that say "not now" rather than "no": the same write may land a moment later.
+# HubSpot 207 error categories, Salesforce per-record status codes.
+TRANSIENT_CATEGORIES = frozenset(
+    {
+        "LOCKED",
+        "RATE_LIMITS",
+        "RATE_LIMIT",
+        "CONCURRENT_MODIFICATION",
+        "TIMEOUT",
+        "SERVICE_UNAVAILABLE",
+        "UNABLE_TO_LOCK_ROW",
+        "REQUEST_RUNNING_TOO_LONG",
+        "SERVER_UNAVAILABLE",
+    }
+)
+
+
+def rejection_category(message: str) -> str:
+    """The category a target put in front of a per-record message (``"LOCKED: ..."``)."""
+    head = message.split(":", 1)[0].strip()
+    return head if head and head.replace("_", "").isalnum() and head.isupper() else "ERROR"
+
+
+def is_transient(message: str) -> bool:
+    return rejection_category(message) in TRANSIENT_CATEGORIES
 
 
 def is_config_error(exc: ApiError) -> bool:

@@ -126,10 +126,15 @@ class HubSpotTarget(HttpTarget):
             f"{self.properties_path}/groups",
             json={"name": group, "label": group.replace("_", " ").title()},
             ok_statuses=(409,),
+            idempotent=True,  # 409 = already there: safe to repeat after a 5xx / dropped answer
         )
         for f in missing:
             self.client.request(
-                "POST", self.properties_path, json=self._property_body(f), ok_statuses=(409,)
+                "POST",
+                self.properties_path,
+                json=self._property_body(f),
+                ok_statuses=(409,),
+                idempotent=True,
             )
         return [f"created HubSpot company properties in group '{group}': {', '.join(names)}"]
 
