@@ -328,6 +328,10 @@ def run_backtest(
                         "labels matured by then",
                         **summary,
                     }
+                    if not churn_model["trained"]:
+                        churn_model["reason"] = "; ".join(summary.get("no_model", [])) or (
+                            "no day of the range had a churn model"
+                        )
             else:
                 for day in days:
                     score_day(con, day, model)
