@@ -360,6 +360,49 @@ def cmd_train_churn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models",
+        help="the model registry (scores.model_registry): versions, hashes, when they went live",
+    )
+    actions = p.add_subparsers(dest="models_action")
+    actions.add_parser("list", help="list the registered model versions (the default)")
+    ap = actions.add_parser(
+        "approve", help="record a model version as approved, with the backtest it was judged on"
+    )
+    ap.add_argument("model", help="the model YAML to approve")
+    ap.add_argument(
+        "--backtest", help="backtest JSON of this file (acct-pipeline backtest / fit-model --out)"
+    )
+
+
+EXTRA_PARSERS.append(_models_parser)
+
+
+@command("models")
+def cmd_models(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring import registry
+    from acct_pipeline.scoring.model import ModelError, load_model
+
+    if getattr(args, "models_action", None) == "approve":
+        try:
+            model = load_model(args.model)
+            backtest = json.loads(Path(args.backtest).read_text()) if args.backtest else None
+            with warehouse.connect() as con:
+                entry = registry.approve(con, model, backtest)
+        except (ModelError, OSError, registry.ApprovalError, registry.ModelChanged) as exc:
+            _say(f"models approve: {exc}")
+            return 2
+        _say(
+            f"approved {entry.model_version} (content hash {entry.file_hash}); it goes live on "
+            f"its first scoring run (ACCT_MODEL={args.model})"
+        )
+        return 0
+    with warehouse.connect(read_only=True) as con:
+        _say(registry.format_registry(registry.list_models(con)))
+    return 0
+
+
 def _register_backtest() -> None:
     from acct_pipeline.scoring.backtest import add_backtest_parser, cmd_backtest
 

@@ -30,6 +30,7 @@ Schema (see ``models/default.yaml`` for a full example)::
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import string
 from datetime import date
@@ -482,5 +483,11 @@ def load_model(path: str | Path | None = None) -> ScoringModel:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ModelError(f"scoring model {target.name}: not valid YAML ({exc})") from None
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return parse_model(data, source=target.name, content_hash=digest)
+    return parse_model(data, source=target.name, content_hash=content_digest(data))
+
+
+def content_digest(data: object) -> str:
+    """Hash of a model document's content as parsed: an edit to comments or layout keeps it,
+    any change to a key or value (a weight, a threshold, a band) changes it."""
+    canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
