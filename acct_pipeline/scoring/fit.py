@@ -25,7 +25,8 @@ How it is fitted:
    coefficient — the measure is flagged (weight 0 and a comment), never silently flipped.
 5. **Readable weights.** Component weights are whole numbers summing to 100 (the share of the
    score their measures carry); measure weights are whole numbers 1..10 within their component;
-   a measure carrying under ``NO_SIGNAL_SHARE`` of the fitted weight gets weight 0 with a comment.
+   a measure carrying under ``NO_SIGNAL_SHARE`` of the fitted weight, or whose points alone do
+   not separate churners (AUC within ``DIRECTION_MARGIN`` of 0.5), gets weight 0 with a comment.
    Segment overrides of the health weights are removed (the fit is one set of weights for the
    whole book).
 6. **Bands** (``fit_bands``): cut-offs on the candidate score, chosen on the training rows so that
@@ -446,7 +447,9 @@ def fit_model(
         f.share /= total
         if f.flag:
             f.note = f"FLAG: {f.flag}"
-        elif f.share < NO_SIGNAL_SHARE:
+        elif f.share < NO_SIGNAL_SHARE or (
+            f.univariate_auc is None or abs(f.univariate_auc - 0.5) < DIRECTION_MARGIN
+        ):
             f.note = (
                 f"no signal: {f.share:.1%} of the fitted weight (univariate AUC "
                 f"{f.univariate_auc if f.univariate_auc is not None else 'n/a'}); weight 0"
