@@ -383,6 +383,12 @@ def run_backtest(
                         "labels matured by then",
                         **summary,
                     }
+                    if not churn_model["trained"]:
+                        churn_model["reason"] = (
+                            "no churn model for any scored day (churn horizon "
+                            f"{model.churn_model.horizon_days} days): "
+                            + ("; ".join(summary.get("no_model") or []) or "no reason recorded")
+                        )
             else:
                 for day in days:
                     score_day(con, day, model)
