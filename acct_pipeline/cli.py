@@ -5,6 +5,8 @@ acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YY
 acct-pipeline demo            generate the sample if needed, score every day, print a summary
 acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
 acct-pipeline summary [--date D]      what the warehouse holds
+acct-pipeline fit-model --out F       fit the health weights to outcomes, backtest the candidate
+acct-pipeline models [approve F]      the model registry
 """
 
 from __future__ import annotations
