@@ -5,6 +5,8 @@ acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YY
 acct-pipeline demo            generate the sample if needed, score every day, print a summary
 acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
 acct-pipeline summary [--date D]      what the warehouse holds
+acct-pipeline fit-model --out F       fit the health weights to outcomes, backtest the candidate
+acct-pipeline models [approve F]      the model registry
 """
 
 from __future__ import annotations
@@ -371,6 +373,136 @@ def cmd_train_churn(args: argparse.Namespace) -> int:
         f"n={meta.get('n_eval', 'n/a')}); "
         + (f"dropped {', '.join(f'{k} ({v})' for k, v in dropped.items())}; " if dropped else "")
         + f"{artifact.path}"
+    )
+    return 0
+
+
+def _models_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models",
+        help="the model registry (scores.model_registry): versions, hashes, when they went live",
+    )
+    actions = p.add_subparsers(dest="models_action")
+    actions.add_parser("list", help="list the registered model versions (the default)")
+    ap = actions.add_parser(
+        "approve", help="record a model version as approved, with the backtest it was judged on"
+    )
+    ap.add_argument("model", help="the model YAML to approve")
+    ap.add_argument(
+        "--backtest", help="backtest JSON of this file (acct-pipeline backtest / fit-model --out)"
+    )
+
+
+EXTRA_PARSERS.append(_models_parser)
+
+
+@command("models")
+def cmd_models(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring import registry
+    from acct_pipeline.scoring.model import ModelError, load_model
+
+    if getattr(args, "models_action", None) == "approve":
+        try:
+            model = load_model(args.model)
+            backtest = json.loads(Path(args.backtest).read_text()) if args.backtest else None
+            with warehouse.connect() as con:
+                entry = registry.approve(con, model, backtest)
+        except (ModelError, OSError, registry.ApprovalError, registry.ModelChanged) as exc:
+            _say(f"models approve: {exc}")
+            return 2
+        _say(
+            f"approved {entry.model_version} (content hash {entry.file_hash}); it goes live on "
+            f"its first scoring run (ACCT_MODEL={args.model})"
+        )
+        return 0
+    with warehouse.connect(read_only=True) as con:
+        _say(registry.format_registry(registry.list_models(con)))
+    return 0
+
+
+def _fit_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit-model",
+        help="fit the health model's weights (and bands) to the warehouse's outcomes; write a "
+        "candidate YAML and backtest it against the current model",
+    )
+    p.add_argument("--out", required=True, help="candidate model YAML to write")
+    p.add_argument("--from", dest="date_from", type=_date, help="first as-of day to fit on")
+    p.add_argument("--to", dest="date_to", type=_date, help="last as-of day to use")
+    p.add_argument(
+        "--fit-bands",
+        action="store_true",
+        help="also choose tier cut-offs (churn rising across tiers, no tier empty or most)",
+    )
+    p.add_argument("--version", help="the candidate's version (default: the next minor)")
+    p.add_argument(
+        "--no-backtest", action="store_true", help="skip the backtest of candidate vs current"
+    )
+    p.add_argument("--warehouse", help="warehouse file (default: $ACCT_WAREHOUSE)")
+
+
+EXTRA_PARSERS.append(_fit_parser)
+
+
+@command("fit-model")
+def cmd_fit_model(args: argparse.Namespace) -> int:
+    import yaml
+
+    from acct_pipeline.scoring.backtest import (
+        BacktestError,
+        format_backtest,
+        run_backtest,
+        write_backtest,
+    )
+    from acct_pipeline.scoring.fit import FitError, fit_model, fit_rows, format_fit
+    from acct_pipeline.scoring.model import load_model, model_path
+
+    path = getattr(args, "warehouse", None) or warehouse.warehouse_path()
+    model = load_model()
+    base_doc = yaml.safe_load(model_path().read_text())
+    try:
+        with warehouse.connect(path, read_only=True) as con:
+            rows = fit_rows(con, model, args.date_from, args.date_to)
+        result = fit_model(model, base_doc, rows, fit_bands=args.fit_bands, version=args.version)
+    except FitError as exc:
+        _say(str(exc))
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.text)
+    _say(format_fit(result))
+    _say(f"\ncandidate written to {out}")
+    if args.no_backtest:
+        return 0
+    evaluation = {
+        "out_of_time": True,
+        "how": "out of time and by account: the candidate was fitted on as-of days "
+        f"{rows.train_days[0]} .. {rows.train_days[-1]} of other accounts; judged here on the "
+        f"days from {rows.eval_days[0]} of the {len(rows.holdout_accounts):,} accounts held out "
+        "of the fit",
+        "fitted_on": f"{rows.train_days[0]} .. {rows.train_days[-1]}",
+        "accounts": f"{len(rows.holdout_accounts):,} held out of the fit",
+    }
+    _say(f"\nbacktest of {result.candidate.label} vs the stored scores ...")
+    try:
+        bt = run_backtest(
+            path,
+            out,
+            date_from=rows.eval_days[0],
+            date_to=args.date_to,
+            train_churn=False,
+            accounts=rows.holdout_accounts,
+            evaluation=evaluation,
+        )
+    except BacktestError as exc:
+        _say(str(exc))
+        return 2
+    bt["fit"] = {"current": result.current.as_dict(), "candidate": result.fitted.as_dict()}
+    _say(format_backtest(bt))
+    written = write_backtest(bt, out.with_suffix(".backtest.json"))
+    _say(
+        f"\nbacktest written to {written}\napprove it with: acct-pipeline models approve {out} "
+        f"--backtest {written}"
     )
     return 0
 

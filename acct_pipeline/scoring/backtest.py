@@ -21,7 +21,7 @@ import argparse
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from acct_pipeline.warehouse import (
 # window.
 OUTPUT_SCHEMAS = ("scores", "sync", "alerts")
 CURRENT_SCORES = "backtest.current_scores"
+NO_TIER_LABEL = "no tier"
 TOP_MOVERS = 20
 
 LoadModel = Callable[[str | Path], Any]
@@ -124,7 +125,36 @@ def _model_signals(model: Any) -> set[str]:
     return found
 
 
-def _side(summary: dict[str, Any]) -> dict[str, Any]:
+def _side(summary: dict[str, Any], evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One side's figures: the issue-17 headline keys (``health_auc``, ``top_decile_lift``,
+    ``churn_rate_by_tier``, ``tier_share``, ``basis``: how they were obtained) and the rest."""
+    by_tier = summary.get("account_days_by_tier") or {}
+    total = sum(by_tier.values())
+    basis = dict(summary.get("auc_health_score_basis") or {})
+    basis.update(
+        {
+            "rows": "account-days of customers (churned accounts leave after their churn date), "
+            f"label = churned within {summary.get('horizon_days', 90)} days; days whose horizon "
+            "runs past the history count what was seen so far",
+            "censored_share": summary.get("censored_share"),
+            "tiers": "as scored day by day (with hysteresis)",
+        }
+    )
+    if evaluation:
+        basis.update(evaluation)
+    else:
+        basis["out_of_time"] = False
+        basis["how"] = (
+            "the stored history re-scored; the candidate was not fitted by fit-model, so "
+            "these are not out-of-time figures of a fit"
+        )
+    out = {
+        "health_auc": summary.get("auc_health_score"),
+        "top_decile_lift": summary.get("lift_health_score"),
+        "churn_rate_by_tier": summary.get("churn_rate_by_tier"),
+        "tier_share": {t: round(n / total, 4) for t, n in by_tier.items()} if total else {},
+        "basis": basis,
+    }
     keys = (
         "auc_health_score",
         "auc_churn_probability",
@@ -142,7 +172,23 @@ def _side(summary: dict[str, Any]) -> dict[str, Any]:
         "account_days",
         "accounts",
     )
-    return {k: summary.get(k) for k in keys}
+    return out | {k: summary.get(k) for k in keys}
+
+
+def _restrict(con: duckdb.DuckDBPyConnection, accounts: Collection[str]) -> tuple[str, str]:
+    """Views of both sides' scores limited to ``accounts`` (in the temporary database)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS backtest")
+    con.execute("CREATE OR REPLACE TABLE backtest.accounts (account_id VARCHAR)")
+    con.execute(
+        "INSERT INTO backtest.accounts SELECT unnest(CAST(? AS VARCHAR[]))",
+        [[str(a) for a in accounts]],
+    )
+    for view, table in (("current_judged", CURRENT_SCORES), ("candidate_judged", ACCOUNT_SCORES)):
+        con.execute(
+            f"CREATE OR REPLACE VIEW backtest.{view} AS SELECT * FROM {table} "
+            "WHERE account_id IN (SELECT account_id FROM backtest.accounts)"
+        )
+    return "backtest.current_judged", "backtest.candidate_judged"
 
 
 def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date) -> dict[str, Any]:
@@ -151,10 +197,14 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
         f"""
         CREATE OR REPLACE TEMP TABLE _bt_pairs AS
         SELECT c.account_id, c.as_of_date,
-               CAST(c.health_score AS DOUBLE) AS current_score, c.tier AS current_tier,
-               CAST(n.health_score AS DOUBLE) AS candidate_score, n.tier AS candidate_tier,
+               CAST(c.health_score AS DOUBLE) AS current_score,
+               coalesce(c.tier, '{NO_TIER_LABEL}') AS current_tier,
+               CAST(n.health_score AS DOUBLE) AS candidate_score,
+               coalesce(n.tier, '{NO_TIER_LABEL}') AS candidate_tier,
                {cand_rank} - {cur_rank} AS tier_steps
         FROM {CURRENT_SCORES} c JOIN {candidate} n USING (account_id, as_of_date)
+        -- churned accounts have no tier on either side (scoring/lifecycle.py)
+        WHERE c.tier IS NOT NULL OR n.tier IS NOT NULL
         """
     )
     days_total, days_changed = con.execute(
@@ -240,6 +290,8 @@ def run_backtest(
     load_model: LoadModel | None = None,
     score_day: ScoreDay | None = None,
     train_churn: bool = True,
+    accounts: Collection[str] | None = None,
+    evaluation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Re-score the warehouse's history under ``candidate_path`` and compare with what is stored.
 
@@ -249,6 +301,9 @@ def run_backtest(
     ``load_model`` / ``score_day`` default to the scoring engine's; with the engine and
     ``train_churn``, the candidate's churn model is trained inside the temporary copy (its
     time-split hold-out metrics are in ``candidate_churn_model``) and fills its churn probability.
+    ``accounts``: judge both sides on these accounts only (``fit-model`` passes the accounts it
+    held out of the fit); ``evaluation``: how the window and accounts were chosen, recorded in
+    each side's ``basis``.
     """
     prod = Path(warehouse_path).resolve()
     if not prod.exists():
@@ -329,14 +384,19 @@ def run_backtest(
                         **summary,
                     }
                     if not churn_model["trained"]:
-                        churn_model["reason"] = "; ".join(summary.get("no_model", [])) or (
-                            "no day of the range had a churn model"
+                        churn_model["reason"] = (
+                            "no churn model for any scored day (churn horizon "
+                            f"{model.churn_model.horizon_days} days): "
+                            + ((summary.get("no_model") or ["no reason recorded"])[-1])
                         )
             else:
                 for day in days:
                     score_day(con, day, model)
-            current = compute_validation(con, CURRENT_SCORES, date_from=first, date_to=last)
-            candidate = compute_validation(con, ACCOUNT_SCORES, date_from=first, date_to=last)
+            current_table, candidate_table = CURRENT_SCORES, ACCOUNT_SCORES
+            if accounts is not None:
+                current_table, candidate_table = _restrict(con, accounts)
+            current = compute_validation(con, current_table, date_from=first, date_to=last)
+            candidate = compute_validation(con, candidate_table, date_from=first, date_to=last)
             changes = _tier_changes(con, ACCOUNT_SCORES, last)
         finally:
             con.close()
@@ -347,13 +407,17 @@ def run_backtest(
         "created_at": t0.replace(microsecond=0).isoformat(),
         "warehouse": str(prod),
         "candidate_model": str(candidate_path.resolve()),
+        "candidate_label": getattr(model, "label", None),
+        "candidate_hash": getattr(model, "content_hash", None),
+        "evaluation": evaluation
+        or {"accounts": "all", "out_of_time": False, "window": "the stored score days"},
         "window": {"from": str(first), "to": str(last), "days": len(days)},
         "rows_copied": copied,
         # signals the candidate reads that the stored history does not have (scored as missing)
         "signals_missing_from_history": missing_signals,
         "seconds": round((datetime.now() - t0).total_seconds(), 1),
-        "current": _side(current.summary),
-        "candidate": _side(candidate.summary),
+        "current": _side(current.summary, evaluation),
+        "candidate": _side(candidate.summary, evaluation),
         "tier_changes": changes,
         "candidate_churn_model": churn_model,
     }

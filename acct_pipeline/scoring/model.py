@@ -30,6 +30,7 @@ Schema (see ``models/default.yaml`` for a full example)::
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import string
 from datetime import date
@@ -110,7 +111,8 @@ class Measure(_Strict):
     signal: str
     name: str | None = None
     label: str | None = None
-    weight: float = Field(default=1.0, gt=0)
+    # 0: kept for its reason text and the record (e.g. a fitted model found no signal in it)
+    weight: float = Field(default=1.0, ge=0)
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
     missing: Literal["exclude", "penalize"] = "exclude"
     missing_points: float = Field(default=0.0, ge=0, le=100)
@@ -186,7 +188,7 @@ class Knockout(_Strict):
 
 
 class Component(_Strict):
-    weight: float = Field(gt=0)
+    weight: float = Field(ge=0)  # 0: the component counts for nothing (a fitted model may say so)
     measures: list[Measure] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -195,6 +197,8 @@ class Component(_Strict):
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ValueError(f"measure '{dupes[0]}' appears twice (give one a 'name')")
+        if self.weight > 0 and not any(m.weight > 0 for m in self.measures):
+            raise ValueError("a component with a weight needs a measure with a weight above 0")
         return self
 
 
@@ -210,6 +214,12 @@ class ScoreDef(_Strict):
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"component name '{name}' must be a lower-case identifier")
         return v
+
+    @model_validator(mode="after")
+    def _weighted(self) -> ScoreDef:
+        if not any(c.weight > 0 for c in self.components.values()):
+            raise ValueError("every component has weight 0: give one a weight above 0")
+        return self
 
 
 # ---------------------------------------------------------------------------------- tiers
@@ -482,5 +492,11 @@ def load_model(path: str | Path | None = None) -> ScoringModel:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ModelError(f"scoring model {target.name}: not valid YAML ({exc})") from None
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return parse_model(data, source=target.name, content_hash=digest)
+    return parse_model(data, source=target.name, content_hash=content_digest(data))
+
+
+def content_digest(data: object) -> str:
+    """Hash of a model document's content as parsed: an edit to comments or layout keeps it,
+    any change to a key or value (a weight, a threshold, a band) changes it."""
+    canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -28,11 +28,15 @@ import pandas as pd
 
 from acct_pipeline.scoring.outcomes import ACCOUNT_OUTCOMES, CONTRACT_ENDS, create_outcome_tables
 from acct_pipeline.scoring.validation import (
+    MIN_SEGMENT_ROWS,
+    SEGMENT_AUC_GAP,
+    SEGMENT_MISSING_MAX,
     SEGMENT_TYPES,
     TIER_ORDER,
     ValidationResult,
     compute_validation,
     ordered_tiers,
+    segment_table,
     summary_markdown,
 )
 from acct_pipeline.warehouse import (
@@ -626,6 +630,13 @@ def build_report(
         if not coverage.empty
         else pd.DataFrame()
     )
+    fairness_tbl = segment_table(v.rows)
+    findings = v.summary.get("segment_findings") or []
+    fairness_note = (
+        "<ul class='warn'>" + "".join(f"<li>WARN {html.escape(f)}</li>" for f in findings) + "</ul>"
+        if findings
+        else "<p class='note'>No segment is judged unfair.</p>"
+    )
     top = _top_at_risk(con, last)
     md = summary_markdown(v.summary)
 
@@ -667,6 +678,16 @@ first.</p>
     or start of the renewed term); lines are
 medians across accounts for each day before the end.</p>
 <h2>Coverage by segment (latest day)</h2>{_table(coverage_tbl)}
+<h2 id="fairness">Fairness by segment</h2>
+<p class="note">Every labelled account-day of the history, by plan, region, company size band and
+whether the account's product data is tracked: health-score AUC for churn within
+{v.summary["horizon_days"]} days, churn rate, calibration of the churn probability (Brier and mean
+predicted minus observed), share of the health model's weight that had no data
+(1 - data_coverage) and tier shares. A segment of at least {MIN_SEGMENT_ROWS} account-days warns
+when its AUC is more than {SEGMENT_AUC_GAP} below the whole book's or more than
+{SEGMENT_MISSING_MAX:.0%} of its weight had no data.</p>
+{fairness_note}
+{_table(fairness_tbl, "fairness")}
 </body></html>
 """
     path = out / f"score_report_{last}.html"

@@ -21,6 +21,7 @@ import pyarrow as pa
 from acct_pipeline.scoring.lifecycle import CHURNED, lifecycle_status
 from acct_pipeline.scoring.model import HEALTH, ScoringModel
 from acct_pipeline.scoring.reasons import reason_texts
+from acct_pipeline.scoring.registry import check_and_register
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
 from acct_pipeline.scoring.tiers import (
     NO_TIER,
@@ -320,11 +321,15 @@ def score_day(
     ``churn``: a ``WalkForwardChurn`` (the model of D's retraining day, trained on labels
     matured by then), ``"auto"`` (a new one over the default models folder), a fixed
     ``ChurnArtifact`` (backtests, tests) or ``None`` (no churn probability).
+    Raises ``registry.ModelChanged`` when the model file changed while its version did not; the
+    first run of a version registers it as live in ``scores.model_registry``.
     """
     from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn, predict_churn
     from acct_pipeline.scoring.model import load_model
 
     model = model or load_model()
+    # change control: a changed file under a registered version is refused (registry.py)
+    check_and_register(con, model, as_of)
     signals = read_signals(con, as_of)
     history = read_history(con, as_of, model)
     frame, _ = score_frame(signals, history, model, as_of)

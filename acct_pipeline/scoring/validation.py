@@ -12,7 +12,12 @@ from billing (``outcomes.py``), this computes:
 - stability: PSI of the health-score distribution between consecutive days, share of accounts
   changing tier per day, and tier flapping (a change reverted within a week);
 - coverage by segment (plan, region, industry): share of accounts with missing inputs and the
-  score distribution per segment, so a segment scored on missing data stands out.
+  score distribution per segment, so a segment scored on missing data stands out;
+- fairness by segment (plan, region, size band, tracked / untracked product data) over every
+  labelled account-day: health AUC, churn rate, calibration, tier shares and the share of the
+  health weight without data (``segment_*`` metrics, ``segment_table``), with a warning check
+  (``segments_scored_fairly``) when a segment's AUC is far below the whole book's or much of its
+  weight had no data.
 
 All of it is DuckDB SQL over the whole history; pandas only sees the (small) results. The results
 are one tidy long table (``scores.score_validation``, ``VALIDATION_COLUMNS``) plus a summary dict
@@ -70,11 +75,22 @@ TIER_SHARE_MAX = 0.60  # one tier holding more of the book than this tells nobod
 # The lifecycle status column beside the tier: churned accounts are out of the tier shares.
 LIFECYCLE_STATUS = "lifecycle_status"
 
+# Fairness by segment: are some segments scored worse, or on less data, than the whole book?
+FAIRNESS_TYPES: tuple[str, ...] = ("plan", "region", "size_band", "product_data")
+FAIRNESS_WINDOW = "90d_after"  # every labelled account-day of the range
+SEGMENT_PREFIX = "segment_"  # fairness metrics: segment_auc, segment_churn_rate, ...
+SEGMENT_AUC_GAP = 0.10  # a segment's health AUC this far below the whole book's warns
+SEGMENT_MISSING_MAX = 0.30  # a segment whose health weight lacked data more than this warns
+MIN_SEGMENT_ROWS = 100  # account-days: smaller segments are listed, not judged
+MIN_SEGMENT_CHURNED = 5  # churned account-days needed to judge a segment's AUC
+SIZE_BANDS: tuple[tuple[int, str], ...] = ((50, "1-49"), (250, "50-249"), (1000, "250-999"))
+
 # Check names (asset checks on scores.score_validation; all WARN, never blocking).
 CHECK_AUC = "auc_in_sane_band"
 CHECK_MONOTONIC = "churn_rate_monotonic_across_tiers"
 CHECK_PSI = "score_distribution_stable"
 CHECK_FLAPPING = "no_tier_flapping"
+CHECK_SEGMENTS = "segments_scored_fairly"
 CHECK_DESCRIPTIONS = {
     CHECK_AUC: f"Health-score ROC-AUC for 90-day churn is between {AUC_LOW} (near random below) "
     "and "
@@ -85,6 +101,9 @@ CHECK_DESCRIPTIONS = {
     CHECK_FLAPPING: f"At most {FLAP_SHARE_MAX:.0%} of accounts change tier and back within "
     f"{FLAP_WINDOW_DAYS} days, "
     f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
+    CHECK_SEGMENTS: "No segment (plan, region, size band, tracked / untracked product data) has a "
+    f"health-score AUC more than {SEGMENT_AUC_GAP} below the whole book's, or lacks data for more "
+    f"than {SEGMENT_MISSING_MAX:.0%} of the health weight.",
 }
 # A separate check (it needs the model's tier names): defs/validation/checks.py.
 CHECK_TIER_SHARE = "tier_shares_balanced"
@@ -179,13 +198,15 @@ def _prepare_scores(
     prob = "CAST(churn_probability AS DOUBLE)" if has_prob else "NULL::DOUBLE"
     version = "CAST(model_version AS VARCHAR)" if "model_version" in cols else "'unknown'"
     # churned accounts are out of the book after their churn date (scoring/lifecycle.py)
+    coverage = "CAST(data_coverage AS DOUBLE)" if "data_coverage" in cols else "NULL::DOUBLE"
     live = "WHERE lifecycle_status IS DISTINCT FROM 'Churned'" if "lifecycle_status" in cols else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _v_all AS
         SELECT account_id, CAST(as_of_date AS DATE) AS as_of_date,
                CAST(health_score AS DOUBLE) AS health_score, CAST(tier AS VARCHAR) AS tier,
-               {prob} AS churn_probability, {version} AS model_version
+               {prob} AS churn_probability, {version} AS model_version,
+               {coverage} AS data_coverage
         FROM {scores_table} {live}
         """
     )
@@ -836,6 +857,187 @@ def _coverage(
     )
 
 
+def _size_band_sql(expr: str) -> str:
+    whens = " ".join(f"WHEN {expr} < {hi} THEN '{label}'" for hi, label in SIZE_BANDS)
+    return f"(CASE WHEN {expr} IS NULL THEN '(unknown)' {whens} ELSE '{SIZE_BANDS[-1][0]}+' END)"
+
+
+def _fairness(
+    con: duckdb.DuckDBPyConnection,
+    signals_table: str,
+    has_prob: bool,
+    recs: list,
+    summary: dict,
+) -> None:
+    """Per segment (plan, region, size band, tracked / untracked product data), over every
+    labelled account-day: health AUC, churn rate, calibration of the churn probability, tier
+    shares and the share of the health weight that had no data (``1 - data_coverage``)."""
+    sig_cols = set(_columns(con, signals_table)) if table_exists(con, signals_table) else set()
+    acc_cols = set(_columns(con, ACCOUNTS)) if table_exists(con, ACCOUNTS) else set()
+    plan = "CAST(g.plan AS VARCHAR)" if "plan" in sig_cols else "NULL::VARCHAR"
+    sig_join = (
+        f"LEFT JOIN {signals_table} g ON g.account_id = l.account_id "
+        "AND g.as_of_date = l.as_of_date"
+        if sig_cols
+        else ""
+    )
+    region = "CAST(a.region AS VARCHAR)" if "region" in acc_cols else "NULL::VARCHAR"
+    employees = "TRY_CAST(a.employees AS DOUBLE)" if "employees" in acc_cols else "NULL::DOUBLE"
+    acc_join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = l.account_id" if acc_cols else ""
+    if table_exists(con, IDENTITY_MAP):
+        tracked = (
+            f"(SELECT DISTINCT account_id FROM {IDENTITY_MAP} WHERE source_system = 'product')"
+        )
+    else:
+        tracked = "(SELECT NULL::VARCHAR AS account_id WHERE false)"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _v_fair AS
+        SELECT l.account_id, l.as_of_date, l.health_score, l.tier, l.churn_probability,
+               l.churned, l.data_coverage,
+               coalesce({plan}, '(none)') AS plan,
+               coalesce({region}, '(none)') AS region,
+               {_size_band_sql(employees)} AS size_band,
+               CASE WHEN p.account_id IS NOT NULL THEN 'tracked' ELSE 'untracked' END
+                   AS product_data
+        FROM _v_labeled l
+        {sig_join}
+        {acc_join}
+        LEFT JOIN {tracked} p ON p.account_id = l.account_id
+        """
+    )
+    base = dict(score=None, window=FAIRNESS_WINDOW)
+    for seg_type in FAIRNESS_TYPES:
+        rows = con.execute(
+            f"""
+            WITH s AS (SELECT {seg_type} AS seg, 100 - health_score AS risk, churned
+                       FROM _v_fair WHERE health_score IS NOT NULL),
+            r AS (SELECT seg, churned,
+                         rank() OVER (PARTITION BY seg ORDER BY risk)
+                         + (count(*) OVER (PARTITION BY seg, risk) - 1) / 2.0 AS avg_rank
+                  FROM s),
+            t AS (SELECT seg, sum(churned) AS n1, count(*) - sum(churned) AS n0,
+                         sum(CASE WHEN churned = 1 THEN avg_rank ELSE 0 END) AS pos
+                  FROM r GROUP BY seg),
+            f AS (SELECT {seg_type} AS seg, count(*) AS n, sum(churned) AS churned,
+                         avg(churned) AS churn_rate,
+                         avg(1 - data_coverage) AS missing,
+                         avg(power(churn_probability - churned, 2)) AS brier,
+                         avg(churn_probability) - avg(CASE WHEN churn_probability IS NOT NULL
+                                                          THEN churned END) AS gap
+                  FROM _v_fair GROUP BY 1)
+            SELECT f.seg, f.n, f.churned, f.churn_rate, f.missing, f.brier, f.gap,
+                   CASE WHEN t.n1 > 0 AND t.n0 > 0
+                        THEN (t.pos - t.n1 * (t.n1 + 1) / 2.0) / (t.n1 * t.n0) END AS auc
+            FROM f LEFT JOIN t USING (seg) ORDER BY f.seg
+            """
+        ).fetchall()
+        for seg, n, churned, rate, missing, brier, gap, auc in rows:
+            where = dict(base, segment_type=seg_type, segment=str(seg))
+            recs.append(_rec(f"{SEGMENT_PREFIX}account_days", n, n, **where))
+            recs.append(_rec(f"{SEGMENT_PREFIX}churn_events", churned, n, **where))
+            recs.append(_rec(f"{SEGMENT_PREFIX}churn_rate", rate, n, **where))
+            recs.append(_rec(f"{SEGMENT_PREFIX}auc", auc, n, **dict(where, score="health_score")))
+            recs.append(_rec(f"{SEGMENT_PREFIX}missing_weight_share", missing, n, **where))
+            if has_prob:
+                recs.append(
+                    _rec(
+                        f"{SEGMENT_PREFIX}brier", brier, n, **dict(where, score="churn_probability")
+                    )
+                )
+                recs.append(
+                    _rec(
+                        f"{SEGMENT_PREFIX}calibration_gap",
+                        gap,
+                        n,
+                        **dict(where, score="churn_probability"),
+                    )
+                )
+        for seg, tier, share, n in con.execute(
+            f"""SELECT {seg_type}, coalesce(tier, 'no tier'),
+                       count(*) / sum(count(*)) OVER (PARTITION BY {seg_type}), count(*)
+                FROM _v_fair GROUP BY 1, 2 ORDER BY 1, 2"""
+        ).fetchall():
+            where = dict(base, segment_type=seg_type, segment=str(seg))
+            recs.append(_rec(f"{SEGMENT_PREFIX}tier_share:{tier}", share, n, **where))
+    table = segment_table(_rows([r for r in recs if r["window"] == FAIRNESS_WINDOW]))
+    summary["segments"] = table.to_dict(orient="records")
+    summary["segment_findings"] = fairness_findings(table, summary.get("auc_health_score"))
+
+
+def segment_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The per-segment fairness figures, one row per (segment_type, segment), from the tidy
+    validation rows (``compute_validation``'s or the stored ``scores.score_validation``)."""
+    part = rows[
+        (rows["window"] == FAIRNESS_WINDOW)
+        & rows["segment_type"].isin(FAIRNESS_TYPES)
+        & rows["metric"].str.startswith(SEGMENT_PREFIX)
+    ]
+    if part.empty:
+        return pd.DataFrame(columns=["segment_type", "segment"])
+    part = part.assign(metric=part["metric"].str.removeprefix(SEGMENT_PREFIX))
+    wide = part.pivot_table(
+        index=["segment_type", "segment"], columns="metric", values="value", aggfunc="first"
+    ).reset_index()
+    wide.columns.name = None
+    order = {t: i for i, t in enumerate(FAIRNESS_TYPES)}
+    wide = wide.sort_values(
+        ["segment_type", "segment"], key=lambda c: c.map(order) if c.name == "segment_type" else c
+    )
+    tiers = [c for c in wide.columns if c.startswith("tier_share:")]
+    ranked = sorted(
+        tiers,
+        key=lambda c: ordered_tiers([x.split(":", 1)[1] for x in tiers]).index(c.split(":", 1)[1]),
+    )
+    first = [
+        c
+        for c in (
+            "segment_type",
+            "segment",
+            "account_days",
+            "churn_events",
+            "churn_rate",
+            "auc",
+            "missing_weight_share",
+            "brier",
+            "calibration_gap",
+        )
+        if c in wide.columns
+    ]
+    return wide[first + ranked].reset_index(drop=True)
+
+
+def fairness_findings(table: pd.DataFrame, whole_auc: float | None) -> list[str]:
+    """Warnings for segments scored far worse than the whole book or on too little data."""
+    out: list[str] = []
+    for r in table.to_dict(orient="records"):
+        n = r.get("account_days")
+        if n is None or pd.isna(n) or n < MIN_SEGMENT_ROWS:
+            continue
+        name = f"{r['segment_type']}={r['segment']}"
+        missing = r.get("missing_weight_share")
+        if missing is not None and not pd.isna(missing) and missing > SEGMENT_MISSING_MAX:
+            out.append(
+                f"{name}: {missing:.0%} of the health weight had no data "
+                f"(more than {SEGMENT_MISSING_MAX:.0%}; {int(n):,} account-days)"
+            )
+        auc, churned = r.get("auc"), r.get("churn_events")
+        if (
+            whole_auc is not None
+            and auc is not None
+            and not pd.isna(auc)
+            and churned is not None
+            and churned >= MIN_SEGMENT_CHURNED
+            and auc < whole_auc - SEGMENT_AUC_GAP
+        ):
+            out.append(
+                f"{name}: health-score AUC {auc:.3f} vs {whole_auc:.3f} for the whole book "
+                f"(more than {SEGMENT_AUC_GAP} below; {int(n):,} account-days, "
+                f"{int(churned):,} churned)"
+            )
+    return out
+
+
 def empty_result(reason: str) -> ValidationResult:
     """A result with no rows, for a warehouse without scores."""
     return ValidationResult(rows=_rows([]), summary={"status": reason, "account_days": 0})
@@ -919,6 +1121,7 @@ def compute_validation(
     _recent_tier_share(con, scores_table, date_from, date_to, tier_names, recs, summary)
     _stability(con, recs, summary)
     _coverage(con, signals_table, recs, summary, last)
+    _fairness(con, signals_table, avail["has_churn_probability"], recs, summary)
     return ValidationResult(rows=_rows(recs), summary=summary)
 
 
@@ -1007,8 +1210,8 @@ def summary_from_table(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "status": "ok",
         "date_from": _day(df["date_from"].iloc[0]),
         "date_to": _day(df["date_to"].iloc[0]),
-        "auc_health_score": one("auc", score="health_score"),
-        "auc_churn_probability": one("auc", score="churn_probability"),
+        "auc_health_score": one("auc", score="health_score", segment_type="all"),
+        "auc_churn_probability": one("auc", score="churn_probability", segment_type="all"),
         "churn_rate_by_tier": {t: by_tier[t][0] for t in tiers},
         "tiers_judged_for_monotonicity": judged,
         "churn_monotonic": bool(
@@ -1019,6 +1222,9 @@ def summary_from_table(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "psi_max_day": _day(psi.loc[psi["value"].idxmax(), "as_of_date"]) if len(psi) else None,
         "tier_change_share_mean": float(changes["value"].mean()) if len(changes) else None,
         "tier_flap_share": one("tier_flap_share"),
+        "segment_findings": fairness_findings(
+            segment_table(df), one("auc", score="health_score", segment_type="all")
+        ),
     }
 
 
@@ -1089,7 +1295,24 @@ def evaluate_checks(summary: dict[str, Any]) -> list[CheckOutcome]:
             flap_msg,
             {"tier_flap_share": flap, "tier_change_share_mean": change},
         ),
+        _segments_check(summary),
     ]
+
+
+def _segments_check(summary: dict[str, Any]) -> CheckOutcome:
+    findings = summary.get("segment_findings")
+    if findings is None:
+        return CheckOutcome(CHECK_SEGMENTS, True, "no per-segment figures to judge", {})
+    if not findings:
+        return CheckOutcome(
+            CHECK_SEGMENTS,
+            True,
+            f"every segment with at least {MIN_SEGMENT_ROWS} account-days is within "
+            f"{SEGMENT_AUC_GAP} of the whole book's AUC and lacks data for at most "
+            f"{SEGMENT_MISSING_MAX:.0%} of the health weight",
+            {},
+        )
+    return CheckOutcome(CHECK_SEGMENTS, False, "; ".join(findings), {"segment_findings": findings})
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:

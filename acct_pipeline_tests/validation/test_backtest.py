@@ -197,3 +197,39 @@ def test_json_output_and_cli_arguments(
         ]
     )
     assert cmd_backtest(bad) == 2
+
+
+def test_json_carries_the_headline_figures_per_side_on_the_judged_accounts(
+    synthetic_warehouse: Path, bad_candidate: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as con:
+        ids = [
+            r[0]
+            for r in con.execute(f"SELECT DISTINCT account_id FROM {ACCOUNT_SCORES}").fetchall()
+        ]
+    judged = sorted(ids)[: len(ids) // 2]
+    how = {"out_of_time": True, "accounts": f"{len(judged)} held out of the fit"}
+    result = run_backtest(
+        synthetic_warehouse,
+        bad_candidate,
+        load_model=fake_load,
+        score_day=fake_score_day,
+        accounts=judged,
+        evaluation=how,
+    )
+    doc = json.loads(write_backtest(result, tmp_path / "bt.json").read_text())
+    for side in ("current", "candidate"):
+        figures = doc[side]
+        for key in ("health_auc", "top_decile_lift", "churn_rate_by_tier", "tier_share"):
+            assert figures[key] is not None, (side, key)
+        assert abs(sum(figures["tier_share"].values()) - 1) < 1e-3
+        assert figures["basis"]["out_of_time"] is True
+        assert figures["basis"]["n"] > 0 and figures["basis"]["churned"] > 0
+        assert figures["accounts"] == len(judged)  # only the judged accounts count
+    assert doc["current"]["health_auc"] > 0.8 > 0.3 > doc["candidate"]["health_auc"]
+    assert doc["evaluation"] == how
+    whole = run_backtest(
+        synthetic_warehouse, bad_candidate, load_model=fake_load, score_day=fake_score_day
+    )
+    assert whole["current"]["accounts"] == len(ids)
+    assert whole["current"]["basis"]["out_of_time"] is False
