@@ -16,9 +16,11 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 
+import duckdb
 from dotenv import load_dotenv
 
 from acct_pipeline import read_copy, warehouse
@@ -409,7 +411,7 @@ PUBLISH_AFTER = {"sync", "alerts", "train-churn"}
 EXIT_WAREHOUSE_BUSY = 3  # another process held the warehouse past ACCT_WRITER_WAIT_SECONDS
 
 
-def _read():
+def _read() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """The published read copy, read-only (see acct_pipeline.read_copy)."""
     return read_copy.connect_read(on_wait=_waiting)
 

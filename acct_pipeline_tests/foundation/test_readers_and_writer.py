@@ -233,3 +233,14 @@ def test_the_lock_wait_gives_up_naming_the_holder(tmp_path: Path) -> None:
         holder.kill()
         holder.wait(timeout=30)
     warehouse.wait_for_writer(db, wait_seconds=30)  # free again
+
+
+def test_the_read_path_and_the_writer_wait_are_documented() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text()
+    example = (repo / ".env.example").read_text()
+    assert "### Reading the results while the pipeline runs" in readme
+    for name in (read_copy.READ_COPY_ENV, warehouse.WRITER_WAIT_ENV):
+        row = next((r for r in readme.splitlines() if r.startswith(f"| `{name}` |")), None)
+        assert row is not None, f"{name} is not in README's configuration table"
+        assert name in example, f"{name} is not in .env.example"
