@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 
+import duckdb
 from dotenv import load_dotenv
 
-from acct_pipeline import warehouse
+from acct_pipeline import read_copy, warehouse
 from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
 from acct_pipeline.quality.settings import ACCEPT_SHRINK_ENV
 
@@ -159,7 +162,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def print_summary(as_of: date | None = None) -> None:
     """Accounts, partitions scored, tier counts for the latest day, and where things are."""
     path = warehouse.warehouse_path()
-    with warehouse.connect(path) as con:
+    with _read() as con:
+        published = read_copy.published_at(con)
         if not warehouse.table_exists(con, warehouse.ACCOUNT_SCORES):
             _say(f"no scores yet in {path}")
             return
@@ -197,6 +201,10 @@ def print_summary(as_of: date | None = None) -> None:
         _say(f"  {tier:<12} {n:>7,}" + (f"   ({onboarding:,} onboarding)" if onboarding else ""))
     _say(f"quarantined rows:  {quarantined:,}    unmatched records: {unmatched:,}")
     _say(f"warehouse:         {path.resolve()}")
+    if published:
+        _say(
+            f"read copy:         {read_copy.read_copy_path().resolve()} (published {published} UTC)"
+        )
     _say("open the UI:       make dev   (then http://127.0.0.1:3000)")
 
 
@@ -275,7 +283,7 @@ EXTRA_PARSERS.append(_alerts_parser)
 def cmd_alerts(args: argparse.Namespace) -> int:
     from acct_pipeline.alerts.command import alerts_command
 
-    return alerts_command(args.date, send=args.send, say=_say)
+    return alerts_command(args.date, send=args.send, say=_say, read_connect=_read)
 
 
 def _sync_parser(sub: argparse._SubParsersAction) -> None:
@@ -300,20 +308,35 @@ EXTRA_PARSERS.append(_sync_parser)
 
 @command("sync")
 def cmd_sync(args: argparse.Namespace) -> int:
+    from acct_pipeline.quality.guard import scores_partition_problems
     from acct_pipeline.sync import sync_command
     from acct_pipeline.sync.command import confirm_import_command
     from acct_pipeline.sync.guard import scores_guard
 
     if args.confirm_import:
         return confirm_import_command(args.confirm_import, say=_say)
+    if not args.dry_run:
+        return sync_command(
+            args.date,
+            dry_run=False,
+            force=args.force,
+            reconcile=args.reconcile,
+            partition_passed_checks=scores_guard(),
+            say=_say,
+        )
+
+    def published_day_problems(as_of: date) -> list[str]:
+        with _read() as con:
+            return scores_partition_problems(con, as_of)
 
     return sync_command(
         args.date,
-        dry_run=args.dry_run,
+        dry_run=True,
         force=args.force,
         reconcile=args.reconcile,
-        partition_passed_checks=scores_guard(),
+        partition_passed_checks=published_day_problems,
         say=_say,
+        connect=_read,
     )
 
 
@@ -331,7 +354,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from acct_pipeline.scoring.explain import ExplainError, explain
 
     try:
-        with warehouse.connect(read_only=True) as con:
+        with _read() as con:
             _say(explain(con, args.account_id, args.date))
     except ExplainError as exc:
         _say(f"explain: {exc}")
@@ -415,7 +438,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"its first scoring run (ACCT_MODEL={args.model})"
         )
         return 0
-    with warehouse.connect(read_only=True) as con:
+    with _read() as con:
         _say(registry.format_registry(registry.list_models(con)))
     return 0
 
@@ -517,15 +540,67 @@ def _register_backtest() -> None:
 _register_backtest()
 
 
+# -- Readers and writers (DuckDB: one process may open the file while it writes) ---------------
+#
+# Read-only commands open the published read copy (acct_pipeline.read_copy) and never wait for
+# a run. Commands that write wait for the process holding the warehouse first (a message says
+# which; ACCT_WRITER_WAIT_SECONDS), so a CLI write queues behind a Dagster run the way runs
+# queue behind each other; then those that write outside a Dagster run publish the read copy
+# (a run publishes it itself, as its last asset). `fit-model` and other writers register here.
+WRITERS: dict[str, Callable[[argparse.Namespace], bool]] = {
+    "run": lambda args: True,
+    "demo": lambda args: True,
+    "sync": lambda args: not args.dry_run,
+    "alerts": lambda args: bool(args.send),
+    "train-churn": lambda args: True,
+    "models": lambda args: getattr(args, "models_action", None) == "approve",
+}
+PUBLISH_AFTER = {"sync", "alerts", "train-churn", "models"}
+EXIT_WAREHOUSE_BUSY = 3  # another process held the warehouse past ACCT_WRITER_WAIT_SECONDS
+
+
+def _read() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The published read copy, read-only (see acct_pipeline.read_copy)."""
+    return read_copy.connect_read(on_wait=_waiting)
+
+
+def _waiting(msg: str) -> None:
+    print(f"acct-pipeline: {msg}", file=sys.stderr, flush=True)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    writes = WRITERS.get(args.command, lambda _: False)(args)
+    if writes:
+        warehouse.wait_for_writer(on_wait=_waiting)
+    code = COMMANDS[args.command](args)
+    if writes and args.command in PUBLISH_AFTER and code != 2:
+        done = read_copy.publish_warehouse(on_wait=_waiting)
+        _progress(f"read copy published to {done.path} in {done.seconds:.1f}s")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(override=False)
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A wait for the warehouse in the middle of a command (another writer got in between) shows.
+    wait_log = logging.getLogger(warehouse.__name__)
+    if not wait_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("acct-pipeline: %(message)s"))
+        wait_log.addHandler(handler)
+        wait_log.propagate = False
     try:
-        return COMMANDS[args.command](args)
+        return _run_command(args)
     except warehouse.WarehouseMissing as exc:
         print(f"acct-pipeline {args.command}: {exc}", file=sys.stderr)
         return 2
+    except warehouse.WarehouseSettingError as exc:
+        print(f"acct-pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except warehouse.WarehouseBusy as exc:
+        print(f"acct-pipeline {args.command}: {exc}", file=sys.stderr)
+        return EXIT_WAREHOUSE_BUSY
     except KeyboardInterrupt:
         return 130
 

@@ -10,8 +10,11 @@ partition column as DATE (a VARCHAR partition column makes re-runs double rows: 
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,11 @@ WAREHOUSE_ENV = "ACCT_WAREHOUSE"
 MEMORY_LIMIT_ENV = "ACCT_DUCKDB_MEMORY_LIMIT"
 CHECKPOINT_ENV = "ACCT_DUCKDB_CHECKPOINT_THRESHOLD"
 DEFAULT_CHECKPOINT_THRESHOLD = "1GB"
+WRITER_WAIT_ENV = "ACCT_WRITER_WAIT_SECONDS"
+DEFAULT_WRITER_WAIT_SECONDS = 300.0
+LOCK_POLL_SECONDS = 0.5
+
+_log = logging.getLogger(__name__)
 
 
 def checkpoint_threshold() -> str:
@@ -47,6 +55,116 @@ class WarehouseMissing(FileNotFoundError):
     """The warehouse file to read does not exist."""
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse's lock for longer than the writer wait allows."""
+
+
+class WarehouseSettingError(ValueError):
+    """A warehouse setting (environment variable) has a value that cannot be used."""
+
+
+def writer_wait_seconds() -> float:
+    """How long to wait for another process's lock (``ACCT_WRITER_WAIT_SECONDS``, default 300)."""
+    raw = os.environ.get(WRITER_WAIT_ENV)
+    if not raw:
+        return DEFAULT_WRITER_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise WarehouseSettingError(
+            f"{WRITER_WAIT_ENV}={raw!r} is not a number of seconds"
+        ) from None
+    return max(value, 0.0)
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def lock_conflict(exc: BaseException) -> str | None:
+    """``PID n (command)`` of the process holding a DuckDB file lock, if ``exc`` is that error.
+
+    DuckDB's message names the PID and the executable; the command line (when this machine can
+    see it) says which program it is, e.g. ``acct-pipeline run`` or ``dagster api execute_run``.
+    """
+    if not isinstance(exc, duckdb.IOException) or "Could not set lock" not in str(exc):
+        return None
+    match = _LOCK_HOLDER.search(str(exc))
+    if match is None:
+        return "another process"
+    pid = int(match.group(2))
+    return f"PID {pid} ({_process_command(pid) or match.group(1)})"
+
+
+def _process_command(pid: int) -> str | None:
+    """The first words of a process's command line (never its whole argument list)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    words = [
+        Path(w.decode(errors="replace")).name if i < 2 else w.decode(errors="replace")
+        for i, w in enumerate(argv[:5])
+        if w
+    ]
+    text = " ".join(" ".join(words).split())  # one line, whatever the arguments hold
+    return (text[:77] + "...") if len(text) > 80 else text or None
+
+
+def open_waiting_for_lock(
+    opener: Callable[[], duckdb.DuckDBPyConnection],
+    target: str | Path,
+    *,
+    wait_seconds: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """``opener()``, retried while another process holds ``target``'s lock.
+
+    DuckDB lets one process write a file (and no process read it meanwhile): a writer waits here
+    for the one before it instead of failing. ``on_wait`` gets one message when the wait starts
+    (default: a log warning). Raises ``WarehouseBusy`` with a one-line message naming the process
+    holding the lock after ``wait_seconds`` (default ``ACCT_WRITER_WAIT_SECONDS``).
+    """
+    limit = writer_wait_seconds() if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + limit
+    told = False
+    while True:
+        try:
+            return opener()
+        except duckdb.IOException as exc:
+            holder = lock_conflict(exc)
+            if holder is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"{target} is locked by {holder}: gave up after {limit:g} s "
+                    f"({WRITER_WAIT_ENV}); wait for it to finish and retry"
+                ) from None
+            if not told:
+                (on_wait or _log.warning)(
+                    f"waiting for {holder} to release {target} "
+                    f"(up to {limit:g} s, {WRITER_WAIT_ENV}) ..."
+                )
+                told = True
+            time.sleep(LOCK_POLL_SECONDS)
+
+
+def wait_for_writer(
+    path: str | Path | None = None,
+    *,
+    wait_seconds: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> None:
+    """Return once this process could open the warehouse for writing (nothing if it does not
+    exist yet); ``WarehouseBusy`` after the wait. For commands that are about to write."""
+    target = Path(path) if path is not None else warehouse_path()
+    if not target.exists():
+        return
+    con = open_waiting_for_lock(
+        lambda: duckdb.connect(str(target)), target, wait_seconds=wait_seconds, on_wait=on_wait
+    )
+    con.close()
+
+
 def warehouse_path() -> Path:
     """The warehouse file: ``$ACCT_WAREHOUSE`` or ``data/warehouse.duckdb``."""
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
@@ -59,7 +177,9 @@ def connect(
     """Open the warehouse, create the schemas, and close the connection when done.
 
     DuckDB allows one writing process per file: keep the connection for the SQL only, never
-    across long Python work.
+    across long Python work. While another process holds the file, this waits for it (up to
+    ``ACCT_WRITER_WAIT_SECONDS``, then ``WarehouseBusy``). Readers that must not wait use the
+    published read copy instead (``acct_pipeline.read_copy``).
     """
     target = Path(path) if path is not None else warehouse_path()
     if read_only and not target.exists():
@@ -69,7 +189,7 @@ def connect(
         )
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(target), read_only=read_only)
+    con = open_waiting_for_lock(lambda: duckdb.connect(str(target), read_only=read_only), target)
     try:
         # Timestamps are stored as naive UTC; offsets in the sources are converted on load.
         con.execute("SET TimeZone = 'UTC'")

@@ -11,7 +11,10 @@ day's age: running it is a deliberate act.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
+
+import duckdb
 
 from acct_pipeline import warehouse
 from acct_pipeline.alerts.channels import ChannelError, build_channels
@@ -30,7 +33,13 @@ def alerts_command(
     send: bool,
     settings: AlertSettings | None = None,
     say: Callable[[str], None] = print,
+    read_connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
 ) -> int:
+    """List (and with ``send`` record and deliver) a day's drop events; the exit code.
+
+    ``read_connect``: where a listing without ``send`` reads (default the warehouse; the CLI
+    passes the published read copy). ``send`` always reads and writes the warehouse.
+    """
     try:
         settings = settings or AlertSettings.from_env()
         thresholds = load_thresholds()
@@ -38,7 +47,7 @@ def alerts_command(
     except (AlertConfigError, ChannelError) as exc:
         say(f"alerts configuration: {exc}")
         return EXIT_REFUSED
-    with warehouse.connect() as con:
+    with warehouse.connect() if send or read_connect is None else read_connect() as con:
         as_of = as_of or newest_scores_day(con)
         if as_of is None:
             say(f"alerts: no scores in {warehouse.warehouse_path()} — run the pipeline first")

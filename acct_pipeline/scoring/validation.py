@@ -872,8 +872,8 @@ def _fairness(
     """Per segment (plan, region, size band, tracked / untracked product data), over every
     labelled account-day: health AUC, churn rate, calibration of the churn probability, tier
     shares and the share of the health weight that had no data (``1 - data_coverage``)."""
-    sig_cols = set(_columns(con, signals_table)) if table_exists(con, signals_table) else set()
-    acc_cols = set(_columns(con, ACCOUNTS)) if table_exists(con, ACCOUNTS) else set()
+    sig_cols = set(table_columns(con, signals_table)) if table_exists(con, signals_table) else set()
+    acc_cols = set(table_columns(con, ACCOUNTS)) if table_exists(con, ACCOUNTS) else set()
     plan = "CAST(g.plan AS VARCHAR)" if "plan" in sig_cols else "NULL::VARCHAR"
     sig_join = (
         f"LEFT JOIN {signals_table} g ON g.account_id = l.account_id "

@@ -14,7 +14,13 @@ from pathlib import Path
 from acct_pipeline import warehouse
 from acct_pipeline.connectors.http import ApiError
 from acct_pipeline.sync import ledger
-from acct_pipeline.sync.engine import ChecksGuard, SyncRefused, latest_scored_date, run_sync
+from acct_pipeline.sync.engine import (
+    ChecksGuard,
+    ConnectionFactory,
+    SyncRefused,
+    latest_scored_date,
+    run_sync,
+)
 from acct_pipeline.sync.mapping import MappingError
 from acct_pipeline.sync.report import SyncReport
 from acct_pipeline.sync.settings import SyncConfigError, SyncSettings
@@ -33,22 +39,25 @@ def sync_command(
     settings: SyncSettings | None = None,
     say: Callable[[str], None] = print,
     reconcile: bool = False,
+    connect: ConnectionFactory | None = None,
 ) -> int:
     """Run one sync from the command line; returns the process exit code.
 
     ``as_of`` defaults to the newest scored day. ``partition_passed_checks``: what the caller knows
-    about the day's blocking checks (see ``run_sync``).
+    about the day's blocking checks (see ``run_sync``). ``connect``: where the scores and ledger
+    are read (default the warehouse; a dry run may read the published read copy).
     """
+    connect = connect or warehouse.connect
     try:
         settings = settings or SyncSettings.from_env()
         if as_of is None:
-            with warehouse.connect() as con:
+            with connect() as con:
                 as_of = latest_scored_date(con)
             if as_of is None:
                 say(f"sync: no scores in {warehouse.warehouse_path()} — run the pipeline first")
                 return EXIT_REFUSED
         report = run_sync(
-            warehouse.connect,
+            connect,
             settings,
             as_of,
             partition_passed_checks=partition_passed_checks,

@@ -1,0 +1,1 @@
+"""The published read copy: what readers open while a run writes."""
