@@ -5,6 +5,8 @@ acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YY
 acct-pipeline demo            generate the sample if needed, score every day, print a summary
 acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
 acct-pipeline summary [--date D]      what the warehouse holds
+acct-pipeline accounts [--tier T --owner O --trend declining --limit N --date D]
+acct-pipeline explain ACCOUNT [--date D]   one account (id or unique name): why it scores so
 """
 
 from __future__ import annotations
@@ -150,23 +152,33 @@ def _landing_notice() -> None:
 
 @command("summary")
 def cmd_summary(args: argparse.Namespace) -> int:
-    print_summary(args.date)
-    return 0
+    return 0 if print_summary(args.date) else 1
 
 
-def print_summary(as_of: date | None = None) -> None:
-    """Accounts, partitions scored, tier counts for the latest day, and where things are."""
+def print_summary(as_of: date | None = None) -> bool:
+    """Accounts, partitions scored, tier counts for the latest day, and where things are.
+
+    False (and a line saying so) when there are no scores, or none on ``as_of``.
+    """
     path = warehouse.warehouse_path()
-    with warehouse.connect(path) as con:
+    with warehouse.connect(path, read_only=True) as con:
         if not warehouse.table_exists(con, warehouse.ACCOUNT_SCORES):
             _say(f"no scores yet in {path}")
-            return
+            return False
         accounts = con.execute(f"SELECT count(*) FROM {warehouse.ACCOUNTS}").fetchone()[0]
         days, first, last = con.execute(
             "SELECT count(DISTINCT as_of_date), min(as_of_date), max(as_of_date) "
             f"FROM {warehouse.ACCOUNT_SCORES}"
         ).fetchone()
         day = as_of or last
+        if (
+            as_of is not None
+            and not con.execute(
+                f"SELECT 1 FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? LIMIT 1", [as_of]
+            ).fetchone()
+        ):
+            _say(f"no scores on {as_of}: scored days are {first} .. {last} ({days} days)")
+            return False
         # churned accounts have no tier (scoring/lifecycle.py): shown as their status
         status = (
             "lifecycle_status"
@@ -196,6 +208,7 @@ def print_summary(as_of: date | None = None) -> None:
     _say(f"quarantined rows:  {quarantined:,}    unmatched records: {unmatched:,}")
     _say(f"warehouse:         {path.resolve()}")
     _say("open the UI:       make dev   (then http://127.0.0.1:3000)")
+    return True
 
 
 def _date(value: str) -> date:
@@ -317,7 +330,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _explain_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="one account's scores, component points and reasons")
-    p.add_argument("account_id")
+    p.add_argument("account", help="account id (co_000126) or a unique part of its name")
     p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
 
 
@@ -330,10 +343,47 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     try:
         with warehouse.connect(read_only=True) as con:
-            _say(explain(con, args.account_id, args.date))
+            text = explain(con, args.account, args.date)
     except ExplainError as exc:
-        _say(f"explain: {exc}")
+        print(f"explain: {exc}", file=sys.stderr)
         return 2
+    _say(text)
+    return 0
+
+
+def _accounts_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "accounts",
+        help="list accounts (id, name, owner, score, tier, Δ7d, top risk), riskiest first",
+    )
+    p.add_argument("--tier", help="only this tier (Healthy, At-Risk, Concerning, Critical)")
+    p.add_argument("--owner", help="only accounts whose owner's e-mail contains this")
+    p.add_argument("--trend", choices=("improving", "stable", "declining"))
+    p.add_argument("--limit", type=int, default=20, help="at most this many rows (default 20)")
+    p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
+
+
+EXTRA_PARSERS.append(_accounts_parser)
+
+
+@command("accounts")
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring.accounts import (
+        AccountFilter,
+        AccountsError,
+        format_accounts,
+        list_accounts,
+    )
+
+    filters = AccountFilter(tier=args.tier, owner=args.owner, trend=args.trend, limit=args.limit)
+    try:
+        with warehouse.connect(read_only=True) as con:
+            day, rows = list_accounts(con, filters, args.date)
+    except AccountsError as exc:
+        print(f"accounts: {exc}", file=sys.stderr)
+        return 1
+    for line in format_accounts(day, rows):
+        _say(line)
     return 0
 
 
@@ -396,6 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `acct-pipeline explain X | head`: the reader left; not an error worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
