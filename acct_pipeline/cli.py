@@ -80,6 +80,7 @@ def _manifest(root: Path) -> dict | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from acct_pipeline.run import run_days
     from acct_pipeline.sample.generator import generate_sample
+    from acct_pipeline.sample.period import partition_env
 
     root = landing_dir()
     manifest = _manifest(root)
@@ -96,20 +97,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say(f"using the sample in {root} (delete it to regenerate)")
     start = date.fromisoformat(manifest["period"]["start"])
     end = date.fromisoformat(manifest["period"]["end"])
-    _say(f"running the pipeline for {start} .. {end} in one Dagster run ...")
+    # The partitions are the sample's days (before the definitions load): `make dev` does the same.
+    os.environ.update(partition_env(root))
+    _say(
+        f"running the pipeline for {start} .. {end} ({(end - start).days + 1} days) in one "
+        "Dagster run, recorded as history (no alerts) ..."
+    )
     t0 = time.perf_counter()
-    outcome = run_days(start, end)
+    outcome = run_days(start, end, history=True, log_level=args.log_level)
     _say(
         f"run {outcome.run_id} finished in {time.perf_counter() - t0:.0f}s: "
         f"{'success' if outcome.success else 'FAILED'}"
     )
+    if outcome.failure:
+        _say(f"  {outcome.failure}")
     if outcome.failed_checks:
         _say(
             f"failed checks ({len(outcome.failed_checks)}): "
             + ", ".join(outcome.failed_checks[:10])
         )
-    print_summary()
-    return 0 if outcome.success else 1
+    if not print_summary():
+        return 1
+    _demo_next_steps()
+    return 0 if outcome.success and not outcome.failed_checks else 1
+
+
+def _demo_next_steps() -> None:
+    """Where to look next: the report, the UI, and one named account to explain."""
+    from acct_pipeline.scoring.report import reports_dir
+
+    reports = sorted(reports_dir().glob("score_report_*.html"))
+    with warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            f"SELECT a.name FROM {warehouse.ACCOUNT_SCORES} s "
+            f"JOIN {warehouse.ACCOUNTS} a USING (account_id) "
+            f"WHERE s.as_of_date = (SELECT max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}) "
+            "AND s.tier = 'Critical' ORDER BY s.churn_probability DESC NULLS LAST, s.health_score "
+            "LIMIT 1"
+        ).fetchone()
+    _say("")
+    _say("next:")
+    if reports:
+        _say(f"  the report:      {reports[-1].resolve()}")
+    _say("  the UI:          make dev   (http://127.0.0.1:3000; the demo's run is on Runs)")
+    _say("  the riskiest:    acct-pipeline accounts --tier Critical")
+    if row:
+        _say(f'  one account:     acct-pipeline explain "{row[0]}"')
 
 
 @command("run")
@@ -254,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=2000)
     demo.add_argument("--days", type=int, default=180)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--log-level",
+        default="INFO",
+        help="Dagster's console log level (default INFO; WARNING for warnings and errors only)",
+    )
 
     run = sub.add_parser("run", help="run the daily job for one day or a range (one Dagster run)")
     run.add_argument("--from", dest="date_from", type=_date, required=True)
