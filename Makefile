@@ -27,7 +27,7 @@ test: $(STAMP)
 ## make dev: the Dagster UI on the same warehouse and run history as `make demo`
 dev: $(STAMP)
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -c "from acct_pipeline.run import ensure_dagster_home; ensure_dagster_home()"
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) env $$($(BIN)/python -m acct_pipeline.sample.period) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,8 @@ acct-pipeline generate-sample [--accounts N --days D --seed S --out DIR --end YY
 acct-pipeline demo            generate the sample if needed, score every day, print a summary
 acct-pipeline run --from D1 --to D2   run the daily job for a date range (one Dagster run)
 acct-pipeline summary [--date D]      what the warehouse holds
+acct-pipeline accounts [--tier T --owner O --trend declining --limit N --date D]
+acct-pipeline explain ACCOUNT [--date D]   one account (id or unique name): why it scores so
 acct-pipeline fit-model --out F       fit the health weights to outcomes, backtest the candidate
 acct-pipeline models [approve F]      the model registry
 """
@@ -83,6 +85,7 @@ def _manifest(root: Path) -> dict | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from acct_pipeline.run import run_days
     from acct_pipeline.sample.generator import generate_sample
+    from acct_pipeline.sample.period import partition_env
 
     root = landing_dir()
     manifest = _manifest(root)
@@ -99,20 +102,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say(f"using the sample in {root} (delete it to regenerate)")
     start = date.fromisoformat(manifest["period"]["start"])
     end = date.fromisoformat(manifest["period"]["end"])
-    _say(f"running the pipeline for {start} .. {end} in one Dagster run ...")
+    # The partitions are the sample's days (before the definitions load): `make dev` does the same.
+    os.environ.update(partition_env(root))
+    _say(
+        f"running the pipeline for {start} .. {end} ({(end - start).days + 1} days) in one "
+        "Dagster run, recorded as history (no alerts) ..."
+    )
     t0 = time.perf_counter()
-    outcome = run_days(start, end)
+    outcome = run_days(start, end, history=True, log_level=args.log_level)
     _say(
         f"run {outcome.run_id} finished in {time.perf_counter() - t0:.0f}s: "
         f"{'success' if outcome.success else 'FAILED'}"
     )
+    if outcome.failure:
+        _say(f"  {outcome.failure}")
     if outcome.failed_checks:
         _say(
             f"failed checks ({len(outcome.failed_checks)}): "
             + ", ".join(outcome.failed_checks[:10])
         )
-    print_summary()
-    return 0 if outcome.success else 1
+    if not print_summary():
+        return 1
+    _demo_next_steps()
+    return 0 if outcome.success and not outcome.failed_checks else 1
+
+
+def _demo_next_steps() -> None:
+    """Where to look next: the report, the UI, and one named account to explain."""
+    from acct_pipeline.scoring.report import reports_dir
+
+    reports = sorted(reports_dir().glob("score_report_*.html"))
+    with warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            f"SELECT a.name FROM {warehouse.ACCOUNT_SCORES} s "
+            f"JOIN {warehouse.ACCOUNTS} a USING (account_id) "
+            f"WHERE s.as_of_date = (SELECT max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}) "
+            "AND s.tier = 'Critical' ORDER BY s.churn_probability DESC NULLS LAST, s.health_score "
+            "LIMIT 1"
+        ).fetchone()
+    _say("")
+    _say("next:")
+    if reports:
+        _say(f"  the report:      {reports[-1].resolve()}")
+    _say("  the UI:          make dev   (http://127.0.0.1:3000; the demo's run is on Runs)")
+    _say("  the riskiest:    acct-pipeline accounts --tier Critical")
+    if row:
+        _say(f'  one account:     acct-pipeline explain "{row[0]}"')
 
 
 @command("run")
@@ -155,24 +190,34 @@ def _landing_notice() -> None:
 
 @command("summary")
 def cmd_summary(args: argparse.Namespace) -> int:
-    print_summary(args.date)
-    return 0
+    return 0 if print_summary(args.date) else 1
 
 
-def print_summary(as_of: date | None = None) -> None:
-    """Accounts, partitions scored, tier counts for the latest day, and where things are."""
+def print_summary(as_of: date | None = None) -> bool:
+    """Accounts, partitions scored, tier counts for the latest day, and where things are.
+
+    False (and a line saying so) when there are no scores, or none on ``as_of``.
+    """
     path = warehouse.warehouse_path()
     with _read() as con:
         published = read_copy.published_at(con)
         if not warehouse.table_exists(con, warehouse.ACCOUNT_SCORES):
             _say(f"no scores yet in {path}")
-            return
+            return False
         accounts = con.execute(f"SELECT count(*) FROM {warehouse.ACCOUNTS}").fetchone()[0]
         days, first, last = con.execute(
             "SELECT count(DISTINCT as_of_date), min(as_of_date), max(as_of_date) "
             f"FROM {warehouse.ACCOUNT_SCORES}"
         ).fetchone()
         day = as_of or last
+        if (
+            as_of is not None
+            and not con.execute(
+                f"SELECT 1 FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? LIMIT 1", [as_of]
+            ).fetchone()
+        ):
+            _say(f"no scores on {as_of}: scored days are {first} .. {last} ({days} days)")
+            return False
         # churned accounts have no tier (scoring/lifecycle.py): shown as their status
         status = (
             "lifecycle_status"
@@ -206,6 +251,7 @@ def print_summary(as_of: date | None = None) -> None:
             f"read copy:         {read_copy.read_copy_path().resolve()} (published {published} UTC)"
         )
     _say("open the UI:       make dev   (then http://127.0.0.1:3000)")
+    return True
 
 
 def _date(value: str) -> date:
@@ -251,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=2000)
     demo.add_argument("--days", type=int, default=180)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--log-level",
+        default="INFO",
+        help="Dagster's console log level (default INFO; WARNING for warnings and errors only)",
+    )
 
     run = sub.add_parser("run", help="run the daily job for one day or a range (one Dagster run)")
     run.add_argument("--from", dest="date_from", type=_date, required=True)
@@ -342,7 +393,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _explain_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="one account's scores, component points and reasons")
-    p.add_argument("account_id")
+    p.add_argument("account", help="account id (co_000126) or a unique part of its name")
     p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
 
 
@@ -355,10 +406,47 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     try:
         with _read() as con:
-            _say(explain(con, args.account_id, args.date))
+            text = explain(con, args.account, args.date)
     except ExplainError as exc:
-        _say(f"explain: {exc}")
+        print(f"explain: {exc}", file=sys.stderr)
         return 2
+    _say(text)
+    return 0
+
+
+def _accounts_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "accounts",
+        help="list accounts (id, name, owner, score, tier, Δ7d, top risk), riskiest first",
+    )
+    p.add_argument("--tier", help="only this tier (Healthy, At-Risk, Concerning, Critical)")
+    p.add_argument("--owner", help="only accounts whose owner's e-mail contains this")
+    p.add_argument("--trend", choices=("improving", "stable", "declining"))
+    p.add_argument("--limit", type=int, default=20, help="at most this many rows (default 20)")
+    p.add_argument("--date", type=_date, help="as-of date (default: the newest scored day)")
+
+
+EXTRA_PARSERS.append(_accounts_parser)
+
+
+@command("accounts")
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring.accounts import (
+        AccountFilter,
+        AccountsError,
+        format_accounts,
+        list_accounts,
+    )
+
+    filters = AccountFilter(tier=args.tier, owner=args.owner, trend=args.trend, limit=args.limit)
+    try:
+        with _read() as con:
+            day, rows = list_accounts(con, filters, args.date)
+    except AccountsError as exc:
+        print(f"accounts: {exc}", file=sys.stderr)
+        return 1
+    for line in format_accounts(day, rows):
+        _say(line)
     return 0
 
 
@@ -603,6 +691,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_WAREHOUSE_BUSY
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `acct-pipeline explain X | head`: the reader left; not an error worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from acct_pipeline.alerts.timing import (
     schedule_timezone,
 )
 from acct_pipeline.defs.jobs import crm_reconcile_job, daily_scoring
-from acct_pipeline.defs.partitions import daily_partitions
+from acct_pipeline.defs.partitions import daily_partitions, last_partition_day
 from acct_pipeline.sync.settings import reconcile_cron
 
 SCHEDULE_NAME = "daily_scoring_schedule"
@@ -44,6 +44,9 @@ def build_daily_schedule(timezone: str, hour: int, minute: int = 0) -> dg.Schedu
         first = daily_partitions.start.date()
         if day < first:
             return dg.SkipReason(f"{day} is before the first partition ({first})")
+        last = last_partition_day()
+        if last is not None and day > last:
+            return dg.SkipReason(f"{day} is after the last partition ({last}, ACCT_PARTITIONS_END)")
         key = day.isoformat()
         return dg.RunRequest(run_key=key, partition_key=key)
 

@@ -23,6 +23,7 @@ from acct_pipeline.defs.alerts.keys import (
     SCORES_KEY,
 )
 from acct_pipeline.defs.jobs import score_drop_alerts_job
+from acct_pipeline.run import HISTORY_TAG
 
 PAGE_SIZE = 500
 MAX_PAGES = 20  # 10,000 materializations per tick; the rest continue on the next tick
@@ -92,7 +93,8 @@ class _RunStates:
         "For every new scores partition of a successfully finished run (each examined once, "
         "backfilled ones included) launch the alert run when the day had drops. Only the "
         "ACCT_ALERT_WINDOW_DAYS (default 3) newest days alert: a backfill of history never pages "
-        "owners. Materializations of a run still in progress wait for it to finish."
+        "owners, nor does a run tagged acct/history=true (the demo's). Materializations of a run "
+        "still in progress wait for it to finish."
     ),
 )
 def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -123,7 +125,7 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if keys:
         newest = max([date.fromisoformat(k) for k in keys] + ([newest] if newest else []))
     requests: list[dg.RunRequest] = []
-    old = quiet = failed = 0
+    old = quiet = failed = history = 0
     for record in records:
         cursor = record.storage_id
         key = record.partition_key
@@ -132,6 +134,9 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         run = runs.get(record.run_id) if record.run_id else None
         if run is not None and not run.is_success:
             failed += 1
+            continue
+        if run is not None and run.tags.get(HISTORY_TAG) == "true":
+            history += 1  # the demo's history, a first load: never pages owners
             continue
         if not in_alert_window(date.fromisoformat(key), newest, window):
             old += 1
@@ -153,7 +158,8 @@ def score_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     summary = (
         f"examined {len(records)} scores materialization(s): {len(requests)} alert run(s), "
         f"{quiet} without drops, {old} outside the {window}-day window (newest {newest}), "
-        f"{failed} from failed or canceled runs (a rerun of the day alerts)"
+        f"{failed} from failed or canceled runs (a rerun of the day alerts), "
+        f"{history} from runs that record history ({HISTORY_TAG})"
     )
     if waiting_for is not None:
         summary += (

@@ -1,8 +1,14 @@
-"""``acct-pipeline explain ACCOUNT_ID [--date D]``: one screen on why an account scores so."""
+"""``acct-pipeline explain ACCOUNT [--date D]``: one screen on why an account scores so.
+
+``ACCOUNT`` is a CRM account id or a unique (part of a) name. Reasons are recomputed from the
+day's signals with the model, so each is labelled by what it does to the score: a *risk* costs
+points, a *strength* earns them; a knock-out cap is shown only when it lowered the score.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -10,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
-from acct_pipeline.scoring.reasons import default_sentence, render
-from acct_pipeline.scoring.rules import evaluate_model
+from acct_pipeline.scoring.reasons import MIN_IMPACT, default_sentence, render
+from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
 from acct_pipeline.scoring.tiers import band_index
 from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNT_SIGNALS, ACCOUNTS, table_exists
 
@@ -26,9 +32,92 @@ def _fmt(x: object, spec: str = ".1f") -> str:
     return format(x, spec) if isinstance(x, int | float) else str(x)
 
 
+MAX_CANDIDATES = 10
+
+
+def resolve_account(con: duckdb.DuckDBPyConnection, account: str) -> str:
+    """The account id for ``account``: an id, an exact name (any case) or a unique part of one."""
+    text = account.strip()
+    if con.execute(f"SELECT 1 FROM {ACCOUNTS} WHERE account_id = ?", [text]).fetchone():
+        return text
+    for where, arg in (
+        ("lower(name) = lower(?)", text),
+        ("contains(lower(name), lower(?))", text),
+    ):
+        rows = con.execute(
+            f"SELECT account_id, name FROM {ACCOUNTS} WHERE {where} ORDER BY name, account_id "
+            f"LIMIT {MAX_CANDIDATES + 1}",
+            [arg],
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if rows:
+            more = " (and more)" if len(rows) > MAX_CANDIDATES else ""
+            listed = ", ".join(f"{r[0]} {r[1]}" for r in rows[:MAX_CANDIDATES])
+            raise ExplainError(
+                f"'{text}' matches several accounts{more}: {listed}; give the id or the full name"
+            )
+    raise ExplainError(
+        f"no account with the id or name '{text}' (acct-pipeline accounts lists them)"
+    )
+
+
+@dataclass
+class LabelledReasons:
+    """One row's reasons, by what they do to the score (most points first)."""
+
+    caps: list[str] = field(default_factory=list)  # knock-outs that lowered the score
+    risks: list[str] = field(default_factory=list)  # measures that cost points
+    strengths: list[str] = field(default_factory=list)  # measures that earn points
+
+
+def labelled_reasons(
+    result: ScoreResult, signals: pd.DataFrame, limit: int = 5
+) -> list[LabelledReasons]:
+    """Per row of ``signals``: binding caps, risks and strengths, each as the model words it.
+
+    A measure's impact is its points against a neutral account's, weighted; below
+    ``MIN_IMPACT`` it is noise and not told. A knock-out that fired but whose cap is above the
+    score it would cap is not a reason (it changed nothing).
+    """
+    out = []
+    records = signals.to_dict("records")
+    for i, row in enumerate(records):
+        found = LabelledReasons()
+        for k in result.knockouts:
+            lost = float(result.uncapped[i]) - float(k.knockout.cap)
+            if bool(k.fired[i]) and lost > 0:
+                ko = k.knockout
+                text = (
+                    render(ko.reason, float(k.values[i]), row)
+                    if ko.reason
+                    else f"{ko.signal.replace('_', ' ')} {ko.op} {ko.value:g}"
+                )
+                found.caps.append(f"{text}: {lost:.0f} points lost to the cap")
+        told: list[tuple[float, str]] = []
+        for m in result.measures:
+            impact, points, value = float(m.impact[i]), float(m.points[i]), float(m.values[i])
+            if math.isnan(points) or math.isnan(impact) or abs(impact) < MIN_IMPACT:
+                continue
+            if m.measure.reason_if == "cost" and impact >= 0:
+                continue
+            if math.isnan(value):
+                text = m.measure.missing_reason or default_sentence(m.measure.title, value, points)
+            elif m.measure.reason:
+                text = render(m.measure.reason, value, row)
+            else:
+                text = default_sentence(m.measure.title, value, points)
+            told.append((impact, f"{text} ({impact:+.1f} pts)"))
+        told.sort(key=lambda t: -abs(t[0]))
+        found.risks = [t for imp, t in told if imp < 0][:limit]
+        found.strengths = [t for imp, t in told if imp > 0][:limit]
+        out.append(found)
+    return out
+
+
 def explain(
     con: duckdb.DuckDBPyConnection,
-    account_id: str,
+    account: str,
     as_of: date | None = None,
     model: ScoringModel | None = None,
 ) -> str:
@@ -40,6 +129,7 @@ def explain(
     """
     if not table_exists(con, ACCOUNT_SCORES):
         raise ExplainError("no scores yet: run the pipeline first")
+    account_id = resolve_account(con, account)
     if as_of is None:
         row = con.execute(
             f"SELECT max(as_of_date) FROM {ACCOUNT_SCORES} WHERE account_id = ?", [account_id]
@@ -67,7 +157,8 @@ def explain(
     lines = [
         f"{account_id}  {info[0] if info else ''}   "
         f"owner {info[1] if info and info[1] else '-'}   as of {as_of}",
-        f"health {_fmt(s.health_score)}  tier {s.tier} (was {s.previous_tier or '-'})  "
+        f"health {_fmt(s.health_score)}  tier {s.tier or s.get('lifecycle_status') or '-'} "
+        f"(was {s.previous_tier or '-'})  "
         f"trend {s.trend}  "
         f"Δ7d {_fmt(s.score_delta_7d, '+.1f')}  Δ30d {_fmt(s.score_delta_30d, '+.1f')}",
         f"engagement {_fmt(s.engagement_score)}  value {_fmt(s.value_score)}  "
@@ -115,36 +206,39 @@ def explain(
                     "excluded" if math.isnan(p) else f"{p:3.0f}/100  impact {m.impact[0]:+5.1f}"
                 )
                 lines.append(f"     {m.measure.key:<30} {shown:>9}  {status}")
-        for k in health.knockouts:
-            if k.fired[0]:
-                ko = k.knockout
-                text = (
-                    render(ko.reason, float(k.values[0]), {})
-                    if ko.reason
-                    else f"{ko.signal} {ko.op} {ko.value:g}"
-                )
-                lines.append(f"  KNOCK-OUT: {text} (cap {ko.cap:g})")
+        labelled = labelled_reasons(health, signals, limit=4)[0]
+        for cap in labelled.caps:
+            lines.append(f"  KNOCK-OUT: {cap}")
         if "model_version" in s and s.model_version != model.label:
             lines.append(f"  note: stored with {s.model_version}, shown with {model.label}")
-    lines.append("")
-    lines.append("reasons:")
-    reasons = s.reason_codes if isinstance(s.reason_codes, list | np.ndarray) else []
-    lines += [f"  - {r}" for r in reasons] or ["  (none)"]
+        lines.append("")
+        lines.append("risks (cost points):")
+        lines += [f"  - {r}" for r in labelled.caps + labelled.risks] or ["  (none)"]
+        lines.append("strengths (earn points):")
+        lines += [f"  + {r}" for r in labelled.strengths] or ["  (none)"]
     drivers = _churn_drivers(con, model, signals, scores)
     if drivers:
-        lines.append("churn drivers: " + "; ".join(drivers))
-    lines.append(f"playbook: {s.recommended_playbook}")
+        lines.append(
+            f"churn drivers: the {_fmt(s.churn_probability, '.0%')} probability would be this "
+            "much lower if only that value were\n  a typical account's (each alone; they overlap, "
+            "so they do not add up to the probability):"
+        )
+        lines += [f"  {d}" for d in drivers]
+    lines.append(f"playbook: {s.recommended_playbook or '-'}")
     return "\n".join(lines)
 
 
 def _churn_drivers(
     con: duckdb.DuckDBPyConnection, model: ScoringModel, signals: pd.DataFrame, scores: pd.DataFrame
 ) -> list[str]:
-    from acct_pipeline.scoring.churn import artifact_by_version, churn_drivers
-
     if signals.empty or "churn_model_version" not in scores:
         return []
     version = scores["churn_model_version"].iloc[0]
+    if not isinstance(version, str):
+        return []  # no probability that day (churned, or before the first walk-forward model)
+    # scikit-learn costs a second to import: only when there is a model to ask
+    from acct_pipeline.scoring.churn import artifact_by_version, churn_drivers
+
     # the model that produced the stored probability, not whichever is newest
     artifact = artifact_by_version(model, version) if isinstance(version, str) else None
     if artifact is None:
@@ -154,8 +248,17 @@ def _churn_drivers(
     for feature, effect in drivers:
         value = signals[feature].iloc[0] if feature in signals else scores[feature].iloc[0]
         pp = effect * 100
-        out.append(f"{feature.replace('_', ' ')} = {_fmt(float(value), '.3g')} (+{pp:.0f} pp)")
+        if pp < 0.5:
+            continue
+        out.append(f"{feature.replace('_', ' ')} = {_fmt(float(value), '.3g')}: -{pp:.0f} pp")
     return out
 
 
-__all__ = ["ExplainError", "default_sentence", "explain"]
+__all__ = [
+    "ExplainError",
+    "LabelledReasons",
+    "default_sentence",
+    "explain",
+    "labelled_reasons",
+    "resolve_account",
+]

@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from acct_pipeline.scoring.executive import executive_summary, render_executive
 from acct_pipeline.scoring.outcomes import ACCOUNT_OUTCOMES, CONTRACT_ENDS, create_outcome_tables
 from acct_pipeline.scoring.validation import (
     MIN_SEGMENT_ROWS,
@@ -557,6 +558,12 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0} th,td{border:1px sol
     #ddd;padding:3px 6px;
 vertical-align:top;text-align:left} th{background:#f5f5f5} td ul{margin:0;padding-left:16px}
 img{max-width:100%;display:block;margin:8px 0} .muted{color:#777} .note{font-size:12px;color:#555}
+#executive{border-bottom:3px solid #333;padding-bottom:16px;margin-bottom:24px}
+#executive .lead{font-size:16px;line-height:1.5} table.exec{font-size:13px}
+td.n,th.n{text-align:right} .cols{display:flex;gap:24px} .cols>div{flex:1} h3{font-size:14px}
+.tier{padding:1px 6px;border-radius:3px;color:#fff} .tier-healthy{background:#2e7d32}
+.tier-at-risk{background:#f9a825} .tier-concerning{background:#ef6c00}
+.tier-critical{background:#c62828}
 """
 
 
@@ -639,6 +646,7 @@ def build_report(
     )
     top = _top_at_risk(con, last)
     md = summary_markdown(v.summary)
+    executive = render_executive(executive_summary(con, last, quality=v.summary))
 
     def img(key: str, alt: str) -> str:
         src = f"data:image/png;base64,{charts[key]}"
@@ -648,7 +656,8 @@ def build_report(
 <html lang="en"><head><meta charset="utf-8"><title>Score report
     {last}</title><style>{_CSS}</style></head>
 <body>
-<h1>Account score report, {last}</h1>
+{executive}
+<h1 id="model-quality">Model quality and history</h1>
 <p class="note">History {first} .. {last}; churn label: churned within
     {v.summary["horizon_days"]} days after the
 as-of day ({v.summary["censored_share"]:.0%} of account-days have a horizon beyond the history

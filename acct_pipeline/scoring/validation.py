@@ -67,6 +67,11 @@ FLAP_WINDOW_DAYS = 7
 AUC_LOW = 0.60  # below: close to random
 AUC_HIGH = 0.95  # above: usually leakage
 PSI_SHIFTED = 0.25  # above: the distribution shifted between two days
+# A tier change and its reversal within the week are flapping only when the score barely moved
+# between them; a reversal after a move of the default hysteresis margin (8 points) or more is a
+# real change (e.g. a dwell promotion after 10 days at 92, then a drop to 80). On the 2,000-account
+# demo sample, counting those too put the share at ~0.07 (issue #22).
+FLAP_REAL_MOVE_POINTS = 8.0
 FLAP_SHARE_MAX = 0.05  # share of accounts whose tier changed and changed back within a week
 TIER_CHANGE_SHARE_MAX = 0.10  # mean share of accounts changing tier per day
 MIN_TIER_ROWS = 30  # tiers with fewer account-days are too small to judge monotonicity
@@ -700,11 +705,12 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
         CREATE OR REPLACE TEMP TABLE _v_tier_changes AS
         WITH days AS (SELECT as_of_date, dense_rank() OVER (ORDER BY as_of_date) AS idx
                       FROM (SELECT DISTINCT as_of_date FROM _v_scores)),
-        seq AS (SELECT s.account_id, s.as_of_date, d.idx, s.tier,
+        seq AS (SELECT s.account_id, s.as_of_date, d.idx, s.tier, s.health_score,
                        lag(s.tier) OVER w AS prev_tier, lag(d.idx) OVER w AS prev_idx
                 FROM _v_scores s JOIN days d USING (as_of_date)
                 WINDOW w AS (PARTITION BY s.account_id ORDER BY s.as_of_date))
-        SELECT account_id, as_of_date, prev_tier, tier, tier IS DISTINCT FROM prev_tier AS changed
+        SELECT account_id, as_of_date, prev_tier, tier, health_score,
+               tier IS DISTINCT FROM prev_tier AS changed
         FROM seq WHERE prev_idx = idx - 1
         """
     )
@@ -735,6 +741,7 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
             SELECT DISTINCT a.account_id FROM c a JOIN c b
               ON b.account_id = a.account_id AND b.tier = a.prev_tier AND b.prev_tier = a.tier
              AND b.as_of_date > a.as_of_date AND b.as_of_date <= a.as_of_date + {FLAP_WINDOW_DAYS}
+             AND NOT abs(b.health_score - a.health_score) >= {FLAP_REAL_MOVE_POINTS}
         )
         SELECT (SELECT count(*) FROM flaps), (SELECT count(DISTINCT account_id) FROM _v_scores)
         """

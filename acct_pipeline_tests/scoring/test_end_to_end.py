@@ -162,6 +162,7 @@ def test_walk_forward_churn_model_never_sees_a_label_after_the_day_it_scores(
             text = explain(con, account, end, model)
         finally:
             mp.undo()
-    assert account in text and "tier" in text and "reasons:" in text and "playbook:" in text
-    assert "usage" in text and "points" in text and "churn drivers:" in text
+    assert account in text and "tier" in text and "playbook:" in text
+    assert "risks (cost points):" in text and "strengths (earn points):" in text
+    assert "usage" in text and "points" in text and "churn drivers: the" in text
     assert len(text.splitlines()) <= 50

@@ -117,3 +117,56 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     data = shot.read_bytes()
     assert data.startswith(PNG_MAGIC)
     assert len(data) > 50_000  # a blank 1200x5000 page compresses to a few KB
+
+
+EXECUTIVE_SECTIONS = ("exec-tiers", "exec-moved", "exec-accounts", "exec-quality")
+
+
+def test_the_report_opens_with_the_executive_page(report: Path) -> None:
+    html = report.read_text()
+    first = html.index('<section id="executive">')
+    assert first < html.index('id="model-quality"') < html.index("data-chart=")
+    page = html[first : html.index("</section>")]
+    for section in EXECUTIVE_SECTIONS:
+        assert f'id="{section}"' in page
+    # tiers in their order, numbers for people: percentages, money, no raw floats or dicts
+    tiers = re.findall(r'class="tier tier-[a-z-]+">([^<]+)<', page)
+    order = ["Healthy", "At-Risk", "Concerning", "Critical"]
+    assert tiers == [t for t in order if t in tiers] and tiers
+    assert "ARR" in page and "$" in page and "%" in page
+    assert not re.search(r"\d\.\d{3,}", page.split('id="exec-quality"')[0])
+    assert "{'" not in page
+    for measure in ("ROC-AUC", "Brier", "PSI", "Lift"):
+        assert measure in page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_the_executive_page_renders_in_chromium(report: Path, tmp_path: Path) -> None:
+    """A screenshot of the first screenful, and the DOM chromium built from the page."""
+    shot = tmp_path / "executive.png"
+    base = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ]
+    subprocess.run(
+        base + ["--window-size=1200,1400", f"--screenshot={shot}", report.resolve().as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 30_000
+    dom = subprocess.run(
+        base + ["--dump-dom", report.resolve().as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    for section in EXECUTIVE_SECTIONS:
+        assert f'id="{section}"' in dom
+    assert "Accounts to call first" in dom and "What moved this week" in dom

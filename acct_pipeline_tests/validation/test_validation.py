@@ -298,3 +298,34 @@ def test_churn_figures_come_only_from_rows_with_an_out_of_time_probability(
     assert None not in s["account_days_by_tier"] and sum(s["account_days_by_tier"].values()) == len(
         hist
     )
+
+
+def test_a_reversal_after_a_real_score_move_is_not_flapping() -> None:
+    """Issue #22: a dwell promotion at 92 followed by a drop to 80 is two real changes; a tier
+    that changes and back on 2-point moves is flapping."""
+    from datetime import date, timedelta
+
+    from acct_pipeline.scoring.validation import _stability
+
+    d0 = date(2026, 6, 1)
+    rows = []
+    # A flaps: 71 -> 69 -> 71 around the 70 boundary (moves of 2 points)
+    for i, (score, tier) in enumerate(
+        [(71, "At-Risk"), (69, "Concerning"), (71, "At-Risk"), (71, "At-Risk")]
+    ):
+        rows.append(("A", d0 + timedelta(days=i), score, tier))
+    # B: promoted at 92.8, then a real 12-point drop two days later
+    for i, (score, tier) in enumerate(
+        [(93.0, "At-Risk"), (92.8, "Healthy"), (89.0, "Healthy"), (80.2, "At-Risk")]
+    ):
+        rows.append(("B", d0 + timedelta(days=i), score, tier))
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TEMP TABLE _v_scores (account_id VARCHAR, as_of_date DATE, health_score DOUBLE, "
+        "tier VARCHAR)"
+    )
+    con.executemany("INSERT INTO _v_scores VALUES (?, ?, ?, ?)", rows)
+    summary: dict = {}
+    _stability(con, [], summary)
+    assert summary["tier_flap_accounts"] == 1  # A only
+    assert summary["tier_flap_share"] == 0.5
