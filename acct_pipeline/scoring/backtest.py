@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Collection
 from datetime import date, datetime
@@ -281,6 +282,12 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
     }
 
 
+def _tell(progress: Callable[[str], None] | None, i: int, n: int, day: date) -> None:
+    """Progress every 10 days scored (and the last one)."""
+    if progress is not None and (i % 10 == 0 or i == n):
+        progress(f"backtest: scored {i}/{n} days under the candidate (up to {day})")
+
+
 def run_backtest(
     warehouse_path: str | Path,
     candidate_path: str | Path,
@@ -292,6 +299,7 @@ def run_backtest(
     train_churn: bool = True,
     accounts: Collection[str] | None = None,
     evaluation: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Re-score the warehouse's history under ``candidate_path`` and compare with what is stored.
 
@@ -373,8 +381,9 @@ def run_backtest(
                 from acct_pipeline.scoring.churn import WalkForwardChurn
 
                 churn = WalkForwardChurn(model, workdir / "churn_models") if train_churn else None
-                for day in days:
+                for i, day in enumerate(days, 1):
                     score_day(con, day, model, churn=churn)
+                    _tell(progress, i, len(days), day)
                 if churn is not None:
                     summary = churn.summary()
                     churn_model = {
@@ -390,8 +399,9 @@ def run_backtest(
                             + ((summary.get("no_model") or ["no reason recorded"])[-1])
                         )
             else:
-                for day in days:
+                for i, day in enumerate(days, 1):
                     score_day(con, day, model)
+                    _tell(progress, i, len(days), day)
             current_table, candidate_table = CURRENT_SCORES, ACCOUNT_SCORES
             if accounts is not None:
                 current_table, candidate_table = _restrict(con, accounts)
@@ -581,11 +591,43 @@ def add_backtest_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def same_version_warning(candidate_path: str | Path) -> str | None:
+    """A warning when the candidate carries production's ``name@version`` (``ACCT_MODEL``): the
+    backtest then labels both sides alike, and a changed file would be refused at go-live."""
+    from acct_pipeline.scoring.model import load_model
+
+    try:
+        production, candidate = load_model(), load_model(candidate_path)
+    except Exception:  # noqa: BLE001 - the backtest itself reports an unloadable candidate
+        return None
+    if candidate.label != production.label:
+        return None
+    if candidate.content_hash == production.content_hash:
+        return (
+            f"warning: the candidate is production's own model ({production.label}): both sides "
+            "will score the same"
+        )
+    return (
+        f"warning: the candidate is labelled {candidate.label}, like production, but its content "
+        "differs: bump its version before it goes live (a changed file with the same version is "
+        "refused)"
+    )
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     """``acct-pipeline backtest``: print the comparison, write the JSON (for ``cli.COMMANDS``)."""
     warehouse = getattr(args, "warehouse", None) or warehouse_path()
+    warning = same_version_warning(args.model)
+    if warning:
+        print(warning, file=sys.stderr)
     try:
-        result = run_backtest(warehouse, args.model, args.date_from, args.date_to)
+        result = run_backtest(
+            warehouse,
+            args.model,
+            args.date_from,
+            args.date_to,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     except BacktestError as exc:
         print(str(exc))
         return 2

@@ -233,3 +233,41 @@ def test_json_carries_the_headline_figures_per_side_on_the_judged_accounts(
     )
     assert whole["current"]["accounts"] == len(ids)
     assert whole["current"]["basis"]["out_of_time"] is False
+
+
+def test_the_backtest_tells_its_progress(synthetic_warehouse: Path, bad_candidate: Path) -> None:
+    lines: list[str] = []
+    run_backtest(
+        synthetic_warehouse,
+        bad_candidate,
+        load_model=fake_load,
+        score_day=fake_score_day,
+        progress=lines.append,
+    )
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as con:
+        n = con.execute(f"SELECT count(DISTINCT as_of_date) FROM {ACCOUNT_SCORES}").fetchone()[0]
+    assert lines and lines[-1].startswith(f"backtest: scored {n}/{n} days")
+    assert len(lines) == -(-n // 10)  # every 10 days and the last one
+
+
+def test_a_candidate_with_productions_version_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acct_pipeline.scoring.backtest import same_version_warning
+    from acct_pipeline.scoring.model import DEFAULT_MODEL_PATH
+
+    monkeypatch.delenv("ACCT_MODEL", raising=False)
+    text = Path(DEFAULT_MODEL_PATH).read_text()
+    same = tmp_path / "same.yaml"
+    same.write_text(text)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(text.replace("drop_points_7d: 10", "drop_points_7d: 12"))
+    bumped = tmp_path / "bumped.yaml"
+    bumped.write_text(
+        text.replace("drop_points_7d: 10", "drop_points_7d: 12").replace(
+            'version: "1.1.0"', 'version: "1.2.0"', 1
+        )
+    )
+    assert "production's own model" in (same_version_warning(same) or "")
+    assert "bump its version" in (same_version_warning(edited) or "")
+    assert same_version_warning(bumped) is None

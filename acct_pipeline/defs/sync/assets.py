@@ -53,9 +53,8 @@ def crm_score_sync(
         reconcile=reconcile,
         partition_passed_checks=scores_guard(warehouse.resolved_path()),
         run_id=context.run.run_id,
-        log=context.log,
+        log=context.log,  # run_sync logs its summary once, here
     )
-    context.log.info(report.summary_text())
     return dg.MaterializeResult(
         metadata={
             **{k: _metadata_value(v) for k, v in report.to_metadata().items()},
