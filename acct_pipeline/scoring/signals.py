@@ -8,6 +8,7 @@ timestamped before the end of D are used. Missing inputs are NULL, never a silen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -164,7 +165,10 @@ def compute_signals(
 
 
 def compute_signals_for_days(
-    con: duckdb.DuckDBPyConnection, days: list[date], model: ScoringModel | None = None
+    con: duckdb.DuckDBPyConnection,
+    days: list[date],
+    model: ScoringModel | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[int, int]:
     """``compute_signals`` for each day in date order (a backfill); returns (rows, rollup days
     rebuilt). The usage rollups of the whole range are brought up to date first, in passes of a
@@ -177,5 +181,9 @@ def compute_signals_for_days(
     scoring_model = model if model is not None else load_model()
     first = ordered[0] - timedelta(days=USAGE_WINDOW_DAYS - 1)
     rebuilt = refresh_usage_rollups(con, first, ordered[-1])
-    rows = sum(compute_signals(con, day, scoring_model) for day in ordered)
+    rows = 0
+    for i, day in enumerate(ordered, 1):
+        rows += compute_signals(con, day, scoring_model)
+        if progress is not None and len(ordered) > 1 and (i % 30 == 0 or i == len(ordered)):
+            progress(f"signals: {i}/{len(ordered)} days, {rows:,} rows")
     return rows, len(rebuilt)

@@ -142,7 +142,9 @@ def run_pipeline(landing: Path, db: Path, outbox: Path, models: Path) -> tuple[d
     _, end = load_landing(landing, db)
     with warehouse.connect(db) as con:
         days = days_between(end - timedelta(days=SCORED_DAYS - 1), end)
-        compute_signals_for_days(con, days, model)
+        progress: list[str] = []
+        compute_signals_for_days(con, days, model, progress.append)
+        assert progress[-1].startswith(f"signals: {len(days)}/{len(days)} days")
         churn = WalkForwardChurn(model, models)
         for day in days:
             score_day(con, day, model, churn=churn)

@@ -37,7 +37,7 @@ def account_signals(
     or before D are used, so a backfilled day is what would have been computed on that day."""
     days = [date.fromisoformat(k) for k in context.partition_keys]
     with warehouse.connect() as con:
-        rows, rebuilt = compute_signals_for_days(con, days, load_model())
+        rows, rebuilt = compute_signals_for_days(con, days, load_model(), context.log.info)
     context.log.info(f"{rows:,} signal rows; usage rollups: {rebuilt} day(s) rebuilt")
     return dg.MaterializeResult(
         metadata={

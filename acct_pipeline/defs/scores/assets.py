@@ -50,8 +50,10 @@ def account_scores(
     churn = WalkForwardChurn(model, _models_dir(warehouse))
     rows = 0
     with warehouse.connect() as con:
-        for day in days:
+        for i, day in enumerate(days, 1):
             rows += score_day(con, day, model, churn=churn)
+            if len(days) > 1 and (i % 30 == 0 or i == len(days)):
+                context.log.info(f"scores: {i}/{len(days)} days, {rows:,} rows")
         # The score-drop sensor decides from this metadata whether a day needs an alert run.
         drops = drop_counts(con, days)
     churn_meta = churn.summary()
