@@ -52,13 +52,3 @@ def lifecycle_status(signals: pd.DataFrame, model: ScoringModel) -> np.ndarray:
     out[young & ~churned] = ONBOARDING
     out[churned] = CHURNED
     return out
-
-
-def churned_since(signals: pd.DataFrame, as_of: object) -> np.ndarray:
-    """The day each row's last subscription ended (NaT where none has)."""
-    days = _col(signals, "days_since_subscription_ended")
-    base = pd.Timestamp(as_of)
-    return np.array(
-        [base - pd.Timedelta(days=int(d)) if not np.isnan(d) else pd.NaT for d in days],
-        dtype=object,
-    )
