@@ -514,6 +514,7 @@ MODEL_REGISTRY = "scores.model_registry"
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
 CRM_SYNC_JOURNAL = "sync.crm_sync_ledger_journal"
 CRM_SYNC_FIELDS = "sync.crm_sync_fields"
+CRM_SYNC_TARGETS = "sync.crm_sync_targets"  # HubSpot portal id per (base URL, token fingerprint)
 SCORE_DROP_ALERTS = "alerts.score_drop_alerts"
 ALERT_DELIVERIES = "alerts.alert_deliveries"
 

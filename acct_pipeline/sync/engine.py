@@ -3,6 +3,7 @@
 Order of work (each ledger step is committed before the next network call):
 
 1. guards: the partition passed its blocking checks; the scores partition exists and has rows;
+   the target's identity (portal / org / folder, ``identity.py``) picks its rows of the ledger;
 2. recover: records left ``in_flight`` by an interrupted run are read back from the CRM; those that
    hold the values are marked accepted without being sent again, the rest go back to ``pending``;
 3. diff (SQL, ``plan.py``) against what the CRM last accepted; guard the share of changed records;
@@ -31,7 +32,7 @@ from typing import Any, Protocol
 import duckdb
 
 from acct_pipeline.connectors.http import ApiError, AuthFailed, QuotaExhausted, RateLimited
-from acct_pipeline.sync import ledger
+from acct_pipeline.sync import identity, ledger
 from acct_pipeline.sync.mapping import FieldMapping, load_mapping
 from acct_pipeline.sync.plan import PLAN, build_plan, records_to_send, samples
 from acct_pipeline.sync.report import SyncReport
@@ -168,24 +169,45 @@ def run_sync(
 
     own_target = target is None
     tgt = target
+
+    def get_target() -> SyncTarget:
+        nonlocal tgt
+        tgt = tgt or build_target(settings, mapping)
+        return tgt
+
     try:
         with con_factory() as con:
             _require_scores(con, as_of_date)
-            ledger_table = ledger.ledger_for_reading(con) if dry_run else ledger.ensure_ledger(con)
             if not dry_run:
+                ledger.ensure_ledger(con)
                 ledger.fold_journal(con)  # a crashed run's last steps
-                stuck = ledger.in_flight(con, settings.target)
+            try:
+                key, notes = identity.resolve(con, settings, get_target, store=not dry_run)
+            except (QuotaExhausted, RateLimited) as exc:
+                report.stopped_reason = get_target().redact(str(exc))
+                return _finish(con, report, tgt, started, settings, None)
+            report.target_identity = key.identity
+            report.warnings += notes
+            if dry_run:
+                ledger_table = ledger.ledger_for_reading(con, key)
+            else:
+                ledger_table = ledger.CRM_SYNC_LEDGER
+                claimed = ledger.claim_legacy(con, key)
+                if claimed:
+                    report.notes.append(
+                        f"{claimed:,} ledger rows from before target identities assigned to "
+                        f"{settings.target} {key.identity}"
+                    )
+                stuck = ledger.in_flight(con, key)
                 if stuck:
-                    tgt = tgt or build_target(settings, mapping)
                     try:
-                        _recover(con, tgt, settings, stuck, run_id, report, log)
+                        _recover(con, get_target(), settings, key, stuck, run_id, report, log)
                     except (QuotaExhausted, RateLimited) as exc:
-                        report.stopped_reason = tgt.redact(str(exc))
-                        return _finish(con, report, tgt, started, settings)
+                        report.stopped_reason = get_target().redact(str(exc))
+                        return _finish(con, report, tgt, started, settings, key)
 
             if reconcile and not dry_run:
-                tgt = tgt or build_target(settings, mapping)
-                _reconcile(con, tgt, settings, run_id, report, log)
+                _reconcile(con, get_target(), settings, key, run_id, report, log)
 
             plan = build_plan(
                 con,
@@ -193,6 +215,7 @@ def run_sync(
                 settings.target,
                 as_of_date,
                 ledger_table,
+                identity=key.identity,
                 allow_stale=force,
                 fields_for=settings.outbox_format if settings.target == "outbox" else None,
             )
@@ -243,17 +266,17 @@ def run_sync(
 
             todo = records_to_send(con)
             if not todo:
-                return _finish(con, report, tgt, started, settings)
-            tgt = tgt or build_target(settings, mapping)
+                return _finish(con, report, tgt, started, settings, key)
+            tgt = get_target()
             crm_names = [f.crm_name(settings.target) for f in mapping.fields]
-            fingerprint = ledger.fields_fingerprint(settings.target, crm_names)
+            fingerprint = ledger.fields_fingerprint(key, crm_names)
             checked = settings.target == "outbox" or not ledger.fields_verified(
                 con, settings.target, fingerprint
             )
             if checked:
                 report.notes += tgt.prepare()
                 ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
-            ledger.stage_pending(con, settings.target, PLAN, run_id)
+            ledger.stage_pending(con, key, PLAN, run_id)
             log.info(
                 "sync %s %s: sending %d records in batches of %d",
                 settings.target,
@@ -263,7 +286,7 @@ def run_sync(
             )
             try:
                 try:
-                    _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+                    _send_all(con, tgt, settings, key, todo, as_of_date, run_id, report, log)
                 except UnknownField:
                     if checked:
                         raise
@@ -276,12 +299,12 @@ def run_sync(
                     )
                     report.notes += tgt.prepare()
                     ledger.mark_fields_verified(con, settings.target, fingerprint, crm_names)
-                    left = set(ledger.ids_with_status(con, settings.target, ledger.PENDING))
+                    left = set(ledger.ids_with_status(con, key, ledger.PENDING))
                     todo = [t for t in todo if t[0] in left]
-                    _send_all(con, tgt, settings, todo, as_of_date, run_id, report, log)
+                    _send_all(con, tgt, settings, key, todo, as_of_date, run_id, report, log)
             finally:
                 ledger.fold_journal(con)
-            _finish(con, report, tgt, started, settings)
+            _finish(con, report, tgt, started, settings, key)
             log.info("%s", report.summary_text())
             return report
     finally:
@@ -314,10 +337,11 @@ def _finish(
     tgt: SyncTarget | None,
     started: float,
     settings: SyncSettings,
+    key: ledger.TargetKey | None,
 ) -> SyncReport:
     if not report.dry_run:
         ledger.fold_journal(con)
-    counts = ledger.status_counts(con, settings.target)
+    counts = ledger.status_counts(con, key) if key is not None else {}
     report.pending = sum(
         n for s, n in counts.items() if s not in (ledger.ACCEPTED, ledger.EXPORTED)
     )
@@ -347,6 +371,7 @@ def _recover(
     con: duckdb.DuckDBPyConnection,
     tgt: SyncTarget,
     settings: SyncSettings,
+    key: ledger.TargetKey,
     stuck: Sequence[ledger.InFlight],
     run_id: str,
     report: SyncReport,
@@ -360,14 +385,12 @@ def _recover(
     if confirmed is None:
         # Without a read-back the batch is sent again: HubSpot batch/update and Salesforce PATCH by
         # id are idempotent for identical values, and none of these records was ever confirmed.
-        ledger.mark_pending(
-            con, settings.target, ids, run_id, "outcome of an interrupted send unknown; resent"
-        )
+        ledger.mark_pending(con, key, ids, run_id, "outcome of an interrupted send unknown; resent")
         log.warning("sync: %d records of an interrupted run will be sent again", len(ids))
         return
     ledger.mark_accepted(
         con,
-        settings.target,
+        key,
         [i for i in ids if i in confirmed],
         run_id,
         "confirmed by read-back after an interrupted run",
@@ -375,7 +398,7 @@ def _recover(
     )
     ledger.mark_pending(
         con,
-        settings.target,
+        key,
         [i for i in ids if i not in confirmed],
         run_id,
         "not in the CRM after an interrupted run",
@@ -393,6 +416,7 @@ def _reconcile(
     con: duckdb.DuckDBPyConnection,
     tgt: SyncTarget,
     settings: SyncSettings,
+    key: ledger.TargetKey,
     run_id: str,
     report: SyncReport,
     log: Logger,
@@ -400,14 +424,14 @@ def _reconcile(
     """Read back every record the ledger says the CRM holds; those whose CRM values differ (a
     person edited them, the portal was emptied or restored) lose their accepted values, so the
     diff sends them again as new."""
-    rows = ledger.accepted_values(con, settings.target)
+    rows = ledger.accepted_values(con, key)
     records = _records(rows)
     confirmed = tgt.read_back(records, [None] * len(records))
     if confirmed is None:
         raise SyncConfigError(f"{settings.target}: this target cannot be read back to reconcile")
     drifted = [r.record_id for r in records if r.record_id not in confirmed]
     ledger.forget_accepted(
-        con, settings.target, drifted, run_id, "CRM values differed from the ledger (reconcile)"
+        con, key, drifted, run_id, "CRM values differed from the ledger (reconcile)"
     )
     report.reconcile_checked = len(records)
     report.drifted = len(drifted)
@@ -439,6 +463,7 @@ def _send_all(
     con: duckdb.DuckDBPyConnection,
     tgt: SyncTarget,
     settings: SyncSettings,
+    key: ledger.TargetKey,
     todo: Sequence[tuple[str, str, str]],
     as_of: date,
     run_id: str,
@@ -451,7 +476,6 @@ def _send_all(
     sends it, and its outcome is recorded when the worker returns.
     """
     size = tgt.batch_size
-    target = settings.target
     batches = (
         (
             _records([(rid, payload) for rid, payload, _ in todo[start : start + size]]),
@@ -479,7 +503,7 @@ def _send_all(
                 fresh.append(nxt)
             # One commit per step: outcomes of the finished batches, and the next batches marked
             # in flight — committed before any of them is sent.
-            _commit_step(con, target, deliveries, fresh, run_id, report, tgt.delivered_event)
+            _commit_step(con, key, deliveries, fresh, run_id, report, tgt.delivered_event)
             for records, batch_id in fresh:
                 running.add(pool.submit(_deliver, tgt, settings, records, batch_id, log))
             if not running:
@@ -496,7 +520,7 @@ def _send_all(
 
 def _commit_step(
     con: duckdb.DuckDBPyConnection,
-    target: str,
+    key: ledger.TargetKey,
     deliveries: Sequence[_Delivery],
     fresh: Sequence[tuple[list[OutRecord], str]],
     run_id: str,
@@ -514,7 +538,7 @@ def _commit_step(
     events += [(rid, "rejected", None, msg) for rid, msg in rejected.items()]
     events += [(rid, "pending", None, None) for rid in unsent]
     events += [(r.record_id, "in_flight", bid, None) for recs, bid in fresh for r in recs]
-    ledger.journal(con, target, events, run_id, time.time_ns())  # one statement, one commit
+    ledger.journal(con, key, events, run_id, time.time_ns())  # one statement, one commit
     # sent = processed by the CRM (accepted or refused on its merits); records refused before
     # processing (quota, rate limit) or with an unknown outcome are not counted
     report.sent += len(accepted) + len(confirmed) + len(rejected)

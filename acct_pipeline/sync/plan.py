@@ -140,8 +140,10 @@ def build_plan(
     *,
     allow_stale: bool = False,
     fields_for: str | None = None,
+    identity: str = "",
 ) -> Plan:
-    """Diff the scores of ``as_of`` against the ledger of ``target`` (temp table ``sync_plan``).
+    """Diff the scores of ``as_of`` against the ledger of ``target`` at ``identity`` (the portal /
+    org / folder: ``sync/identity.py``) — temp table ``sync_plan``.
 
     ``fields_for``: the CRM whose mapped fields are diffed (default ``target``; the outbox
     writes import files for one CRM)."""
@@ -201,7 +203,8 @@ def build_plan(
                    list_filter([{changed_items}], lambda x: x IS NOT NULL) AS changed_fields,
                    {stale} AS is_stale
             FROM {DESIRED} d
-            LEFT JOIN {ledger_table} l ON l.target = ? AND l.record_id = d.record_id
+            LEFT JOIN {ledger_table} l
+                   ON l.target = ? AND l.target_id = ? AND l.record_id = d.record_id
         )
         SELECT *,
                CASE WHEN len(changed_fields) = 0 AND ledger_status = 'exported' THEN 'exported'
@@ -215,7 +218,7 @@ def build_plan(
         FROM j
         ORDER BY record_id
         """,
-        [target],
+        [target, identity],
     )
     plan.kinds = dict(con.execute(f"SELECT kind, count(*) FROM {PLAN} GROUP BY 1").fetchall())
     plan.baseline = con.execute(

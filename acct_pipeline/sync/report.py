@@ -34,6 +34,7 @@ class SyncReport:
     target: str
     as_of_date: date
     run_id: str
+    target_identity: str | None = None  # the ledger key: portal id / instance URL / outbox folder
     dry_run: bool = False
     forced: bool = False
     reconciled: bool = False
@@ -98,6 +99,7 @@ class SyncReport:
         """Plain JSON-able values for Dagster materialization metadata (no secrets in here)."""
         meta: dict[str, Any] = {
             "target": self.target,
+            "target_identity": self.target_identity,
             "as_of_date": self.as_of_date.isoformat(),
             "run_id": self.run_id,
             "dry_run": self.dry_run,

@@ -150,6 +150,9 @@ class HubSpotRecord:
     archived: bool = False
 
 
+_PORTAL_IDS = itertools.count(40_000_001)
+
+
 class FakeHubSpot(FakeServer):
     """Fake HubSpot. ``FakeHubSpot(token=..., rate_limit=(100, 10.0), daily_limit=250_000)``."""
 
@@ -164,9 +167,12 @@ class FakeHubSpot(FakeServer):
         daily_limit: int | None = 250_000,
         search_per_second: int = 5,
         clock: Callable[[], float] | None = None,
+        portal_id: int | None = None,
     ) -> None:
         super().__init__(clock)
         self.token = token
+        # every fake is its own portal unless told otherwise (a restored / emptied portal)
+        self.portal_id = portal_id if portal_id is not None else next(_PORTAL_IDS)
         self.rate_limit = rate_limit
         self.daily_limit = daily_limit
         self.search_per_second = search_per_second
@@ -216,6 +222,7 @@ class FakeHubSpot(FakeServer):
             self.route("GET", f"{base}/(?P<otype>[a-z_]+)/(?P<name>[^/]+)", self.get_property)
             self.route("POST", f"{base}/(?P<otype>[a-z_]+)", self.create_property)
         self.route("GET", "/crm/v3/owners/?", self.list_owners)
+        self.route("GET", "/account-info/v3/details/?", self.account_details)
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -610,6 +617,23 @@ class FakeHubSpot(FakeServer):
         if after + limit < len(hits):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return json_response(200, out)
+
+    def account_details(self, req: Request) -> Response:
+        """``GET /account-info/v3/details``: the portal the token belongs to."""
+        return json_response(
+            200,
+            {
+                "portalId": self.portal_id,
+                "accountType": "STANDARD",
+                "timeZone": "Europe/Berlin",
+                "companyCurrency": "EUR",
+                "additionalCurrencies": [],
+                "utcOffset": "+01:00",
+                "utcOffsetMilliseconds": 3_600_000,
+                "uiDomain": "app-eu1.hubspot.com",
+                "dataHostingLocation": "eu1",
+            },
+        )
 
     def list_owners(self, req: Request) -> Response:
         limit = int(req.arg("limit", "100") or 100)

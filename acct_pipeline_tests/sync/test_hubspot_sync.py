@@ -157,7 +157,8 @@ def test_daily_quota_stops_cleanly_and_next_run_resumes(
     for f in FieldMapping().for_target("hubspot"):  # properties exist: the quota goes to writes
         name = f.crm_name("hubspot")
         hs.properties["companies"][name] = {"name": name, "type": "string", "options": []}
-    hs.daily_limit = hs.daily_used + 3  # the properties list + 2 writes, then 429 DAILY
+    # the portal id (read once per token and cached), the properties list + 2 writes, then 429
+    hs.daily_limit = hs.daily_used + 4
     report = sync_hubspot(db, hs, fake_clock, concurrency=1)
     assert report.stopped_reason and "DAILY" in report.stopped_reason
     assert report.accepted == 200 and report.pending == N - 200
@@ -351,11 +352,12 @@ def test_property_creation_is_retried_after_5xx_and_dropped_connections(
 def test_reconcile_repairs_an_empty_portal_and_hand_edits(
     db: Path, portal, fake_clock: FakeClock
 ) -> None:
-    """A synced warehouse pointed at a portal that holds none of the values: a plain run trusts
-    its ledger and sends nothing; ``reconcile`` reads the CRM back and writes every record."""
+    """A synced portal emptied or restored from a backup (same portal id, none of the values): a
+    plain run trusts its ledger and sends nothing; ``reconcile`` reads the CRM back and writes
+    every record. (Another portal is another ledger: test_target_identity.py.)"""
     hs, ids = portal
     sync_hubspot(db, hs, fake_clock)
-    with FakeHubSpot(clock=fake_clock) as empty:
+    with FakeHubSpot(clock=fake_clock, portal_id=hs.portal_id) as empty:
         add_companies(empty, ids)  # the companies exist, without score properties or values
         assert sync_hubspot(db, empty, fake_clock).sent == 0
         report = sync_hubspot(db, empty, fake_clock, reconcile=True)

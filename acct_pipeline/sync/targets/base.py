@@ -72,6 +72,11 @@ class SyncTarget(ABC):
         """Record ids whose CRM values already equal ``values`` (None: the target cannot tell)."""
         return None
 
+    def identity(self) -> str | None:
+        """The CRM instance's own id, read from the CRM (None: it has none to read; the ledger
+        key is then derived from the settings — ``sync/identity.py``)."""
+        return None
+
     def http_stats(self) -> HttpStats | None:
         return None
 

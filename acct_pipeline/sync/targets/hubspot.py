@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from acct_pipeline.connectors.http import (
+    ApiError,
     RetryPolicy,
     hubspot_classifier,
 )
@@ -31,6 +32,8 @@ from acct_pipeline.sync.targets.base import (
     OutRecord,
     values_equal,
 )
+
+ACCOUNT_INFO_PATH = "/account-info/v3/details"  # {"portalId": 12345, "timeZone": ..., ...}
 
 PROPERTY_TYPES = {  # mapping type -> (HubSpot type, fieldType)
     "number": ("number", "number"),
@@ -83,6 +86,18 @@ class HubSpotTarget(HttpTarget):
                 v = values[f.name]
                 out[f.crm_name(self.name)] = "" if v is None else v
         return out
+
+    def identity(self) -> str | None:
+        """The portal id (``portalId`` of the account details); None when the server has no
+        such endpoint (404)."""
+        try:
+            body = self.client.get_json(ACCOUNT_INFO_PATH)
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        portal = body.get("portalId") if isinstance(body, dict) else None
+        return str(portal) if portal not in (None, "") else None
 
     # -- properties ----------------------------------------------------------------------------
 
