@@ -370,23 +370,41 @@ def key_feature_check(
     if not configured:
         return None
     first = as_of - timedelta(days=KEY_FEATURES_WINDOW_DAYS - 1)
-    table = PRODUCT_EVENTS.qualified
+    return _names_in_window(
+        con,
+        "key feature",
+        PRODUCT_EVENTS.qualified,
+        configured,
+        "product events",
+        f"SELECT event_name, count(*) FROM {PRODUCT_EVENTS.qualified} "
+        f"WHERE {EVENT_DATE} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
+        "AND event_name IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+        first,
+        as_of,
+    )
+
+
+def _names_in_window(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    table: str,
+    configured: tuple[str, ...],
+    what: str,
+    counts_sql: str,
+    first: date,
+    as_of: date,
+) -> NameCheck:
+    """Configured names against the names ``counts_sql`` finds in ``first``..``as_of``."""
     window = f"{first}..{as_of}"
-    base = dict(kind="key feature", table=table, window=window, configured=configured)
+    base = dict(kind=kind, table=table, window=window, configured=configured)
     if (
         not table_exists(con, table)
         or not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     ):
-        return NameCheck(**base, note=f"no product events loaded ({table} is missing or empty)")
-    occurring = _name_counts(
-        con,
-        f"SELECT event_name, count(*) FROM {table} "
-        f"WHERE {EVENT_DATE} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
-        "AND event_name IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
-        [first, as_of],
-    )
+        return NameCheck(**base, note=f"no {what} loaded ({table} is missing or empty)")
+    occurring = _name_counts(con, counts_sql, [first, as_of])
     if not occurring:
-        return NameCheck(**base, note=f"no product events in {table} {window}")
+        return NameCheck(**base, note=f"no {what} in {table} {window}")
     return NameCheck(**base, occurring=occurring)
 
 
@@ -398,26 +416,19 @@ def activity_type_check(
     configured = tuple(dict.fromkeys([*model.signals.activity_weights, *model.signals.touch_types]))
     if not configured:
         return None
-    days = model.signals.lookback_days
-    first = as_of - timedelta(days=days - 1)
-    table = CRM_ACTIVITIES.qualified
-    window = f"{first}..{as_of}"
-    base = dict(kind="activity type", table=table, window=window, configured=configured)
-    if (
-        not table_exists(con, table)
-        or not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    ):
-        return NameCheck(**base, note=f"no CRM activities loaded ({table} is missing or empty)")
-    occurring = _name_counts(
+    first = as_of - timedelta(days=model.signals.lookback_days - 1)
+    return _names_in_window(
         con,
-        f"SELECT activity_type, count(*) FROM {table} "
+        "activity type",
+        CRM_ACTIVITIES.qualified,
+        configured,
+        "CRM activities",
+        f"SELECT activity_type, count(*) FROM {CRM_ACTIVITIES.qualified} "
         "WHERE occurred_at >= CAST(? AS DATE) AND occurred_at < CAST(? AS DATE) + INTERVAL 1 DAY "
         "AND activity_type IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
-        [first, as_of],
+        first,
+        as_of,
     )
-    if not occurring:
-        return NameCheck(**base, note=f"no CRM activities in {table} {window}")
-    return NameCheck(**base, occurring=occurring)
 
 
 def find_dead_signals(

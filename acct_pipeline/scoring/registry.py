@@ -159,23 +159,7 @@ def check_and_register(
     ensure_table(con)
     stamp = (now or datetime.now()).replace(microsecond=0)
     if entry is None:
-        con.execute(
-            f"INSERT INTO {MODEL_REGISTRY} ({', '.join(REGISTRY_COLUMNS)}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
-            [
-                model.label,
-                model.name,
-                model.version,
-                model.content_hash,
-                model.source,
-                model.owner,
-                changelog_entry(model),
-                LIVE,
-                stamp,
-                as_of,
-                stamp,
-            ],
-        )
+        _insert(con, model, LIVE, stamp, went_live_at=stamp, first_scored_day=as_of)
     else:  # approved before: it goes live now
         con.execute(
             f"UPDATE {MODEL_REGISTRY} SET status = ?, went_live_at = ?, first_scored_day = ? "
@@ -183,6 +167,40 @@ def check_and_register(
             [LIVE, stamp, as_of, model.label],
         )
     return lookup(con, model.label)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    model: ScoringModel,
+    status: str,
+    registered_at: datetime,
+    *,
+    approved_at: datetime | None = None,
+    backtest: str | None = None,
+    went_live_at: datetime | None = None,
+    first_scored_day: date | None = None,
+) -> None:
+    """One registry row for ``model`` (every column of ``REGISTRY_COLUMNS``, in order)."""
+    values = [
+        model.label,
+        model.name,
+        model.version,
+        model.content_hash,
+        model.source,
+        model.owner,
+        changelog_entry(model),
+        status,
+        approved_at,
+        backtest,
+        went_live_at,
+        first_scored_day,
+        registered_at,
+    ]
+    con.execute(
+        f"INSERT INTO {MODEL_REGISTRY} ({', '.join(REGISTRY_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
+        values,
+    )
 
 
 def backtest_figures(result: dict[str, Any]) -> dict[str, Any]:
@@ -227,23 +245,7 @@ def approve(
     stamp = (now or datetime.now()).replace(microsecond=0)
     figures = json.dumps(backtest_figures(backtest), default=str) if backtest else None
     con.execute(f"DELETE FROM {MODEL_REGISTRY} WHERE model_version = ?", [model.label])
-    con.execute(
-        f"INSERT INTO {MODEL_REGISTRY} ({', '.join(REGISTRY_COLUMNS)}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-        [
-            model.label,
-            model.name,
-            model.version,
-            model.content_hash,
-            model.source,
-            model.owner,
-            changelog_entry(model),
-            APPROVED,
-            stamp,
-            figures,
-            stamp,
-        ],
-    )
+    _insert(con, model, APPROVED, stamp, approved_at=stamp, backtest=figures)
     found = lookup(con, model.label)
     assert found is not None
     return found

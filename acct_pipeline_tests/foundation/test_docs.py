@@ -47,3 +47,15 @@ def test_landing_format_documents_every_rule_and_setting() -> None:
         row = next((r for r in readme.splitlines() if r.startswith("| `") and name in r), None)
         assert row is not None, f"{name} is not in README's configuration table"
         assert name in example, f"{name} is not in .env.example"
+
+
+def test_the_readme_counts_the_asset_checks_the_definitions_have() -> None:
+    import re
+
+    from acct_pipeline.definitions import defs
+
+    stated = re.search(r"\((\d+) asset checks in all", (REPO / "README.md").read_text())
+    assert stated, "README no longer states the number of asset checks"
+    loaded = defs()
+    actual = sum(len(list(c.check_keys)) for c in (loaded.asset_checks or []))
+    assert int(stated.group(1)) == actual
