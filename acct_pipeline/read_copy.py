@@ -65,12 +65,8 @@ class Published:
 
 
 def _published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' "
-        "AND table_schema <> 'main' ORDER BY 1, 2"
-    ).fetchall()
-    return [f"{s}.{t}" for s, t in rows if f"{s}.{t}" not in NOT_PUBLISHED]
+    tables = [f"{s}.{t}" for s, t in warehouse.base_tables(con) if s != "main"]
+    return [t for t in tables if t not in NOT_PUBLISHED]
 
 
 def publish(
@@ -92,8 +88,7 @@ def publish(
     try:
         con.execute(f"ATTACH {warehouse.quote_literal(str(tmp))} AS {alias}")
         attached = True
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with warehouse.transaction(con):
             tables = _published_tables(con)
             for schema in sorted({t.split(".", 1)[0] for t in tables}):
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
@@ -105,10 +100,6 @@ def publish(
                 "? AS warehouse, ? AS tables",
                 [str(source or ""), len(tables)],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         con.execute(f"DETACH {alias}")
         attached = False
         os.replace(tmp, target)

@@ -5,7 +5,8 @@ constants and ``TableSpec`` objects defined here, never through string literals 
 
 Schemas mirror the Dagster asset key prefixes: ``ingest`` (raw copies), ``staging`` (cleaned,
 matched), ``features``, ``scores``, ``sync`` and ``alerts``. Daily partitioned tables store their
-partition column as DATE (a VARCHAR partition column makes re-runs double rows: REFERENCE.md).
+partition column as DATE (a VARCHAR partition column makes re-runs double rows: docs/traps.md,
+"DuckDB partition column type").
 """
 
 from __future__ import annotations
@@ -573,7 +574,12 @@ def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOAD_AUDIT_MIGRATION)
 
 
+# Shared SQL helpers: the one place that asks DuckDB's information_schema about tables and
+# columns, and the one BEGIN / COMMIT / ROLLBACK block.
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether ``schema.table`` exists (a table or a view, in any attached database)."""
     schema, name = qualified.split(".", 1)
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
@@ -582,16 +588,49 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     return bool(row and row[0])
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
-    """Column names of ``schema.table`` in table order ([] when the table does not exist)."""
+def column_types(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
+    """Columns of ``schema.table`` in the current database, name -> DuckDB type, in table order
+    ({} when the table does not exist)."""
     schema, name = qualified.split(".", 1)
     rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
+        "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
         "ORDER BY ordinal_position",
         [schema, name],
     ).fetchall()
-    return [r[0] for r in rows]
+    return {str(c): str(t) for c, t in rows}
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """Column names of ``schema.table`` in table order ([] when the table does not exist)."""
+    return list(column_types(con, qualified))
+
+
+def base_tables(
+    con: duckdb.DuckDBPyConnection, catalog: str | None = None
+) -> list[tuple[str, str]]:
+    """``(schema, table)`` of every base table (no views) of ``catalog`` (default: the current
+    database), sorted."""
+    rows = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = coalesce(?, current_database()) AND table_type = 'BASE TABLE' "
+        "ORDER BY 1, 2",
+        [catalog],
+    ).fetchall()
+    return [(str(s), str(t)) for s, t in rows]
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``with transaction(con): ...`` runs the block in one transaction: COMMIT when it ends,
+    ROLLBACK (then the exception goes on) when it raises, a KeyboardInterrupt included."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def add_missing_columns(
@@ -634,8 +673,7 @@ def replace_partition(
         )
     else:
         add_missing_columns(con, table, select_sql, params)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             f"DELETE FROM {table} WHERE {partition_column} IN (SELECT unnest(?::DATE[]))",
             [partition_values],
@@ -643,10 +681,6 @@ def replace_partition(
         before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params or [])
         after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return int(after - before)
 
 
@@ -654,14 +688,9 @@ def replace_table(
     con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | None = None
 ) -> int:
     """Replace a whole (unpartitioned) table with ``select_sql``'s rows, atomically."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", params or [])
         n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return int(n)
 
 

@@ -29,6 +29,7 @@ from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNTS,
     SCORE_DROP_ALERTS,
+    column_types,
     replace_partition,
     table_exists,
 )
@@ -57,16 +58,6 @@ ALERT_COLUMNS = (
 )
 
 
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
-    schema, name = qualified.split(".", 1)
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return {c: t for c, t in rows}
-
-
 def _tier_rank_sql(expr: str) -> str:
     cases = " ".join(f"WHEN '{tier}' THEN {rank}" for tier, rank in TIER_RANK.items())
     return f"CASE {expr} {cases} END"
@@ -77,7 +68,7 @@ def drops_sql(con: duckdb.DuckDBPyConnection) -> str:
 
     Parameters, in order: as-of date, points threshold, tier-alerts flag (BOOLEAN).
     """
-    cols = _columns(con, ACCOUNT_SCORES)
+    cols = column_types(con, ACCOUNT_SCORES)
     has_delta = "score_delta_7d" in cols
     reasons_type = cols.get("reason_codes", "")
     if reasons_type.endswith("[]"):

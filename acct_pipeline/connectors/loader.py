@@ -40,6 +40,7 @@ from acct_pipeline.warehouse import (
     ensure_core_tables,
     quote_ident,
     quote_literal,
+    transaction,
 )
 
 _LANDING = "_landing"
@@ -192,13 +193,8 @@ def _load(
                 elif batch.frame is not None:
                     _stage_frame(con, spec, batch, partition)
         partitions = [p for p, _ in days if p is not None]
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             result = _split_and_write(con, spec, source_name, partitions, settings, origins)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_LANDING}")
         con.execute("DROP TABLE IF EXISTS _classified")

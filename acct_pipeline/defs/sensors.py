@@ -71,8 +71,9 @@ class _RunStates:
 
 # A plain sensor over the event log, not @asset_sensor: that one sees only the newest
 # materialization per tick, so several partitions finishing between ticks would collapse into one
-# (REFERENCE.md, "Sensors"). The cursor is the last storage id *decided*: every materialization up
-# to it was evaluated (alerted, quiet, outside the window, or from a failed run), none after it.
+# (docs/traps.md, "Dagster sensors"). The cursor is the last storage id *decided*: every
+# materialization up to it was evaluated (alerted, quiet, outside the window, or from a failed
+# run), none after it.
 #
 # Two races this order of reads closes (issue #27):
 # - A run records its partitions one by one (a 40-day single-run backfill over seconds). Its

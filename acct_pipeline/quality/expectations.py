@@ -4,7 +4,7 @@ Plain data, no Great Expectations import: a suite is a list of ``Expectation``s,
 GX expectation class it becomes, its arguments, the columns it needs and the Dagster check name
 it reports under (``check``, also stored in the GX expectation's ``meta``). ``validate.py`` turns
 them into a GX 1.x suite when a check runs, so loading the Dagster definitions never pays the
-GX import (REFERENCE.md).
+GX import (docs/traps.md, "Great Expectations import cost").
 
 Every expectation validates one of three frames built from the warehouse:
 

@@ -19,6 +19,7 @@ from acct_pipeline.warehouse import (
     UNMATCHED_RECORDS,
     replace_table,
     table_exists,
+    transaction,
 )
 
 FREE_MAIL_DOMAINS: tuple[str, ...] = (
@@ -179,8 +180,7 @@ def build_identity(con: duckdb.DuckDBPyConnection) -> dict[str, int | float]:
     ``staging.duplicate_domains`` together (one transaction: never a map without its unmatched
     records). Returns counts and match rates for asset metadata."""
     free_mail = [list(FREE_MAIL_DOMAINS)]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _identity AS {_CANDIDATES_SQL}", free_mail)
         con.execute(f"CREATE OR REPLACE TABLE {IDENTITY_MAP} AS {IDENTITY_MAP_SQL}")
         con.execute(f"CREATE OR REPLACE TABLE {UNMATCHED_RECORDS} AS {UNMATCHED_SQL}")
@@ -197,10 +197,6 @@ def build_identity(con: duckdb.DuckDBPyConnection) -> dict[str, int | float]:
             ).fetchall()
         )
         con.execute("DROP TABLE IF EXISTS _identity")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return {
         "matched": int(matched),
         "unmatched": int(unmatched),

@@ -1,7 +1,8 @@
 """Run an expectation suite (``expectations.py``) against the warehouse with Great Expectations.
 
 GX is imported inside ``_run_gx`` only: importing it costs seconds, and every code-location load
-(UI, sensors, tests) would pay it if this module imported it at the top (REFERENCE.md).
+(UI, sensors, tests) would pay it if this module imported it at the top (docs/traps.md,
+"Great Expectations import cost").
 
 ``validate_suite`` reads the table (only the partitions asked for, only the columns the suite
 needs), builds the ``rows`` / ``days`` / ``schema`` frames, validates them in an ephemeral GX
@@ -38,7 +39,7 @@ from acct_pipeline.quality.expectations import (
     Suite,
     volume_band,
 )
-from acct_pipeline.warehouse import EVENT_DATE, PRODUCT_EVENTS, table_exists
+from acct_pipeline.warehouse import EVENT_DATE, PRODUCT_EVENTS, column_types, table_exists
 
 # Derived columns of the ``rows`` frame: name -> (SQL over the table, the column it needs).
 DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
@@ -91,16 +92,6 @@ def _json_safe(value: Any) -> Any:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    schema, name = table.split(".", 1)
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return {str(c): str(t) for c, t in rows}
 
 
 def type_family(duckdb_type: str) -> str:
@@ -370,7 +361,7 @@ def prepare_suite(
             for e in selected
         }
         return PreparedValidation(suite, [], {}, missing_table, order, [])
-    actual = _columns(con, suite.table)
+    actual = column_types(con, suite.table)
     available = set(actual) | {c for c, (_, needs) in DERIVED_COLUMNS.items() if needs in actual}
     ctx = Context(
         now=now or _now(),

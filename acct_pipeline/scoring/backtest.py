@@ -11,8 +11,8 @@ model's side is the scores already stored for the same days. Both sides go throu
 validation code (``validation.compute_validation``), so the numbers are comparable with the
 ``scores.score_validation`` table.
 
-Because features are point-in-time correct (DESIGN.md §3), re-scoring day D from the stored
-signals of D is what the candidate would have said on that day.
+Because features are point-in-time correct (docs/architecture.md, "Point-in-time features"),
+re-scoring day D from the stored signals of D is what the candidate would have said on that day.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
     ACCOUNTS,
+    base_tables,
+    table_columns,
     table_exists,
     warehouse_path,
 )
@@ -66,21 +68,10 @@ def scoring_engine() -> tuple[LoadModel, ScoreDay]:
     return load_model, score_day
 
 
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
-    return [
-        (s, t)
-        for s, t in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_catalog = ? AND table_type = 'BASE TABLE' ORDER BY 1, 2",
-            [catalog],
-        ).fetchall()
-    ]
-
-
 def _copy_inputs(con: duckdb.DuckDBPyConnection, date_from: date, date_to: date) -> dict[str, int]:
     """Copy what scoring reads from ``prod`` into the temporary database. Returns rows per table."""
     copied: dict[str, int] = {}
-    for schema, name in _tables(con, "prod"):
+    for schema, name in base_tables(con, "prod"):
         qualified = f"{schema}.{name}"
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         if schema in OUTPUT_SCHEMAS and qualified != ACCOUNT_SCORES:
@@ -360,15 +351,7 @@ def run_backtest(
                 )
             first, last = days[0], days[-1]
             copied = _copy_inputs(con, first, last)
-            stored_signals = {
-                r[0]
-                for r in con.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_catalog = current_database() "
-                    "AND table_schema || '.' || table_name = ?",
-                    [ACCOUNT_SIGNALS],
-                ).fetchall()
-            }
+            stored_signals = set(table_columns(con, ACCOUNT_SIGNALS))
             missing_signals = (
                 sorted(_model_signals(model) - stored_signals) if stored_signals else []
             )

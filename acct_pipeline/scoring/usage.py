@@ -33,6 +33,7 @@ from acct_pipeline.warehouse import (
     PRODUCT_USAGE_DAILY,
     USAGE_ROLLUP_STATE,
     table_exists,
+    transaction,
 )
 
 DAYS_PER_PASS = 7  # days rolled up per scan and transaction
@@ -113,8 +114,7 @@ def rebuild_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:
     # a backfill's days in passes of a few days: one scan per pass, a bounded hash table
     for i in range(0, len(ordered), DAYS_PER_PASS):
         chunk = ordered[i : i + DAYS_PER_PASS]
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for table, select in (
                 (PRODUCT_USAGE_DAILY, _USAGE_SELECT),
                 (PRODUCT_FEATURES_DAILY, _FEATURES_SELECT),
@@ -123,10 +123,6 @@ def rebuild_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:
                     f"DELETE FROM {table} WHERE event_date IN (SELECT unnest(?::DATE[]))", [chunk]
                 )
                 con.execute(f"INSERT INTO {table} BY NAME {select}", [chunk])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
 
 
 def refresh_usage_rollups(con: duckdb.DuckDBPyConnection, first: date, last: date) -> list[date]:

@@ -63,7 +63,7 @@ SEGMENT_TYPES: tuple[str, ...] = ("plan", "region", "industry")
 PSI_BINS = 10
 FLAP_WINDOW_DAYS = 7
 
-# Check thresholds (REFERENCE.md, "Scoring practice worth knowing").
+# Check thresholds (docs/traps.md, "Scoring validation thresholds").
 AUC_LOW = 0.60  # below: close to random
 AUC_HIGH = 0.95  # above: usually leakage
 PSI_SHIFTED = 0.25  # above: the distribution shifted between two days

@@ -41,7 +41,14 @@ from dataclasses import dataclass
 
 import duckdb
 
-from acct_pipeline.warehouse import CRM_SYNC_FIELDS, CRM_SYNC_JOURNAL, CRM_SYNC_LEDGER, table_exists
+from acct_pipeline.warehouse import (
+    CRM_SYNC_FIELDS,
+    CRM_SYNC_JOURNAL,
+    CRM_SYNC_LEDGER,
+    column_types,
+    table_exists,
+    transaction,
+)
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
@@ -111,13 +118,7 @@ EVENTS = ("in_flight", "accepted", "confirmed", "rejected", "pending", "exported
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    schema, name = table.split(".", 1)
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
-        [schema, name, column],
-    ).fetchone()
-    return bool(row and row[0])
+    return column in column_types(con, table)
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> str:
@@ -127,8 +128,7 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> str:
     if table_exists(con, CRM_SYNC_LEDGER) and not _has_column(con, CRM_SYNC_LEDGER, "target_id"):
         # the primary key changes, so the table is rebuilt (one transaction)
         _, name = CRM_SYNC_LEDGER.split(".", 1)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(f"ALTER TABLE {CRM_SYNC_LEDGER} RENAME TO {name}_before_identity")
             con.execute(LEDGER_DDL)
             con.execute(
@@ -136,10 +136,6 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> str:
                 f"FROM sync.{name}_before_identity"
             )
             con.execute(f"DROP TABLE sync.{name}_before_identity")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     con.execute(LEDGER_DDL)
     if table_exists(con, JOURNAL) and not _has_column(con, JOURNAL, "target_id"):
         con.execute(f"ALTER TABLE {JOURNAL} ADD COLUMN target_id VARCHAR DEFAULT '{LEGACY}'")
@@ -206,8 +202,7 @@ def fold_journal(con: duckdb.DuckDBPyConnection) -> int:
         ensure_ledger(con)  # a crashed run of the version before target identities
     merged = "CAST(json_merge_patch(coalesce(l.accepted_json, '{}'), l.values_json) AS VARCHAR)"
     ok = "j.event IN ('accepted', 'confirmed', 'exported')"
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         n = con.execute(
             f"""
             UPDATE {CRM_SYNC_LEDGER} AS l SET
@@ -243,10 +238,6 @@ def fold_journal(con: duckdb.DuckDBPyConnection) -> int:
             """
         ).fetchone()[0]
         con.execute(f"DELETE FROM {JOURNAL}")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return int(n)
 
 

@@ -21,7 +21,7 @@ from datetime import date
 import duckdb
 
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
-from acct_pipeline.warehouse import ACCOUNT_SCORES, AS_OF_DATE
+from acct_pipeline.warehouse import ACCOUNT_SCORES, AS_OF_DATE, column_types
 
 DESIRED = "sync_desired"
 PLAN = "sync_plan"
@@ -122,13 +122,8 @@ def _full_list(spec: FieldSpec, columns: dict[str, str]) -> str | None:
 
 
 def scores_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    schema, table = ACCOUNT_SCORES.split(".", 1)
-    rows = con.execute(
-        "SELECT lower(column_name), data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return {name: dtype for name, dtype in rows}
+    """The scores table's columns, lower-case name -> DuckDB type."""
+    return {name.lower(): dtype for name, dtype in column_types(con, ACCOUNT_SCORES).items()}
 
 
 def build_plan(

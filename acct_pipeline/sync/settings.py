@@ -41,7 +41,7 @@ SALESFORCE_INSTANCE_URL_ENV = "SALESFORCE_INSTANCE_URL"
 SALESFORCE_TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
 SALESFORCE_API_VERSION_ENV = "SALESFORCE_API_VERSION"
 
-# The API's own maximum per write request (REFERENCE.md): never exceeded, whatever is configured.
+# The API's own maximum per write request (docs/traps.md, "CRM write limits"): never exceeded.
 MAX_BATCH = {"hubspot": 100, "salesforce": 200, "outbox": 100_000}
 # Default pacing per target, (requests, seconds). HubSpot Free/Starter private apps: 100 / 10 s.
 DEFAULT_RATE_LIMIT = {"hubspot": (100, 10.0), "salesforce": (25, 1.0), "outbox": None}
