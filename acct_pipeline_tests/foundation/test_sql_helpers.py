@@ -58,10 +58,9 @@ def test_transaction_commits_at_the_end(con: duckdb.DuckDBPyConnection) -> None:
 def test_transaction_rolls_back_and_reraises(
     con: duckdb.DuckDBPyConnection, error: BaseException
 ) -> None:
-    with pytest.raises(type(error)):
-        with transaction(con):
-            con.execute("INSERT INTO s.t (b) VALUES (1)")
-            raise error
+    with pytest.raises(type(error)), transaction(con):
+        con.execute("INSERT INTO s.t (b) VALUES (1)")
+        raise error
     assert con.execute("SELECT count(*) FROM s.t").fetchone()[0] == 0
     with transaction(con):  # no transaction left open
         con.execute("INSERT INTO s.t (b) VALUES (2)")
