@@ -243,7 +243,7 @@ def _estimator(model: ScoringModel, groups: np.ndarray, y: np.ndarray) -> tuple[
 def usable_features(X: np.ndarray, features: list[str]) -> tuple[list[int], dict[str, str]]:
     """Columns worth learning from, and the dropped ones with the reason: a column that is
     empty (every value missing) or constant in the training rows says nothing, and gradient
-    boosting cannot bin an all-empty column (REFERENCE.md, "Honest model evaluation")."""
+    boosting cannot bin an all-empty column (docs/traps.md, "Boosting and empty columns")."""
     keep: list[int] = []
     dropped: dict[str, str] = {}
     for j, f in enumerate(features):
