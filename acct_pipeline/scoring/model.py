@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import string
 from datetime import date
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.scoring.signals import (
     CATEGORICAL_SIGNALS,
     DEFAULT_ACTIVITY_WEIGHTS,
@@ -476,8 +476,8 @@ def model_path(path: str | Path | None = None) -> Path:
     """The model file to use: ``path``, else ``$ACCT_MODEL``, else the packaged default."""
     if path is not None:
         return Path(path)
-    env = os.environ.get(MODEL_ENV)
-    return Path(env) if env else DEFAULT_MODEL_PATH
+    configured = get(CoreSettings, "model")
+    return Path(configured) if configured else DEFAULT_MODEL_PATH
 
 
 def load_model(path: str | Path | None = None) -> ScoringModel:

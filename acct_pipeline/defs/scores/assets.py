@@ -1,11 +1,11 @@
 """Account scores (``scores.*``): health, tier, trend and reasons per account and day."""
 
-import os
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
+from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.alerts import drop_counts
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
@@ -15,7 +15,9 @@ MODELS_DIR_ENV = "ACCT_MODELS_DIR"
 
 
 def _models_dir(warehouse: WarehouseResource) -> Path:
-    return Path(os.environ.get(MODELS_DIR_ENV) or Path(warehouse.resolved_path()).parent / "models")
+    return Path(
+        get(CoreSettings, "models_dir") or Path(warehouse.resolved_path()).parent / "models"
+    )
 
 
 @dg.asset(

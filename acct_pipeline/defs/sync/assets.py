@@ -1,6 +1,5 @@
 """Reverse ETL (``sync.*``): scores written back to the CRM record where people work."""
 
-import os
 from datetime import date
 
 import dagster as dg
@@ -42,7 +41,7 @@ def crm_score_sync(
         context.log.info(
             f"backfill of {len(context.partition_keys)} days: syncing only the newest, {newest}"
         )
-    settings = SyncSettings.from_env({**os.environ, WAREHOUSE_ENV: warehouse.resolved_path()})
+    settings = SyncSettings.from_env(warehouse=warehouse.resolved_path())
     reconcile = config.reconcile and settings.target != "outbox"
     if config.reconcile and not reconcile:
         context.log.info("reconcile: the outbox target has no CRM to read back; plain sync")
