@@ -27,10 +27,10 @@ from pathlib import Path
 import duckdb
 from dotenv import load_dotenv
 
-from acct_pipeline.settings import export, set_default
 from acct_pipeline import read_copy, warehouse
 from acct_pipeline.connectors.catalogue import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
 from acct_pipeline.quality.settings import ACCEPT_SHRINK_ENV
+from acct_pipeline.settings import export, set_default
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 

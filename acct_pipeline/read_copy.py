@@ -28,8 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline import warehouse
+from acct_pipeline.settings import CoreSettings, get
 
 READ_COPY_ENV = "ACCT_READ_COPY"
 READ_COPY_SUFFIX = ".read.duckdb"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from acct_pipeline import settings as config
 from acct_pipeline.alerts.config import (
     HUBSPOT_TASK,
     LOG,
@@ -37,7 +39,6 @@ from acct_pipeline.alerts.config import (
     AlertSettings,
 )
 from acct_pipeline.alerts.detect import Alert
-from acct_pipeline import settings as config
 from acct_pipeline.connectors.base import SourceError
 from acct_pipeline.connectors.http import ApiError, RetryPolicy, ServiceClient
 from acct_pipeline.services import hubspot, salesforce

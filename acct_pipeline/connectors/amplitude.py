@@ -38,6 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
+from acct_pipeline.connectors.catalogue import landing_dir
 from acct_pipeline.connectors.files import FilesSource
 from acct_pipeline.connectors.http import (
     ServiceClient,
@@ -48,7 +49,6 @@ from acct_pipeline.connectors.http import (
     require_env,
     text,
 )
-from acct_pipeline.connectors.catalogue import landing_dir
 from acct_pipeline.warehouse import PRODUCT_EVENTS, PRODUCT_GROUPS, TableSpec
 
 KEY_ENV = "AMPLITUDE_API_KEY"

@@ -55,14 +55,8 @@ from acct_pipeline.connectors.http import (
     text,
 )
 from acct_pipeline.services.hubspot import (
-    BASE_PATH_ENV,
-    BASE_PATHS,
-    BASE_URL_ENV,
     DEFAULT_BASE_PATH,
-    DEFAULT_BASE_URL,
-    RATE_ENV,
     STATE_ENV,
-    TOKEN_ENV,
     base_path,
     client_from_env,
 )

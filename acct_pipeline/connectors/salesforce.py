@@ -27,8 +27,7 @@ Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -36,9 +35,6 @@ from acct_pipeline.connectors.base import RawBatch, SourceError
 from acct_pipeline.connectors.http import ServiceClient, batches_of, paginate, text
 from acct_pipeline.services.salesforce import (
     DEFAULT_VERSION,
-    INSTANCE_ENV,
-    RATE_ENV,
-    TOKEN_ENV,
     VERSION_ENV,
     client_from_env,
 )
@@ -49,7 +45,6 @@ from acct_pipeline.warehouse import (
     CRM_TICKETS,
     TableSpec,
 )
-
 
 ACCOUNT_FIELDS = {
     "company_id": "Id",

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from acct_pipeline.settings import environ
 from acct_pipeline.scoring.lifecycle import STATUSES
+from acct_pipeline.settings import environ
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,

@@ -11,8 +11,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from acct_pipeline.settings import environ
 from acct_pipeline.connectors.catalogue import landing_dir
+from acct_pipeline.settings import environ
 
 START_ENV = "ACCT_PARTITIONS_START"  # as in defs/partitions.py (no dagster import here)
 END_ENV = "ACCT_PARTITIONS_END"

@@ -48,11 +48,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.scoring.model import ScoringModel
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.scores import POINTS_PREFIX, points_columns
 from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, SQL_DIR
+from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,

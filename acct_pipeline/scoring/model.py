@@ -39,7 +39,6 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.scoring.signals import (
     CATEGORICAL_SIGNALS,
     DEFAULT_ACTIVITY_WEIGHTS,
@@ -47,6 +46,7 @@ from acct_pipeline.scoring.signals import (
     NUMERIC_SIGNALS,
     SignalParams,
 )
+from acct_pipeline.settings import CoreSettings, get
 
 MODEL_ENV = "ACCT_MODEL"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"

@@ -18,8 +18,8 @@ from acct_pipeline.connectors.http import (
     AuthFailed,
     Classifier,
     QuotaExhausted,
-    RetryPolicy,
     Retryable,
+    RetryPolicy,
     ServiceClient,
     json_or_none,
     limiter,
@@ -133,7 +133,7 @@ def client_from_env(
 
 
 def base_path_setting(env: Mapping[str, str]) -> str | None:
-    """``HUBSPOT_BASE_PATH`` as set (or its deprecated alias ``HUBSPOT_OBJECTS_PATH``), else None."""
+    """``HUBSPOT_BASE_PATH`` as set (or the deprecated ``HUBSPOT_OBJECTS_PATH``), else None."""
     value = (env.get(BASE_PATH_ENV) or "").strip()
     if not value and (env.get(OBJECTS_PATH_ENV) or "").strip():
         warnings.warn(

@@ -156,7 +156,9 @@ def test_environment_is_read_only_in_the_settings_module() -> None:
 
 def test_every_variable_in_the_code_is_a_setting() -> None:
     found: set[str] = set()
-    pattern = r"[\"']((?:ACCT|HUBSPOT|SALESFORCE|STRIPE|MIXPANEL|AMPLITUDE|SEGMENT)_[A-Z0-9_]+)[\"']"
+    pattern = (
+        r"[\"']((?:ACCT|HUBSPOT|SALESFORCE|STRIPE|MIXPANEL|AMPLITUDE|SEGMENT)_[A-Z0-9_]+)[\"']"
+    )
     for path in (ROOT / "acct_pipeline").rglob("*.py"):
         found |= set(re.findall(pattern, path.read_text()))
     found -= {"HUBSPOT_DEFINED"}  # an association category, not a variable

@@ -31,7 +31,7 @@ adapter therefore runs with ``max_retries=0`` and this module keeps the loop; ur
 Modules: ``errors`` (exceptions, redaction), ``ratelimit`` (``RateLimiter``, windows from the
 configuration), ``client`` (``ServiceClient``, ``RetryPolicy``, ``HttpStats``), ``paging``
 (``paginate``), ``batches`` (records to ``RawBatch``), ``env`` (required credentials).
-
+"""
 
 from acct_pipeline.connectors.http.batches import batches_of, csv_batches, text
 from acct_pipeline.connectors.http.client import (

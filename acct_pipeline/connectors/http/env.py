@@ -1,4 +1,4 @@
-"""Reading a connector's credentials from its configuration mapping (see ``acct_pipeline.settings``)."""
+"""A connector's required credentials, read from its configuration mapping (``settings.py``)."""
 
 from __future__ import annotations
 

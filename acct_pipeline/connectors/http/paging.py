@@ -1,4 +1,4 @@
-"""One paging loop for every connector: the service-specific part is a function fetching one page."""
+"""One paging loop for every connector; the service-specific part fetches one page."""
 
 from __future__ import annotations
 

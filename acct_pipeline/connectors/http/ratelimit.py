@@ -78,7 +78,7 @@ class RateLimiter:
 
 
 def rate_windows(env: Mapping[str, str], name: str, default: str) -> list[tuple[int, float]] | None:
-    """The windows configured in ``name`` (``default`` when unset); None for ``none`` (no pacing)."""
+    """The windows configured in ``name`` (``default`` when unset); None for ``none``."""
     try:
         windows = parse_rate_limit(env.get(name) or default, name)
     except SettingsError as exc:

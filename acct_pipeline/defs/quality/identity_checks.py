@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from acct_pipeline.settings import environ
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.identity import identity_report
+from acct_pipeline.settings import environ
 
 MATCH_RATE = "match_rate_above_threshold"
 EVERY_RECORD_RESOLVED = "every_record_resolved_once"

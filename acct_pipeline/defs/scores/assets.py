@@ -5,11 +5,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.alerts import drop_counts
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
+from acct_pipeline.settings import CoreSettings, get
 
 MODELS_DIR_ENV = "ACCT_MODELS_DIR"
 

@@ -8,7 +8,6 @@ from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.sync import SyncSettings, run_sync
 from acct_pipeline.sync.guard import scores_guard
-from acct_pipeline.warehouse import WAREHOUSE_ENV
 
 
 class SyncRunConfig(dg.Config):

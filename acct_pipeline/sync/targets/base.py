@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from acct_pipeline.connectors.http import (
     ApiError,
     HttpStats,
-    RateLimiter,
-    RetryPolicy,
     ServiceClient,
 )
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
