@@ -163,3 +163,14 @@ def test_every_variable_in_the_code_is_a_setting() -> None:
         found |= set(re.findall(pattern, path.read_text()))
     found -= {"HUBSPOT_DEFINED"}  # an association category, not a variable
     assert found <= settings.variable_names(), sorted(found - settings.variable_names())
+
+
+def test_the_warehouse_resource_shows_the_configured_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acct_pipeline.definitions import defs
+
+    monkeypatch.setenv("ACCT_WAREHOUSE", str(tmp_path / "shown.duckdb"))
+    assert defs().resources["warehouse"].path == str(tmp_path / "shown.duckdb")
+    monkeypatch.delenv("ACCT_WAREHOUSE")
+    assert defs().resources["warehouse"].path == "data/warehouse.duckdb"  # not "" (issue 22)
