@@ -114,6 +114,16 @@ ACTIVITY_OBJECTS = {
 }
 
 
+@dataclass
+class _SearchWindow:
+    """Where a modified-since search stands: its lower bound, the newest time seen, and whether
+    it must restart from there (HubSpot's search pages stop at 10,000 results)."""
+
+    since: int
+    last_ts: int
+    restart: bool = False
+
+
 def _next_after(page: Mapping[str, Any]) -> str | None:
     """HubSpot's next-page cursor (``paging.next.after``), None on the last page."""
     return ((page.get("paging") or {}).get("next") or {}).get("after") or None
@@ -242,51 +252,61 @@ class HubSpotSource:
         """
         modified = "lastmodifieddate" if otype == "contacts" else "hs_lastmodifieddate"
         seen: set[str] = set()
-        since = since_ms
+        window = _SearchWindow(since=since_ms, last_ts=since_ms)
         while True:
-            after = 0
-            last_ts = since
-            restarted = False
-            while True:
-                self.search_limiter.acquire()
-                body = {
-                    "filterGroups": [
-                        {
-                            "filters": [
-                                {"propertyName": modified, "operator": "GTE", "value": str(since)}
-                            ]
-                        }
-                    ],
-                    "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-                    "properties": properties,
-                    "limit": SEARCH_LIMIT,
-                    "after": after,
-                }
-                # Search is a read: repeating it is safe.
-                page = self.client.post_json(
-                    f"{self.objects_path}/{otype}/search", body, idempotent=True
-                )
-                for rec in page.get("results") or []:
-                    if rec["id"] in seen:
-                        continue
-                    seen.add(rec["id"])
-                    ts = _epoch_ms((rec.get("properties") or {}).get(modified))
-                    if ts is not None:
-                        last_ts = max(last_ts, ts)
-                    yield rec
-                nxt = _next_after(page)
-                if not nxt:
-                    return
-                if int(nxt) + SEARCH_LIMIT > SEARCH_CAP:
-                    if last_ts == since:  # > 10,000 records at one instant: cannot page further
-                        raise SourceError(
-                            f"hubspot search: more than {SEARCH_CAP} {otype} modified at {since}"
-                        )
-                    since, restarted = last_ts, True
-                    break
-                after = int(nxt)
-            if not restarted:
+            fetch = self._search_pages(otype, properties, modified, window)
+            for rec in paginate(fetch, 0):
+                if rec["id"] in seen:
+                    continue
+                seen.add(rec["id"])
+                ts = _epoch_ms((rec.get("properties") or {}).get(modified))
+                if ts is not None:
+                    window.last_ts = max(window.last_ts, ts)
+                yield rec
+            if not window.restart:
                 return
+            window.since, window.restart = window.last_ts, False
+
+    def _search_pages(
+        self, otype: str, properties: list[str], modified: str, window: _SearchWindow
+    ) -> Callable[[int | None], tuple[list[dict[str, Any]], int | None]]:
+        """One search page per call, from ``window.since``; past the 10,000-result cap it ends
+        the pages and marks the window for a restart from the newest time seen."""
+
+        def fetch(after: int | None) -> tuple[list[dict[str, Any]], int | None]:
+            if after and after + SEARCH_LIMIT > SEARCH_CAP:
+                if window.last_ts == window.since:  # > 10,000 records at one instant
+                    raise SourceError(
+                        f"hubspot search: more than {SEARCH_CAP} {otype} modified at {window.since}"
+                    )
+                window.restart = True
+                return [], None
+            self.search_limiter.acquire()
+            body = {
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {
+                                "propertyName": modified,
+                                "operator": "GTE",
+                                "value": str(window.since),
+                            }
+                        ]
+                    }
+                ],
+                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                "properties": properties,
+                "limit": SEARCH_LIMIT,
+                "after": after or 0,
+            }
+            # Search is a read: repeating it is safe.
+            page = self.client.post_json(
+                f"{self.objects_path}/{otype}/search", body, idempotent=True
+            )
+            nxt = _next_after(page)
+            return page.get("results") or [], int(nxt) if nxt else None
+
+        return fetch
 
     # -- mapping -------------------------------------------------------------------------------
 
