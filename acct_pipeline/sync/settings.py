@@ -148,6 +148,9 @@ class SyncSettings:
             )
         if self.rate_limit == _UNSET:
             object.__setattr__(self, "rate_limit", DEFAULT_RATE_LIMIT[self.target])
+        elif self.rate_limit and isinstance(self.rate_limit[0], int | float):
+            # One window given as (requests, seconds): the windows tuple it stands for.
+            object.__setattr__(self, "rate_limit", (tuple(self.rate_limit),))
 
     @property
     def effective_batch_size(self) -> int:

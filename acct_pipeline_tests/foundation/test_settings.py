@@ -174,3 +174,10 @@ def test_the_warehouse_resource_shows_the_configured_path(
     assert defs().resources["warehouse"].path == str(tmp_path / "shown.duckdb")
     monkeypatch.delenv("ACCT_WAREHOUSE")
     assert defs().resources["warehouse"].path == "data/warehouse.duckdb"  # not "" (issue 22)
+
+
+def test_sync_settings_take_one_window_or_several() -> None:
+    assert SyncSettings(target="hubspot", rate_limit=(190, 10.0)).rate_limit == ((190, 10.0),)  # type: ignore[arg-type]
+    two = ((100, 10.0), (250000, 86400.0))
+    assert SyncSettings(target="hubspot", rate_limit=two).rate_limit == two
+    assert SyncSettings(target="hubspot", rate_limit=None).rate_limit is None
