@@ -28,8 +28,9 @@ import duckdb
 from dotenv import load_dotenv
 
 from acct_pipeline import read_copy, warehouse
-from acct_pipeline.connectors.registry import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
+from acct_pipeline.connectors.catalogue import DEFAULT_LANDING_DIR, LANDING_DIR_ENV, landing_dir
 from acct_pipeline.quality.settings import ACCEPT_SHRINK_ENV
+from acct_pipeline.settings import export, set_default
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -97,13 +98,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         manifest = generate_sample(root, progress=_progress, **wanted)
         # A new sample company replaces the old one's snapshots on purpose, however much smaller.
-        os.environ.setdefault(ACCEPT_SHRINK_ENV, "all")
+        set_default(ACCEPT_SHRINK_ENV, "all")
     else:
         _say(f"using the sample in {root} (delete it to regenerate)")
     start = date.fromisoformat(manifest["period"]["start"])
     end = date.fromisoformat(manifest["period"]["end"])
     # The partitions are the sample's days (before the definitions load): `make dev` does the same.
-    os.environ.update(partition_env(root))
+    export(partition_env(root))
     _say(
         f"running the pipeline for {start} .. {end} ({(end - start).days + 1} days) in one "
         "Dagster run, recorded as history (no alerts) ..."

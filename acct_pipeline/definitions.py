@@ -4,7 +4,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from acct_pipeline.defs.resources import warehouse_definitions
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        warehouse_definitions(),  # the resource shows the configured path in the UI
+    )

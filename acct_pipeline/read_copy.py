@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from acct_pipeline import warehouse
+from acct_pipeline.settings import CoreSettings, get
 
 READ_COPY_ENV = "ACCT_READ_COPY"
 READ_COPY_SUFFIX = ".read.duckdb"
@@ -48,8 +49,9 @@ _log = logging.getLogger(__name__)
 
 def read_copy_path(warehouse_file: str | Path | None = None) -> Path:
     """``$ACCT_READ_COPY``, else ``<warehouse stem>.read.duckdb`` beside the warehouse."""
-    if os.environ.get(READ_COPY_ENV) and warehouse_file is None:
-        return Path(os.environ[READ_COPY_ENV])
+    configured = get(CoreSettings, "read_copy")
+    if configured and warehouse_file is None:
+        return Path(configured)
     source = Path(warehouse_file) if warehouse_file is not None else warehouse.warehouse_path()
     return source.with_name(source.stem + READ_COPY_SUFFIX)
 
@@ -157,8 +159,9 @@ def connect_read(
     con = duckdb.connect(str(target), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        if os.environ.get(warehouse.MEMORY_LIMIT_ENV):
-            con.execute("SET memory_limit = ?", [os.environ[warehouse.MEMORY_LIMIT_ENV]])
+        memory_limit = get(CoreSettings, "duckdb_memory_limit")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
         yield con
     finally:
         con.close()

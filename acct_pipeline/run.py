@@ -12,7 +12,6 @@ that queue instead of executing here: otherwise it would race a queued run for t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+
+from acct_pipeline.settings import environ, export
 
 DEFAULT_DAGSTER_HOME = "data/dagster_home"
 
@@ -44,7 +45,7 @@ telemetry:
 
 def ensure_dagster_home() -> Path:
     """Point ``DAGSTER_HOME`` at a persistent folder (created with a dagster.yaml if needed)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+    home = Path(environ().get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
@@ -54,7 +55,7 @@ def ensure_dagster_home() -> Path:
     if not nux.exists():
         nux.parent.mkdir(exist_ok=True)
         nux.write_text("seen: 1\n")
-    os.environ["DAGSTER_HOME"] = str(home)
+    export({"DAGSTER_HOME": str(home)})
     return home
 
 

@@ -12,7 +12,6 @@ partition column as DATE (a VARCHAR partition column makes re-runs double rows: 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from acct_pipeline.settings import CoreSettings, environ, get
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 WAREHOUSE_ENV = "ACCT_WAREHOUSE"
@@ -36,7 +37,7 @@ _log = logging.getLogger(__name__)
 
 def checkpoint_threshold() -> str:
     """WAL size at which DuckDB checkpoints (``ACCT_DUCKDB_CHECKPOINT_THRESHOLD``, default 1GB)."""
-    return os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT_THRESHOLD
+    return str(get(CoreSettings, "checkpoint_threshold"))
 
 
 def quote_ident(name: str) -> str:
@@ -66,7 +67,7 @@ class WarehouseSettingError(ValueError):
 
 def writer_wait_seconds() -> float:
     """How long to wait for another process's lock (``ACCT_WRITER_WAIT_SECONDS``, default 300)."""
-    raw = os.environ.get(WRITER_WAIT_ENV)
+    raw = environ().get(WRITER_WAIT_ENV)
     if not raw:
         return DEFAULT_WRITER_WAIT_SECONDS
     try:
@@ -168,7 +169,7 @@ def wait_for_writer(
 
 def warehouse_path() -> Path:
     """The warehouse file: ``$ACCT_WAREHOUSE`` or ``data/warehouse.duckdb``."""
-    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+    return Path(get(CoreSettings, "warehouse"))
 
 
 @contextmanager
@@ -195,8 +196,9 @@ def connect(
         # Timestamps are stored as naive UTC; offsets in the sources are converted on load.
         con.execute("SET TimeZone = 'UTC'")
         # Optional cap on DuckDB's memory (it spills to disk beyond it), e.g. "1GB".
-        if os.environ.get(MEMORY_LIMIT_ENV):
-            con.execute("SET memory_limit = ?", [os.environ[MEMORY_LIMIT_ENV]])
+        memory_limit = get(CoreSettings, "duckdb_memory_limit")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
         if not read_only:
             # DuckDB folds its write-ahead log into the file every 16 MB by default, so a
             # backfill that replaces day after day rewrites the same row groups many times. A

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from acct_pipeline import settings as config
 from acct_pipeline.alerts.config import (
     HUBSPOT_TASK,
     LOG,
@@ -38,25 +39,16 @@ from acct_pipeline.alerts.config import (
     AlertSettings,
 )
 from acct_pipeline.alerts.detect import Alert
-from acct_pipeline.connectors.http import (
-    ApiError,
-    RateLimiter,
-    RetryPolicy,
-    ServiceClient,
-    hubspot_classifier,
-    salesforce_classifier,
-)
+from acct_pipeline.connectors.base import SourceError
+from acct_pipeline.connectors.http import ApiError, RetryPolicy, ServiceClient
+from acct_pipeline.services import hubspot, salesforce
 
 SIGNATURE_HEADER = "X-Acct-Signature"
 TIMESTAMP_HEADER = "X-Acct-Timestamp"
 EVENT_KEY_HEADER = "X-Acct-Event-Key"
 
-HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"  # noqa: S105 - a variable name
-HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
-HUBSPOT_OBJECTS_PATH_ENV = "HUBSPOT_OBJECTS_PATH"
-SALESFORCE_TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"  # noqa: S105 - a variable name
-SALESFORCE_INSTANCE_ENV = "SALESFORCE_INSTANCE_URL"
-SALESFORCE_VERSION_ENV = "SALESFORCE_API_VERSION"
+# Alerts share the portal's limit with the sync: stay well under HubSpot's 100 per 10 s.
+HUBSPOT_ALERT_RATE_LIMIT = ((50, 10.0),)
 
 # HubSpot's default association type "task to company" (HUBSPOT_DEFINED).
 # https://developers.hubspot.com/docs/api/crm/associations (association type ids)
@@ -325,7 +317,7 @@ def _require(env: Mapping[str, str], name: str, channel: str) -> str:
 
 def build_channels(settings: AlertSettings) -> list[Channel]:
     """The configured channels, in delivery order (log first: the cheapest record of all)."""
-    env = settings.env or os.environ
+    env = settings.env or config.environ()
     out: list[Channel] = []
     for name in settings.channels:
         if name == LOG:
@@ -335,29 +327,22 @@ def build_channels(settings: AlertSettings) -> list[Channel]:
                 raise ChannelError(f"the webhook alert channel needs {WEBHOOK_URL_ENV}")
             out.append(Webhook(settings.webhook_url, settings.webhook_secret))
         elif name == HUBSPOT_TASK:
-            token = _require(env, HUBSPOT_TOKEN_ENV, name)
-            client = ServiceClient(
-                "hubspot",
-                env.get(HUBSPOT_BASE_URL_ENV) or "https://api.hubapi.com",
-                auth_env=HUBSPOT_TOKEN_ENV,
-                headers={"Authorization": f"Bearer {token}"},
-                secrets=[token],
-                classify=hubspot_classifier(HUBSPOT_TOKEN_ENV),
-                # Alerts share the portal's limit with the sync: stay well under 100 per 10 s.
-                rate_limiter=RateLimiter([(50, 10.0)]),
-            )
-            out.append(HubSpotTasks(client, env.get(HUBSPOT_OBJECTS_PATH_ENV) or "/crm/v3/objects"))
+            _require(env, hubspot.TOKEN_ENV, name)
+            try:
+                client = hubspot.client_from_env(env, rate_limit=HUBSPOT_ALERT_RATE_LIMIT)
+                path = hubspot.base_path(env)
+            except SourceError as exc:
+                raise ChannelError(f"the {name} alert channel: {exc}") from None
+            out.append(HubSpotTasks(client, path))
         elif name == SALESFORCE_TASK:
-            token = _require(env, SALESFORCE_TOKEN_ENV, name)
-            client = ServiceClient(
-                "salesforce",
-                _require(env, SALESFORCE_INSTANCE_ENV, name),
-                auth_env=SALESFORCE_TOKEN_ENV,
-                headers={"Authorization": f"Bearer {token}"},
-                secrets=[token],
-                classify=salesforce_classifier(SALESFORCE_TOKEN_ENV),
+            token = _require(env, salesforce.TOKEN_ENV, name)
+            instance = _require(env, salesforce.INSTANCE_ENV, name)
+            client = salesforce.salesforce_client(token, instance)
+            out.append(
+                SalesforceTasks(
+                    client, env.get(salesforce.VERSION_ENV) or salesforce.DEFAULT_VERSION
+                )
             )
-            out.append(SalesforceTasks(client, env.get(SALESFORCE_VERSION_ENV) or "v62.0"))
     return out
 
 

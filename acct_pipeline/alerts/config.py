@@ -11,12 +11,13 @@ Both keys are optional; a model file without an ``alerts`` section gets these de
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from acct_pipeline.settings import environ
 
 MODEL_ENV = "ACCT_MODEL"
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.yaml"
@@ -54,7 +55,7 @@ class AlertThresholds:
 
 
 def model_path(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
+    env = environ(env)
     return Path(env.get(MODEL_ENV) or DEFAULT_MODEL)
 
 
@@ -127,8 +128,17 @@ class AlertSettings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> AlertSettings:
-        env = dict(os.environ if env is None else env)
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        warehouse: str | Path | None = None,
+        **overrides: object,
+    ) -> AlertSettings:
+        """Settings from ``env`` (default: the process environment); ``warehouse``: the resolved
+        warehouse file (default ``ACCT_WAREHOUSE``), beside which the alert log is kept."""
+        env = dict(environ(env))
+        warehouse_file = warehouse or env.get("ACCT_WAREHOUSE") or "data/warehouse.duckdb"
         url = env.get(WEBHOOK_URL_ENV) or None
         crm = (env.get(CRM_TASKS_ENV) or "").strip().lower()
         if crm and crm not in CRM_TASK_CHANNEL:
@@ -153,10 +163,7 @@ class AlertSettings:
             "channels": channels,
             # Beside the warehouse: data/alerts/alerts.jsonl for the default warehouse.
             "log_path": Path(
-                env.get(LOG_ENV)
-                or Path(env.get("ACCT_WAREHOUSE") or "data/warehouse.duckdb").parent
-                / "alerts"
-                / "alerts.jsonl"
+                env.get(LOG_ENV) or Path(warehouse_file).parent / "alerts" / "alerts.jsonl"
             ),
             "webhook_url": url,
             "webhook_secret": env.get(WEBHOOK_SECRET_ENV) or None,
@@ -170,4 +177,4 @@ class AlertSettings:
 
 def window_days(env: Mapping[str, str] | None = None) -> int:
     """How many of the newest scores partitions may raise alerts (``ACCT_ALERT_WINDOW_DAYS``)."""
-    return _int(os.environ if env is None else env, WINDOW_ENV, DEFAULT_WINDOW_DAYS)
+    return _int(environ(env), WINDOW_ENV, DEFAULT_WINDOW_DAYS)

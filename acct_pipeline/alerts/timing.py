@@ -7,10 +7,11 @@ ended at the tick, so no day is ever scored before its events are complete.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from acct_pipeline.settings import environ
 
 SCHEDULE_TZ_ENV = "ACCT_SCHEDULE_TZ"
 SCHEDULE_HOUR_ENV = "ACCT_SCHEDULE_HOUR"
@@ -44,7 +45,7 @@ def _hour(env: Mapping[str, str], name: str, default: int) -> int:
 
 def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
     """``ACCT_SCHEDULE_TZ`` (an IANA name such as Europe/Berlin), default UTC."""
-    env = os.environ if env is None else env
+    env = environ(env)
     tz = env.get(SCHEDULE_TZ_ENV) or DEFAULT_SCHEDULE_TZ
     try:
         ZoneInfo(tz)
@@ -56,22 +57,22 @@ def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
 
 
 def schedule_hour(env: Mapping[str, str] | None = None) -> int:
-    return _hour(os.environ if env is None else env, SCHEDULE_HOUR_ENV, DEFAULT_SCHEDULE_HOUR)
+    return _hour(environ(env), SCHEDULE_HOUR_ENV, DEFAULT_SCHEDULE_HOUR)
 
 
 def schedule_minute(env: Mapping[str, str] | None = None) -> int:
     """``ACCT_SCHEDULE_MINUTE``: the minute of the schedule's hour (default 0, i.e. 06:00)."""
-    return _whole(os.environ if env is None else env, SCHEDULE_MINUTE_ENV, 0, 0, 59, "a minute")
+    return _whole(environ(env), SCHEDULE_MINUTE_ENV, 0, 0, 59, "a minute")
 
 
 def sensor_interval(name: str, default: int, env: Mapping[str, str] | None = None) -> int:
     """Seconds between a sensor's ticks: ``ACCT_ALERT_SENSOR_INTERVAL`` (default 60) or
     ``ACCT_FRESHNESS_SENSOR_INTERVAL`` (default 300)."""
-    return _whole(os.environ if env is None else env, name, default, 1, 86400, "seconds")
+    return _whole(environ(env), name, default, 1, 86400, "seconds")
 
 
 def freshness_hour(env: Mapping[str, str] | None = None) -> int:
-    return _hour(os.environ if env is None else env, FRESHNESS_HOUR_ENV, DEFAULT_FRESHNESS_HOUR)
+    return _hour(environ(env), FRESHNESS_HOUR_ENV, DEFAULT_FRESHNESS_HOUR)
 
 
 def last_complete_day(moment: datetime) -> date:

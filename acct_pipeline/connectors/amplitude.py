@@ -38,17 +38,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
+from acct_pipeline.connectors.catalogue import landing_dir
 from acct_pipeline.connectors.files import FilesSource
 from acct_pipeline.connectors.http import (
-    RateLimiter,
     ServiceClient,
     csv_batches,
     env_number,
+    limiter,
     rate_windows,
     require_env,
     text,
 )
-from acct_pipeline.connectors.registry import landing_dir
 from acct_pipeline.warehouse import PRODUCT_EVENTS, PRODUCT_GROUPS, TableSpec
 
 KEY_ENV = "AMPLITUDE_API_KEY"
@@ -118,7 +118,7 @@ class AmplitudeSource:
             auth_env=f"{KEY_ENV} / {SECRET_ENV}",
             auth=(key, secret),
             secrets=[key, secret],
-            rate_limiter=RateLimiter(rate_windows(env, RATE_ENV, "4/60"), sleep=sleep, clock=clock),
+            rate_limiter=limiter(rate_windows(env, RATE_ENV, "4/60"), sleep=sleep, clock=clock),
             sleep=sleep,
             timeout=(10.0, 900.0),
         )

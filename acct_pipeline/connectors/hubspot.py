@@ -51,10 +51,14 @@ from acct_pipeline.connectors.http import (
     RateLimiter,
     ServiceClient,
     batches_of,
-    hubspot_classifier,
-    rate_windows,
-    require_env,
+    paginate,
     text,
+)
+from acct_pipeline.services.hubspot import (
+    DEFAULT_BASE_PATH,
+    STATE_ENV,
+    base_path,
+    client_from_env,
 )
 from acct_pipeline.warehouse import (
     CRM_ACTIVITIES,
@@ -66,14 +70,6 @@ from acct_pipeline.warehouse import (
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
-BASE_URL_ENV = "HUBSPOT_BASE_URL"
-BASE_PATH_ENV = "HUBSPOT_BASE_PATH"
-RATE_ENV = "HUBSPOT_RATE_LIMIT"
-STATE_ENV = "HUBSPOT_INCREMENTAL_STATE"
-DEFAULT_BASE_URL = "https://api.hubapi.com"
-DEFAULT_BASE_PATH = "/crm/v3/objects"
-BASE_PATHS = ("/crm/v3/objects", "/crm/objects/2026-03")
 PAGE_LIMIT = 100  # the list endpoint's maximum
 SEARCH_LIMIT = 200  # the search endpoint's maximum per page
 SEARCH_CAP = 10_000  # search refuses to page beyond this many results per query
@@ -118,31 +114,19 @@ ACTIVITY_OBJECTS = {
 }
 
 
-def hubspot_client(
-    env: Mapping[str, str],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> ServiceClient:
-    """A ``ServiceClient`` for HubSpot built from the environment (also used by the sync)."""
-    token = require_env(env, TOKEN_ENV, "hubspot")
-    return ServiceClient(
-        "hubspot",
-        env.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
-        auth_env=TOKEN_ENV,
-        headers={"Authorization": f"Bearer {token}"},
-        secrets=[token],
-        rate_limiter=RateLimiter(rate_windows(env, RATE_ENV, "100/10"), sleep=sleep, clock=clock),
-        classify=hubspot_classifier(TOKEN_ENV),
-        sleep=sleep,
-    )
+@dataclass
+class _SearchWindow:
+    """Where a modified-since search stands: its lower bound, the newest time seen, and whether
+    it must restart from there (HubSpot's search pages stop at 10,000 results)."""
+
+    since: int
+    last_ts: int
+    restart: bool = False
 
 
-def base_path(env: Mapping[str, str]) -> str:
-    path = (env.get(BASE_PATH_ENV) or DEFAULT_BASE_PATH).rstrip("/")
-    if not path.startswith("/crm/"):
-        raise SourceError(f"{BASE_PATH_ENV}={path!r}: expected e.g. {' or '.join(BASE_PATHS)}")
-    return path
+def _next_after(page: Mapping[str, Any]) -> str | None:
+    """HubSpot's next-page cursor (``paging.next.after``), None on the last page."""
+    return ((page.get("paging") or {}).get("next") or {}).get("after") or None
 
 
 def _first_assoc(record: Mapping[str, Any], otype: str) -> str | None:
@@ -197,7 +181,7 @@ class HubSpotSource:
         clock: Callable[[], float] = time.monotonic,
         **kw: Any,
     ) -> HubSpotSource:
-        client = hubspot_client(env, sleep=sleep, clock=clock)
+        client = client_from_env(env, sleep=sleep, clock=clock)
         # Search has its own, stricter limit (about 5 requests per second per portal).
         kw.setdefault("search_limiter", RateLimiter([(4, 1.0)], sleep=sleep, clock=clock))
         return cls(client, objects_path=base_path(env), state_dir=env.get(STATE_ENV) or None, **kw)
@@ -221,6 +205,19 @@ class HubSpotSource:
 
     # -- paging --------------------------------------------------------------------------------
 
+    def _list_pages(
+        self, path: str, params: Mapping[str, Any]
+    ) -> Callable[[str | None], tuple[list[dict[str, Any]], str | None]]:
+        """One page of a list endpoint per call: (records, the ``after`` cursor of the next)."""
+
+        def fetch(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            page = self.client.get_json(
+                path, params={**params, **({"after": after} if after else {})}
+            )
+            return page.get("results") or [], _next_after(page)
+
+        return fetch
+
     def iter_objects(
         self, otype: str, properties: list[str], associations: list[str] | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -230,35 +227,18 @@ class HubSpotSource:
             params["properties"] = ",".join(properties)
         if associations:
             params["associations"] = ",".join(associations)
-        after: str | None = None
         n = 0
-        while True:
-            page = self.client.get_json(
-                f"{self.objects_path}/{otype}",
-                params={**params, **({"after": after} if after else {})},
-            )
-            for rec in page.get("results") or []:
-                n += 1
-                yield rec
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                break
+        for rec in paginate(self._list_pages(f"{self.objects_path}/{otype}", params)):
+            n += 1
+            yield rec
         self.stats.records[otype] = self.stats.records.get(otype, 0) + n
 
     def owners(self) -> dict[str, str | None]:
         """Owner id -> e-mail (``/crm/v3/owners``), read once per source."""
         if self._owners is None:
             owners: dict[str, str | None] = {}
-            after: str | None = None
-            while True:
-                page = self.client.get_json(
-                    "/crm/v3/owners", params={"limit": 100, **({"after": after} if after else {})}
-                )
-                for o in page.get("results") or []:
-                    owners[str(o.get("id"))] = o.get("email")
-                after = ((page.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
+            for o in paginate(self._list_pages("/crm/v3/owners", {"limit": 100})):
+                owners[str(o.get("id"))] = o.get("email")
             self._owners = owners
         return self._owners
 
@@ -272,51 +252,61 @@ class HubSpotSource:
         """
         modified = "lastmodifieddate" if otype == "contacts" else "hs_lastmodifieddate"
         seen: set[str] = set()
-        since = since_ms
+        window = _SearchWindow(since=since_ms, last_ts=since_ms)
         while True:
-            after = 0
-            last_ts = since
-            restarted = False
-            while True:
-                self.search_limiter.acquire()
-                body = {
-                    "filterGroups": [
-                        {
-                            "filters": [
-                                {"propertyName": modified, "operator": "GTE", "value": str(since)}
-                            ]
-                        }
-                    ],
-                    "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-                    "properties": properties,
-                    "limit": SEARCH_LIMIT,
-                    "after": after,
-                }
-                # Search is a read: repeating it is safe.
-                page = self.client.post_json(
-                    f"{self.objects_path}/{otype}/search", body, idempotent=True
-                )
-                for rec in page.get("results") or []:
-                    if rec["id"] in seen:
-                        continue
-                    seen.add(rec["id"])
-                    ts = _epoch_ms((rec.get("properties") or {}).get(modified))
-                    if ts is not None:
-                        last_ts = max(last_ts, ts)
-                    yield rec
-                nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-                if not nxt:
-                    return
-                if int(nxt) + SEARCH_LIMIT > SEARCH_CAP:
-                    if last_ts == since:  # > 10,000 records at one instant: cannot page further
-                        raise SourceError(
-                            f"hubspot search: more than {SEARCH_CAP} {otype} modified at {since}"
-                        )
-                    since, restarted = last_ts, True
-                    break
-                after = int(nxt)
-            if not restarted:
+            fetch = self._search_pages(otype, properties, modified, window)
+            for rec in paginate(fetch, 0):
+                if rec["id"] in seen:
+                    continue
+                seen.add(rec["id"])
+                ts = _epoch_ms((rec.get("properties") or {}).get(modified))
+                if ts is not None:
+                    window.last_ts = max(window.last_ts, ts)
+                yield rec
+            if not window.restart:
                 return
+            window.since, window.restart = window.last_ts, False
+
+    def _search_pages(
+        self, otype: str, properties: list[str], modified: str, window: _SearchWindow
+    ) -> Callable[[int | None], tuple[list[dict[str, Any]], int | None]]:
+        """One search page per call, from ``window.since``; past the 10,000-result cap it ends
+        the pages and marks the window for a restart from the newest time seen."""
+
+        def fetch(after: int | None) -> tuple[list[dict[str, Any]], int | None]:
+            if after and after + SEARCH_LIMIT > SEARCH_CAP:
+                if window.last_ts == window.since:  # > 10,000 records at one instant
+                    raise SourceError(
+                        f"hubspot search: more than {SEARCH_CAP} {otype} modified at {window.since}"
+                    )
+                window.restart = True
+                return [], None
+            self.search_limiter.acquire()
+            body = {
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {
+                                "propertyName": modified,
+                                "operator": "GTE",
+                                "value": str(window.since),
+                            }
+                        ]
+                    }
+                ],
+                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                "properties": properties,
+                "limit": SEARCH_LIMIT,
+                "after": after or 0,
+            }
+            # Search is a read: repeating it is safe.
+            page = self.client.post_json(
+                f"{self.objects_path}/{otype}/search", body, idempotent=True
+            )
+            nxt = _next_after(page)
+            return page.get("results") or [], int(nxt) if nxt else None
+
+        return fetch
 
     # -- mapping -------------------------------------------------------------------------------
 

@@ -49,10 +49,11 @@ from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
 from acct_pipeline.connectors.http import (
-    RateLimiter,
     ServiceClient,
     batches_of,
     csv_batches,
+    limiter,
+    paginate,
     rate_windows,
     require_env,
     text,
@@ -83,12 +84,12 @@ def _clients(
     user = require_env(env, USER_ENV, "mixpanel")
     secret = require_env(env, SECRET_ENV, "mixpanel")
     # One limiter for both hosts: the 60/hour budget is per project, not per host.
-    limiter = RateLimiter(rate_windows(env, RATE_ENV, "3/1,60/3600"), sleep=sleep, clock=clock)
+    pacing = limiter(rate_windows(env, RATE_ENV, "3/1,60/3600"), sleep=sleep, clock=clock)
     common: dict[str, Any] = {
         "auth_env": f"{USER_ENV} / {SECRET_ENV}",
         "auth": (user, secret),
         "secrets": [secret],
-        "rate_limiter": limiter,
+        "rate_limiter": pacing,
         "sleep": sleep,
         "timeout": (10.0, 600.0),
     }
@@ -219,8 +220,11 @@ class MixpanelSource:
         )
 
     def _groups(self) -> Iterator[dict[str, Any]]:
-        page, session = 0, None
-        while True:
+
+        def fetch(
+            cursor: tuple[int, str | None] | None,
+        ) -> tuple[list[dict[str, Any]], tuple[int, str | None] | None]:
+            page, session = cursor or (0, None)
             form = {
                 "data_group_id": self.group_key_id,
                 "page": page,
@@ -234,16 +238,15 @@ class MixpanelSource:
                 idempotent=True,
             ).json()
             results = body.get("results") or []
-            for r in results:
-                p = r.get("$properties") or {}
-                yield {
-                    "group_id": text(r.get("$distinct_id")),
-                    "name": text(p.get("$name") or p.get("name")),
-                    "domain": text(p.get("domain") or p.get("$domain")),
-                    "crm_company_id": text(p.get("crm_company_id")),
-                    "created_at": text(p.get("$created") or p.get("created_at")),
-                }
-            session = body.get("session_id")
-            if len(results) < int(body.get("page_size") or 1000):
-                break
-            page += 1
+            last = len(results) < int(body.get("page_size") or 1000)
+            return results, None if last else (page + 1, body.get("session_id"))
+
+        for r in paginate(fetch):
+            p = r.get("$properties") or {}
+            yield {
+                "group_id": text(r.get("$distinct_id")),
+                "name": text(p.get("$name") or p.get("name")),
+                "domain": text(p.get("domain") or p.get("$domain")),
+                "crm_company_id": text(p.get("crm_company_id")),
+                "created_at": text(p.get("$created") or p.get("created_at")),
+            }

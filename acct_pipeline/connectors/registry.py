@@ -1,68 +1,43 @@
-"""Which source fills which raw table, chosen by configuration.
+"""Which source fills which raw table, chosen by configuration (the domains: ``catalogue.py``).
 
-Three domains, each with its own setting (environment variable or resource config):
+``BUILDERS`` is the explicit table of every source: name -> (module, class). A connector's module
+is imported only when it is configured, so the ``files`` default never pays for the API clients;
+each class builds itself from the environment mapping with ``from_env(env)`` (its variables are
+documented in its module and in the README):
 
-- crm (``ACCT_CRM_SOURCE``: files, hubspot, salesforce): crm_companies, crm_contacts,
-  crm_activities, crm_tickets
-- billing (``ACCT_BILLING_SOURCE``: files, stripe): billing_customers, billing_subscriptions,
-  billing_invoices
-- product (``ACCT_PRODUCT_SOURCE``: files, mixpanel, amplitude, segment): product_groups,
-  product_events
-
-``files`` (the landing folder, ``ACCT_LANDING_DIR``, default ``data/sample``) is the default.
+- ``hubspot``: ``HUBSPOT_ACCESS_TOKEN``
+- ``salesforce``: ``SALESFORCE_INSTANCE_URL``, ``SALESFORCE_ACCESS_TOKEN``
+- ``stripe``: ``STRIPE_API_KEY``
+- ``mixpanel``: ``MIXPANEL_PROJECT_ID``, ``MIXPANEL_SERVICE_ACCOUNT_USERNAME``,
+  ``MIXPANEL_SERVICE_ACCOUNT_SECRET``
+- ``amplitude``: ``AMPLITUDE_API_KEY``, ``AMPLITUDE_SECRET_KEY``
+- ``segment``: ``SEGMENT_EXPORT_DIR``
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
+import importlib
+from collections.abc import Mapping
+from typing import cast
 
+from acct_pipeline import settings
 from acct_pipeline.connectors.base import Source, SourceError
+from acct_pipeline.connectors.catalogue import CHOICES, DOMAIN_ENV, DOMAIN_OF_TABLE, landing_dir
 from acct_pipeline.connectors.files import FilesSource
 
-DOMAIN_OF_TABLE: dict[str, str] = {
-    "crm_companies": "crm",
-    "crm_contacts": "crm",
-    "crm_activities": "crm",
-    "crm_tickets": "crm",
-    "billing_customers": "billing",
-    "billing_subscriptions": "billing",
-    "billing_invoices": "billing",
-    "product_groups": "product",
-    "product_events": "product",
-}
-
-DOMAIN_ENV = {
-    "crm": "ACCT_CRM_SOURCE",
-    "billing": "ACCT_BILLING_SOURCE",
-    "product": "ACCT_PRODUCT_SOURCE",
-}
-LANDING_DIR_ENV = "ACCT_LANDING_DIR"
-DEFAULT_LANDING_DIR = "data/sample"
-
-
-def landing_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get(LANDING_DIR_ENV) or DEFAULT_LANDING_DIR)
-
-
-def _files(env: Mapping[str, str]) -> Source:
-    return FilesSource(landing_dir(env))
-
-
-# name -> builder(env). Connectors for external systems register themselves here.
-BUILDERS: dict[str, Callable[[Mapping[str, str]], Source]] = {"files": _files}
-CHOICES: dict[str, tuple[str, ...]] = {
-    "crm": ("files", "hubspot", "salesforce"),
-    "billing": ("files", "stripe"),
-    "product": ("files", "mixpanel", "amplitude", "segment"),
+BUILDERS: dict[str, tuple[str, str]] = {
+    "hubspot": ("acct_pipeline.connectors.hubspot", "HubSpotSource"),
+    "salesforce": ("acct_pipeline.connectors.salesforce", "SalesforceSource"),
+    "stripe": ("acct_pipeline.connectors.stripe", "StripeSource"),
+    "mixpanel": ("acct_pipeline.connectors.mixpanel", "MixpanelSource"),
+    "amplitude": ("acct_pipeline.connectors.amplitude", "AmplitudeSource"),
+    "segment": ("acct_pipeline.connectors.segment", "SegmentSource"),
 }
 
 
 def source_name_for(table: str, env: Mapping[str, str] | None = None) -> str:
     """The configured source name for a raw table (``files`` unless configured otherwise)."""
-    env = os.environ if env is None else env
+    env = settings.environ(env)
     domain = DOMAIN_OF_TABLE[table]
     name = (env.get(DOMAIN_ENV[domain]) or "files").strip().lower()
     if name not in CHOICES[domain]:
@@ -75,15 +50,11 @@ def source_name_for(table: str, env: Mapping[str, str] | None = None) -> str:
 
 def source_for(table: str, env: Mapping[str, str] | None = None) -> Source:
     """Build the source configured for ``table``."""
-    env = os.environ if env is None else env
+    env = settings.environ(env)
     name = source_name_for(table, env)
-    if name not in BUILDERS:
-        _register_connectors()
+    if name == "files":
+        return FilesSource(landing_dir(env))
     if name not in BUILDERS:
         raise SourceError(f"source {name!r} is not available in this installation")
-    return BUILDERS[name](env)
-
-
-def _register_connectors() -> None:
-    """Import the API connectors lazily so the files default never pays for them."""
-    from acct_pipeline.connectors import sources  # noqa: F401  (registers into BUILDERS)
+    module, cls = BUILDERS[name]
+    return cast(Source, getattr(importlib.import_module(module), cls).from_env(env))

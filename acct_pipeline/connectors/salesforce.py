@@ -27,20 +27,16 @@ Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
-from acct_pipeline.connectors.http import (
-    RateLimiter,
-    ServiceClient,
-    batches_of,
-    rate_windows,
-    require_env,
-    salesforce_classifier,
-    text,
+from acct_pipeline.connectors.http import ServiceClient, batches_of, paginate, text
+from acct_pipeline.services.salesforce import (
+    DEFAULT_VERSION,
+    VERSION_ENV,
+    client_from_env,
 )
 from acct_pipeline.warehouse import (
     CRM_ACTIVITIES,
@@ -49,12 +45,6 @@ from acct_pipeline.warehouse import (
     CRM_TICKETS,
     TableSpec,
 )
-
-TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
-INSTANCE_ENV = "SALESFORCE_INSTANCE_URL"
-VERSION_ENV = "SALESFORCE_API_VERSION"
-RATE_ENV = "SALESFORCE_RATE_LIMIT"
-DEFAULT_VERSION = "v62.0"
 
 ACCOUNT_FIELDS = {
     "company_id": "Id",
@@ -100,27 +90,6 @@ TASK_TYPES = {
 CASE_STATUSES = {"New": "open", "Working": "pending", "Escalated": "pending", "Closed": "closed"}
 
 
-def salesforce_client(
-    env: Mapping[str, str],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> ServiceClient:
-    """A ``ServiceClient`` for the org's REST API (also used by the sync)."""
-    token = require_env(env, TOKEN_ENV, "salesforce")
-    instance = require_env(env, INSTANCE_ENV, "salesforce")
-    return ServiceClient(
-        "salesforce",
-        instance,
-        auth_env=TOKEN_ENV,
-        headers={"Authorization": f"Bearer {token}"},
-        secrets=[token],
-        rate_limiter=RateLimiter(rate_windows(env, RATE_ENV, "25/1"), sleep=sleep, clock=clock),
-        classify=salesforce_classifier(TOKEN_ENV),
-        sleep=sleep,
-    )
-
-
 def _get(rec: Mapping[str, Any], path: str) -> Any:
     value: Any = rec
     for part in path.split("."):
@@ -145,7 +114,7 @@ class SalesforceSource:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> SalesforceSource:
-        client = salesforce_client(env, **{k: kw.pop(k) for k in ("sleep", "clock") if k in kw})
+        client = client_from_env(env, **{k: kw.pop(k) for k in ("sleep", "clock") if k in kw})
         return cls(client, api_version=env.get(VERSION_ENV) or DEFAULT_VERSION, **kw)
 
     def tables(self) -> tuple[str, ...]:
@@ -156,17 +125,23 @@ class SalesforceSource:
 
     def query(self, soql: str) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following ``nextRecordsUrl`` until ``done``."""
-        page = self.client.get_json(f"/services/data/{self.api_version}/query", params={"q": soql})
         obj = soql.split(" FROM ", 1)[1].split()[0] if " FROM " in soql else "?"
-        n = 0
-        while True:
-            for rec in page.get("records") or []:
-                n += 1
-                yield rec
+
+        def fetch(next_url: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            page = (
+                self.client.get_json(next_url)
+                if next_url
+                else self.client.get_json(
+                    f"/services/data/{self.api_version}/query", params={"q": soql}
+                )
+            )
             nxt = page.get("nextRecordsUrl")
-            if page.get("done", True) or not nxt:
-                break
-            page = self.client.get_json(nxt)
+            return page.get("records") or [], None if page.get("done", True) else nxt
+
+        n = 0
+        for rec in paginate(fetch):
+            n += 1
+            yield rec
         self.records_read[obj] = self.records_read.get(obj, 0) + n
 
     def read_table(self, spec: TableSpec) -> Iterator[RawBatch]:

@@ -40,9 +40,10 @@ from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
 from acct_pipeline.connectors.http import (
-    RateLimiter,
     ServiceClient,
     batches_of,
+    limiter,
+    paginate,
     rate_windows,
     require_env,
     text,
@@ -81,7 +82,7 @@ def stripe_client(
             "Stripe-Version": env.get(VERSION_ENV) or DEFAULT_VERSION,
         },
         secrets=[key],
-        rate_limiter=RateLimiter(rate_windows(env, RATE_ENV, "20/1"), sleep=sleep, clock=clock),
+        rate_limiter=limiter(rate_windows(env, RATE_ENV, "20/1"), sleep=sleep, clock=clock),
         sleep=sleep,
     )
 
@@ -173,9 +174,8 @@ class StripeSource:
         self, path: str, *, starting_after: str | None = None, **params: Any
     ) -> Iterator[dict[str, Any]]:
         """Every object of a list endpoint, ``starting_after`` the last id while ``has_more``."""
-        after = starting_after
-        n = 0
-        while True:
+
+        def fetch(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
             page = self.client.get_json(
                 path,
                 params={
@@ -185,12 +185,12 @@ class StripeSource:
                 },
             )
             data = page.get("data") or []
-            for obj in data:
-                n += 1
-                yield obj
-            if not page.get("has_more") or not data:
-                break
-            after = data[-1]["id"]
+            return data, data[-1]["id"] if page.get("has_more") and data else None
+
+        n = 0
+        for obj in paginate(fetch, starting_after):
+            n += 1
+            yield obj
         self.records_read[path] = self.records_read.get(path, 0) + n
 
     def read_table(self, spec: TableSpec) -> Iterator[RawBatch]:

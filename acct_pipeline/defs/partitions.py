@@ -7,10 +7,11 @@ manifest, so the UI shows the days that have data and nothing missing after them
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 
 import dagster as dg
+
+from acct_pipeline.settings import CoreSettings, get
 
 PARTITIONS_START_ENV = "ACCT_PARTITIONS_START"
 PARTITIONS_END_ENV = "ACCT_PARTITIONS_END"
@@ -19,13 +20,13 @@ DEFAULT_PARTITIONS_START = "2026-05-01"
 
 def last_partition_day() -> date | None:
     """``ACCT_PARTITIONS_END`` as a date (None: the partitions run up to today)."""
-    value = os.environ.get(PARTITIONS_END_ENV)
-    return date.fromisoformat(value) if value else None
+    value: date | None = get(CoreSettings, "partitions_end")
+    return value
 
 
 _last = last_partition_day()
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get(PARTITIONS_START_ENV) or DEFAULT_PARTITIONS_START,
+    start_date=get(CoreSettings, "partitions_start").isoformat(),
     # end_date is exclusive
     end_date=(_last + timedelta(days=1)).isoformat() if _last else None,
     end_offset=0,

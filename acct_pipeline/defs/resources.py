@@ -17,7 +17,9 @@ class WarehouseResource(dg.ConfigurableResource):
     Open it only for the SQL of one step: DuckDB allows one writing process per file.
     """
 
-    path: str = ""  # empty: $ACCT_WAREHOUSE, read when a step opens the file
+    # The code location fills it at load (``warehouse_definitions``), so the UI shows the real
+    # file; empty (a resource built by hand) means $ACCT_WAREHOUSE, read when a step opens it.
+    path: str = ""
 
     def resolved_path(self) -> str:
         return self.path or str(warehouse.warehouse_path())
@@ -28,8 +30,16 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
 
 
+def warehouse_definitions() -> dg.Definitions:
+    """The warehouse resource with the configured path, built when the code location loads
+    (``acct_pipeline/definitions.py``), not when this module is imported: tests that point
+    ``ACCT_WAREHOUSE`` elsewhere and load the definitions again get their own file."""
+    return dg.Definitions(
+        resources={"warehouse": WarehouseResource(path=str(warehouse.warehouse_path()))}
+    )
+
+
 defs = dg.Definitions(
-    resources={"warehouse": WarehouseResource()},
     # DuckDB has one writer per file: every run executes its steps in one process.
     executor=dg.in_process_executor,
 )

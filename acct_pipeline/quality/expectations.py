@@ -22,13 +22,13 @@ load's row count, the volume band from the environment) are computed by ``kwargs
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from acct_pipeline.scoring.lifecycle import STATUSES
+from acct_pipeline.settings import environ
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -111,7 +111,7 @@ TRENDS: tuple[str, ...] = ("improving", "stable", "declining")
 
 def volume_band(env: Mapping[str, str] | None = None) -> tuple[float, float]:
     """The allowed ratio of a partition's (or load's) row count to the previous one."""
-    env = os.environ if env is None else env
+    env = environ(env)
     raw = (env.get(VOLUME_BAND_ENV) or "").strip()
     if not raw:
         return DEFAULT_VOLUME_BAND

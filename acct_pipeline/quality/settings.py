@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+
+from acct_pipeline.settings import environ
 
 SNAPSHOT_MIN_SHARE_ENV = "ACCT_SNAPSHOT_MIN_SHARE"
 ACCEPT_SHRINK_ENV = "ACCT_ACCEPT_SNAPSHOT_SHRINK"
@@ -45,7 +46,7 @@ class LandingRules:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LandingRules:
-        env = os.environ if env is None else env
+        env = environ(env)
         share = _share(env.get(SNAPSHOT_MIN_SHARE_ENV))
         floor = _day(env, TIMESTAMP_FLOOR_ENV, DEFAULT_TIMESTAMP_FLOOR)
         ceiling = _day(env, TIMESTAMP_CEILING_ENV, DEFAULT_TIMESTAMP_CEILING)

@@ -8,11 +8,11 @@ already set): the Makefile passes them to ``dagster dev`` (``env $(…)``).
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
-from acct_pipeline.connectors.registry import landing_dir
+from acct_pipeline.connectors.catalogue import landing_dir
+from acct_pipeline.settings import environ
 
 START_ENV = "ACCT_PARTITIONS_START"  # as in defs/partitions.py (no dagster import here)
 END_ENV = "ACCT_PARTITIONS_END"
@@ -29,7 +29,8 @@ def sample_period(root: Path | None = None) -> tuple[date, date] | None:
 
 def partition_env(root: Path | None = None) -> dict[str, str]:
     """The bounds to set for the sample in ``root``; {} when set already or there is no sample."""
-    if os.environ.get(START_ENV) or os.environ.get(END_ENV):
+    env = environ()
+    if env.get(START_ENV) or env.get(END_ENV):
         return {}
     period = sample_period(root)
     if period is None:

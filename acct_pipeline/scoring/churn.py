@@ -29,7 +29,6 @@ same version and the file is reused.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -53,6 +52,7 @@ from acct_pipeline.scoring.model import ScoringModel
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.scores import POINTS_PREFIX, points_columns
 from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, SQL_DIR
+from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -77,8 +77,8 @@ class ChurnModelError(RuntimeError):
 
 def artifact_dir() -> Path:
     """``$ACCT_MODELS_DIR`` or ``models/`` next to the warehouse file."""
-    env = os.environ.get(MODELS_DIR_ENV)
-    return Path(env) if env else warehouse_path().parent / "models"
+    configured = get(CoreSettings, "models_dir")
+    return Path(configured) if configured else warehouse_path().parent / "models"
 
 
 @dataclass

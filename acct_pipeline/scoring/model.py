@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import string
 from datetime import date
 from pathlib import Path
@@ -47,6 +46,7 @@ from acct_pipeline.scoring.signals import (
     NUMERIC_SIGNALS,
     SignalParams,
 )
+from acct_pipeline.settings import CoreSettings, get
 
 MODEL_ENV = "ACCT_MODEL"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -476,8 +476,8 @@ def model_path(path: str | Path | None = None) -> Path:
     """The model file to use: ``path``, else ``$ACCT_MODEL``, else the packaged default."""
     if path is not None:
         return Path(path)
-    env = os.environ.get(MODEL_ENV)
-    return Path(env) if env else DEFAULT_MODEL_PATH
+    configured = get(CoreSettings, "model")
+    return Path(configured) if configured else DEFAULT_MODEL_PATH
 
 
 def load_model(path: str | Path | None = None) -> ScoringModel:

@@ -6,11 +6,13 @@ never appear in a repr, a log line, run metadata or an exception.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from acct_pipeline import settings
+from acct_pipeline.services import hubspot, salesforce
+from acct_pipeline.settings import RateWindows
 from acct_pipeline.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
 
 TARGETS = ("outbox", "hubspot", "salesforce")
@@ -32,42 +34,37 @@ MAX_RECORD_ATTEMPTS_ENV = "ACCT_SYNC_MAX_RECORD_ATTEMPTS"
 RECONCILE_CRON_ENV = "ACCT_SYNC_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 7 * * 0"  # Sundays 07:00 (in ACCT_SCHEDULE_TZ)
 CONCURRENCY_ENV = "ACCT_SYNC_CONCURRENCY"
-HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
-HUBSPOT_BASE_URL_ENV = "HUBSPOT_BASE_URL"
-HUBSPOT_BASE_PATH_ENV = "HUBSPOT_BASE_PATH"  # shared with connectors/hubspot.py
-HUBSPOT_RATE_LIMIT_ENV = "HUBSPOT_RATE_LIMIT"  # the portal's plan, shared with the connector
-SALESFORCE_RATE_LIMIT_ENV = "SALESFORCE_RATE_LIMIT"
-SALESFORCE_INSTANCE_URL_ENV = "SALESFORCE_INSTANCE_URL"
-SALESFORCE_TOKEN_ENV = "SALESFORCE_ACCESS_TOKEN"
-SALESFORCE_API_VERSION_ENV = "SALESFORCE_API_VERSION"
+# Shared with the connectors and the alert channels (acct_pipeline/services/).
+HUBSPOT_TOKEN_ENV = hubspot.TOKEN_ENV
+HUBSPOT_BASE_URL_ENV = hubspot.BASE_URL_ENV
+HUBSPOT_BASE_PATH_ENV = hubspot.BASE_PATH_ENV
+HUBSPOT_RATE_LIMIT_ENV = hubspot.RATE_ENV  # the portal's plan
+SALESFORCE_RATE_LIMIT_ENV = salesforce.RATE_ENV
+SALESFORCE_INSTANCE_URL_ENV = salesforce.INSTANCE_ENV
+SALESFORCE_TOKEN_ENV = salesforce.TOKEN_ENV
+SALESFORCE_API_VERSION_ENV = salesforce.VERSION_ENV
 
 # The API's own maximum per write request (docs/traps.md, "CRM write limits"): never exceeded.
 MAX_BATCH = {"hubspot": 100, "salesforce": 200, "outbox": 100_000}
 # Default pacing per target, (requests, seconds). HubSpot Free/Starter private apps: 100 / 10 s.
-DEFAULT_RATE_LIMIT = {"hubspot": (100, 10.0), "salesforce": (25, 1.0), "outbox": None}
+DEFAULT_RATE_LIMIT: dict[str, RateWindows | None] = {
+    "hubspot": ((100, 10.0),),
+    "salesforce": ((25, 1.0),),
+    "outbox": None,
+}
 
 
 class SyncConfigError(ValueError):
     """A sync setting is missing or malformed; the message names the variable to fix."""
 
 
-def parse_rate_limit(text: str, var: str = RATE_LIMIT_ENV) -> tuple[int, float] | None:
-    """``"100/10"`` (100 requests per 10 s), ``"190/10s"``, ``"25"`` (per s); ``"none"``: off."""
-    raw = text.strip().lower()
-    if raw in ("", "none", "off", "0"):
-        return None
-    calls, _, period = raw.partition("/")
+def parse_rate_limit(text: str, var: str = RATE_LIMIT_ENV) -> RateWindows | None:
+    """The one rate-limit grammar (``acct_pipeline.settings.parse_rate_limit``): ``100/10``,
+    ``190/10s``, ``25`` (per s), several windows ``100/10,250000/86400``; ``none``: off."""
     try:
-        n = int(calls)
-        p = float(period.rstrip("s") or 1.0)
-    except ValueError:
-        raise SyncConfigError(
-            f"{var}={text!r}: expected '<requests>/<seconds>', e.g. '100/10' for HubSpot's 100 "
-            "requests per 10 seconds"
-        ) from None
-    if n < 1 or p <= 0:
-        raise SyncConfigError(f"{var}={text!r}: requests must be >= 1 and seconds > 0")
-    return n, p
+        return settings.parse_rate_limit(text, var)
+    except settings.SettingsError as exc:
+        raise SyncConfigError(str(exc)) from None
 
 
 def _share(text: str) -> float:
@@ -104,20 +101,20 @@ def _int(text: str, var: str, minimum: int = 1) -> int:
     return value
 
 
-_UNSET: tuple[int, float] = (-1, -1.0)
+_UNSET: RateWindows = ((-1, -1.0),)
 
 
 @dataclass(frozen=True)
 class SyncSettings:
     """Everything the sync needs besides the warehouse connection.
 
-    ``rate_limit``: (requests, seconds) for the CRM plan, None = no client-side pacing; left at its
-    default it is the target's default (HubSpot 100 / 10 s, Salesforce 25 / s).
+    ``rate_limit``: the CRM plan's windows ((requests, seconds), ...), None = no client-side
+    pacing; left at its default it is the target's default (HubSpot 100 / 10 s, Salesforce 25 / s).
     """
 
     target: str = "outbox"
     max_change_share: float = 0.5
-    rate_limit: tuple[int, float] | None = _UNSET
+    rate_limit: RateWindows | None = _UNSET
     field_mapping_path: Path | None = None
     outbox_dir: Path = Path("data/outbox")
     outbox_format: str = "hubspot"
@@ -151,6 +148,9 @@ class SyncSettings:
             )
         if self.rate_limit == _UNSET:
             object.__setattr__(self, "rate_limit", DEFAULT_RATE_LIMIT[self.target])
+        elif self.rate_limit and isinstance(self.rate_limit[0], int | float):
+            # One window given as (requests, seconds): the windows tuple it stands for.
+            object.__setattr__(self, "rate_limit", (tuple(self.rate_limit),))
 
     @property
     def effective_batch_size(self) -> int:
@@ -161,9 +161,17 @@ class SyncSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SyncSettings:
-        """Settings from ``env`` (default ``os.environ``); keyword ``overrides`` win."""
-        e = os.environ if env is None else env
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        warehouse: str | Path | None = None,
+        **overrides: object,
+    ) -> SyncSettings:
+        """Settings from ``env`` (default: the process environment); keyword ``overrides`` win.
+        ``warehouse``: the resolved warehouse file (default ``ACCT_WAREHOUSE``), beside which the
+        outbox is kept."""
+        e = settings.environ(env)
         kw: dict[str, object] = {}
         if e.get(TARGET_ENV):
             kw["target"] = e[TARGET_ENV].strip().lower()
@@ -180,7 +188,7 @@ class SyncSettings:
         # The outbox sits beside the warehouse (data/outbox for the default data/warehouse.duckdb).
         kw["outbox_dir"] = Path(
             e.get(OUTBOX_DIR_ENV)
-            or Path(e.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).parent / "outbox"
+            or Path(warehouse or e.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).parent / "outbox"
         )
         if e.get(OUTBOX_FORMAT_ENV):
             kw["outbox_format"] = e[OUTBOX_FORMAT_ENV].strip().lower()
@@ -202,8 +210,8 @@ class SyncSettings:
             kw["concurrency"] = _int(e[CONCURRENCY_ENV], CONCURRENCY_ENV)
         if e.get(HUBSPOT_BASE_URL_ENV):
             kw["hubspot_base_url"] = e[HUBSPOT_BASE_URL_ENV].strip()
-        if e.get(HUBSPOT_BASE_PATH_ENV):
-            base = e[HUBSPOT_BASE_PATH_ENV].strip().rstrip("/")
+        base = hubspot.base_path_setting(e)
+        if base:
             kw["hubspot_objects_path"] = f"{base}/companies"
             kw["hubspot_properties_path"] = base.replace("/objects", "/properties") + "/companies"
         if e.get(HUBSPOT_TOKEN_ENV):
@@ -220,7 +228,7 @@ class SyncSettings:
 
 def reconcile_cron(env: Mapping[str, str] | None = None) -> str | None:
     """``ACCT_SYNC_RECONCILE_CRON``: the weekly reconcile's 5-field cron; ``off``: never."""
-    e = os.environ if env is None else env
+    e = settings.environ(env)
     raw = (e.get(RECONCILE_CRON_ENV) or DEFAULT_RECONCILE_CRON).strip()
     if raw.lower() in ("off", "none", "false", "0"):
         return None

@@ -37,8 +37,6 @@ def test_sensor_runs_deliver_each_alert_once_even_after_reruns(
     log = tmp_path / "alerts.jsonl"
     model = tmp_path / "model.yaml"
     model.write_text("alerts:\n  drop_points_7d: 10\n")
-    loaded = defs()
-    job = loaded.resolve_job_def(ALERTS_JOB_NAME)
     with (
         dg.DagsterInstance.ephemeral() as instance,
         hubspot.FakeHubSpot() as hs,
@@ -59,6 +57,10 @@ def test_sensor_runs_deliver_each_alert_once_even_after_reruns(
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         monkeypatch.delenv("ACCT_ALERT_WINDOW_DAYS", raising=False)
+        # The code location reads the warehouse path when it loads (the UI shows it): load it
+        # once the environment points at this test's warehouse.
+        loaded = defs()
+        job = loaded.resolve_job_def(ALERTS_JOB_NAME)
 
         def score(day: date) -> None:
             """What the scores asset records: the day's drop count (count_drops) as metadata."""

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from acct_pipeline.connectors.http import ApiError, ServiceClient
-from acct_pipeline.connectors.hubspot import hubspot_client
-from acct_pipeline.connectors.salesforce import salesforce_client
+from acct_pipeline.services.hubspot import client_from_env as hubspot_client
+from acct_pipeline.services.salesforce import client_from_env as salesforce_client
 from acct_pipeline_tests.fakes import hubspot, salesforce
 from acct_pipeline_tests.fakes.base import FakeClock
 

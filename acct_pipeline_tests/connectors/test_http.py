@@ -11,9 +11,9 @@ from acct_pipeline.connectors.http import (
     RateLimiter,
     RetryPolicy,
     ServiceClient,
-    hubspot_classifier,
     redact,
 )
+from acct_pipeline.services.hubspot import hubspot_classifier
 from acct_pipeline_tests.fakes.base import FakeClock, FakeServer, Request, Response, json_response
 
 

@@ -11,7 +11,7 @@ Use::
     from acct_pipeline_tests.fakes.hubspot import FakeHubSpot, TOKEN
     with FakeHubSpot(rate_limit=(100, 10.0)).load_landing(sample_dir) as hs:
         env = {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_BASE_URL": hs.url}
-        client = hubspot_client(env, sleep=no_sleep)
+        client = client_from_env(env, sleep=no_sleep)  # acct_pipeline.services.hubspot
         ...
         assert hs.writes_to("companies", "123")[0].properties == {"acct_health_score": "87"}
 

@@ -198,10 +198,12 @@ def test_settings_from_env() -> None:
         }
     )
     assert s.target == "hubspot" and s.max_change_share == pytest.approx(0.3)
-    assert s.rate_limit == (190, 10.0) and s.effective_batch_size == 100  # capped at the API limit
+    assert (
+        s.rate_limit == ((190, 10.0),) and s.effective_batch_size == 100
+    )  # capped at the API limit
     assert "secret" not in repr(s)
     assert SyncSettings.from_env({}).target == "outbox"
-    assert SyncSettings.from_env({"ACCT_SYNC_TARGET": "hubspot"}).rate_limit == (100, 10.0)
+    assert SyncSettings.from_env({"ACCT_SYNC_TARGET": "hubspot"}).rate_limit == ((100, 10.0),)
     assert SyncSettings.from_env({"ACCT_SYNC_TARGET": "salesforce"}).effective_batch_size == 200
     with pytest.raises(SyncConfigError, match="ACCT_SYNC_TARGET"):
         SyncSettings.from_env({"ACCT_SYNC_TARGET": "pipedrive"})

@@ -2,7 +2,6 @@
 
 # No "from __future__ import annotations" here: Dagster resolves the Config annotation at import.
 
-import os
 from datetime import date
 
 import dagster as dg
@@ -48,9 +47,7 @@ def score_drop_alerts(
     than the recent window are recorded but not sent."""
     as_of = date.fromisoformat(context.partition_key)
     try:
-        settings = AlertSettings.from_env(
-            {**os.environ, "ACCT_WAREHOUSE": warehouse.resolved_path()}
-        )
+        settings = AlertSettings.from_env(warehouse=warehouse.resolved_path())
         thresholds = load_thresholds()
         channels = build_channels(settings)
     except (AlertConfigError, ChannelError) as exc:

@@ -4,8 +4,9 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.connectors.catalogue import DOMAIN_OF_TABLE
 from acct_pipeline.connectors.ingest import ingest_days, ingest_snapshot
-from acct_pipeline.connectors.registry import DOMAIN_OF_TABLE, source_name_for
+from acct_pipeline.connectors.registry import source_name_for
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.warehouse import PRODUCT_EVENTS, SNAPSHOT_TABLES, LoadResult, TableSpec

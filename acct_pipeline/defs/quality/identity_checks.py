@@ -7,13 +7,13 @@ record was lost, doubled, or matched on a free-mail domain. ``accounts_share_no_
 CRM accounts that share a web domain (likely duplicates, never merged automatically).
 """
 
-import os
 from collections.abc import Iterator
 
 import dagster as dg
 
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.identity import identity_report
+from acct_pipeline.settings import environ
 
 MATCH_RATE = "match_rate_above_threshold"
 EVERY_RECORD_RESOLVED = "every_record_resolved_once"
@@ -28,9 +28,7 @@ DUPLICATE_DOMAINS_KEY = dg.AssetKey(["staging", "duplicate_domains"])
 
 def min_match_rate(env: dict[str, str] | None = None) -> float:
     """The configured threshold as a fraction (``0.95``, ``95`` and ``95%`` all mean 95 %)."""
-    raw = (
-        ((env if env is not None else os.environ).get(MIN_MATCH_RATE_ENV) or "").strip().rstrip("%")
-    )
+    raw = (environ(env).get(MIN_MATCH_RATE_ENV) or "").strip().rstrip("%")
     if not raw:
         return DEFAULT_MIN_MATCH_RATE
     try:

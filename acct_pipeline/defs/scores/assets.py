@@ -1,6 +1,5 @@
 """Account scores (``scores.*``): health, tier, trend and reasons per account and day."""
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -10,12 +9,15 @@ from acct_pipeline.alerts import drop_counts
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
+from acct_pipeline.settings import CoreSettings, get
 
 MODELS_DIR_ENV = "ACCT_MODELS_DIR"
 
 
 def _models_dir(warehouse: WarehouseResource) -> Path:
-    return Path(os.environ.get(MODELS_DIR_ENV) or Path(warehouse.resolved_path()).parent / "models")
+    return Path(
+        get(CoreSettings, "models_dir") or Path(warehouse.resolved_path()).parent / "models"
+    )
 
 
 @dg.asset(

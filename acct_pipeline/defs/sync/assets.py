@@ -1,6 +1,5 @@
 """Reverse ETL (``sync.*``): scores written back to the CRM record where people work."""
 
-import os
 from datetime import date
 
 import dagster as dg
@@ -9,7 +8,6 @@ from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.sync import SyncSettings, run_sync
 from acct_pipeline.sync.guard import scores_guard
-from acct_pipeline.warehouse import WAREHOUSE_ENV
 
 
 class SyncRunConfig(dg.Config):
@@ -42,7 +40,7 @@ def crm_score_sync(
         context.log.info(
             f"backfill of {len(context.partition_keys)} days: syncing only the newest, {newest}"
         )
-    settings = SyncSettings.from_env({**os.environ, WAREHOUSE_ENV: warehouse.resolved_path()})
+    settings = SyncSettings.from_env(warehouse=warehouse.resolved_path())
     reconcile = config.reconcile and settings.target != "outbox"
     if config.reconcile and not reconcile:
         context.log.info("reconcile: the outbox target has no CRM to read back; plain sync")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from acct_pipeline.connectors.http import (
     ApiError,
     HttpStats,
-    RateLimiter,
-    RetryPolicy,
     ServiceClient,
 )
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
@@ -93,21 +91,16 @@ class SyncTarget(ABC):
         return text
 
 
-def plan_limiter(
-    rate_limit: tuple[int, float] | None,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-) -> RateLimiter | None:
-    """A client-side limiter for the plan's limit, with a small margin.
+def plan_windows(rate_limit: Sequence[tuple[int, float]] | None) -> list[tuple[int, float]] | None:
+    """The plan's limit windows with a small margin, for the client-side limiter.
 
     Our limiter stamps a request when it leaves; the CRM counts it when it arrives. Without a margin
     the 101st request can reach HubSpot a hair before the 1st has left its 10-second window, and a
     429 costs a whole window. 1 % + 50 ms of slack keeps us under it at ~98 % of the limit.
     """
-    if rate_limit is None:
+    if not rate_limit:
         return None
-    calls, period = rate_limit
-    return RateLimiter([(calls, period * 1.01 + 0.05)], sleep=sleep, clock=clock)
+    return [(calls, period * 1.01 + 0.05) for calls, period in rate_limit]
 
 
 def values_equal(spec: FieldSpec, crm_value: Any, expected: str | None) -> bool:
@@ -163,32 +156,11 @@ def is_config_error(exc: ApiError) -> bool:
 
 
 class HttpTarget(SyncTarget):
-    """A CRM reached over HTTP: one ``ServiceClient`` with Bearer auth, the plan's rate limit,
-    retries and the service's error classifier; secrets redacted from everything it reports."""
+    """A CRM reached over HTTP: one ``ServiceClient`` (built by ``acct_pipeline.services``) with
+    Bearer auth, the plan's rate limit, retries and the service's error classifier; secrets
+    redacted from everything it reports."""
 
-    def _connect(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        token_env: str,
-        rate_limit: tuple[int, float] | None,
-        classify: Callable[..., Any],
-        retry: RetryPolicy,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
-    ) -> None:
-        self.client = ServiceClient(
-            self.name,
-            base_url,
-            auth_env=token_env,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            secrets=[token],
-            rate_limiter=plan_limiter(rate_limit, sleep, clock),
-            retry=retry,
-            classify=classify,
-            sleep=sleep,
-        )
+    client: ServiceClient
 
     def redact(self, text: str) -> str:
         return self.client.redact(text)

@@ -1,4 +1,4 @@
-"""HubSpot companies: ``batch/update`` by record id, 100 per request, on ``connectors/http.py``.
+"""HubSpot companies: ``batch/update`` by record id, 100 per request, on ``connectors/http/``.
 
 - Only the mapped properties are sent (values as strings; ``""`` clears a ``nulls: clear`` field).
 - 200: every input accepted. 207 Multi-Status: errors carry ``context.ids``; those records are
@@ -19,17 +19,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from acct_pipeline.connectors.http import (
-    ApiError,
-    RetryPolicy,
-    hubspot_classifier,
-)
+from acct_pipeline.connectors.http import ApiError, RetryPolicy
+from acct_pipeline.services.hubspot import hubspot_client
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
 from acct_pipeline.sync.settings import HUBSPOT_TOKEN_ENV, SyncConfigError, SyncSettings
 from acct_pipeline.sync.targets.base import (
     BatchOutcome,
     HttpTarget,
     OutRecord,
+    plan_windows,
     values_equal,
 )
 
@@ -66,13 +64,12 @@ class HubSpotTarget(HttpTarget):
         self.batch_size = settings.effective_batch_size
         self.objects_path = settings.hubspot_objects_path.rstrip("/")
         self.properties_path = settings.hubspot_properties_path.rstrip("/")
-        self._connect(
-            settings.hubspot_base_url,
+        self.client = hubspot_client(
             settings.hubspot_token,
-            token_env=HUBSPOT_TOKEN_ENV,
-            rate_limit=settings.rate_limit,
-            classify=hubspot_classifier(HUBSPOT_TOKEN_ENV),
+            base_url=settings.hubspot_base_url,
+            rate_limit=plan_windows(settings.rate_limit),
             retry=retry or RetryPolicy(max_attempts=10),
+            headers={"Content-Type": "application/json"},
             sleep=sleep,
             clock=clock,
         )

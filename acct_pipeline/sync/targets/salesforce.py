@@ -15,10 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from acct_pipeline.connectors.http import (
-    RetryPolicy,
-    salesforce_classifier,
-)
+from acct_pipeline.connectors.http import RetryPolicy
+from acct_pipeline.services.salesforce import salesforce_client
 from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
 from acct_pipeline.sync.settings import (
     SALESFORCE_INSTANCE_URL_ENV,
@@ -30,6 +28,7 @@ from acct_pipeline.sync.targets.base import (
     BatchOutcome,
     HttpTarget,
     OutRecord,
+    plan_windows,
     values_equal,
 )
 
@@ -77,13 +76,12 @@ class SalesforceTarget(HttpTarget):
         self.settings = settings
         self.batch_size = settings.effective_batch_size
         self.prefix = f"/services/data/v{settings.salesforce_api_version}"
-        self._connect(
-            settings.salesforce_instance_url,
+        self.client = salesforce_client(
             settings.salesforce_token,
-            token_env=SALESFORCE_TOKEN_ENV,
-            rate_limit=settings.rate_limit,
-            classify=salesforce_classifier(SALESFORCE_TOKEN_ENV),
+            settings.salesforce_instance_url,
+            rate_limit=plan_windows(settings.rate_limit),
             retry=retry or RetryPolicy(max_attempts=8),
+            headers={"Content-Type": "application/json"},
             sleep=sleep,
             clock=clock,
         )
