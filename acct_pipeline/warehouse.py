@@ -510,6 +510,7 @@ PRODUCT_FEATURES_DAILY = "features.product_features_daily"
 USAGE_ROLLUP_STATE = "features.usage_rollup_state"
 ACCOUNT_SCORES = "scores.account_scores"
 SCORE_VALIDATION = "scores.score_validation"
+SCORE_VALIDATION_SUMMARY = "scores.score_validation_summary"
 MODEL_REGISTRY = "scores.model_registry"
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
 CRM_SYNC_JOURNAL = "sync.crm_sync_ledger_journal"
@@ -592,6 +593,18 @@ def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
         [schema, name],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def table_column_types(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
+    """Column name -> DuckDB type of ``schema.table`` in table order ({} when there is none)."""
+    schema, name = qualified.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return {c: t for c, t in rows}
 
 
 def add_missing_columns(

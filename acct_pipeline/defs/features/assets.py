@@ -4,6 +4,7 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import SIGNALS_KEY
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
@@ -22,7 +23,7 @@ UPSTREAM = [
 
 
 @dg.asset(
-    key=["features", "account_signals"],
+    key=SIGNALS_KEY,
     group_name="features",
     kinds={"duckdb"},
     partitions_def=daily_partitions,

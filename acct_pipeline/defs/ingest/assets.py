@@ -6,6 +6,7 @@ import dagster as dg
 
 from acct_pipeline.connectors.ingest import ingest_days, ingest_snapshot
 from acct_pipeline.connectors.registry import DOMAIN_OF_TABLE, source_name_for
+from acct_pipeline.defs.keys import ROWS_KEPT
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.warehouse import PRODUCT_EVENTS, SNAPSHOT_TABLES, LoadResult, TableSpec
@@ -15,7 +16,7 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
     return {
         "source": dg.MetadataValue.text(result.source),
         "rows_in": dg.MetadataValue.int(result.rows_in),
-        "rows_kept": dg.MetadataValue.int(result.rows_kept),
+        ROWS_KEPT: dg.MetadataValue.int(result.rows_kept),
         "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
         "values_nulled": dg.MetadataValue.int(result.values_nulled),
         "quarantine_rules": dg.MetadataValue.json(result.rules),
