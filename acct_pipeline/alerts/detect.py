@@ -31,6 +31,7 @@ from acct_pipeline.warehouse import (
     ACCOUNTS,
     SCORE_DROP_ALERTS,
     replace_partition,
+    table_column_types,
     table_exists,
 )
 
@@ -55,16 +56,6 @@ ALERT_COLUMNS = (
 )
 
 
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
-    schema, name = qualified.split(".", 1)
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return {c: t for c, t in rows}
-
-
 def _tier_rank_sql(expr: str) -> str:
     """Worse tiers (of the scoring model in use) have higher ranks. Unknown tier names rank
     NULL and never raise a tier alert."""
@@ -76,7 +67,7 @@ def drops_sql(con: duckdb.DuckDBPyConnection) -> str:
 
     Parameters, in order: as-of date, points threshold, tier-alerts flag (BOOLEAN).
     """
-    cols = _columns(con, ACCOUNT_SCORES)
+    cols = table_column_types(con, ACCOUNT_SCORES)
     has_delta = "score_delta_7d" in cols
     reasons_type = cols.get("reason_codes", "")
     if reasons_type.endswith("[]"):

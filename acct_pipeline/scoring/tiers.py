@@ -13,11 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
+from pydantic import ValidationError
 
-from acct_pipeline.scoring.model import Tiers, Trend, load_model, model_path
+from acct_pipeline.scoring.model import (
+    DEFAULT_MODEL_PATH,
+    ModelError,
+    Tiers,
+    Trend,
+    load_model,
+    model_path,
+)
 
 NO_TIER = -1
 MIN_TREND_POINTS = 7  # a slope from fewer days is noise: the trend stays "stable"
@@ -25,11 +35,28 @@ MIN_TREND_POINTS = 7  # a slope from fewer days is noise: the trend stays "stabl
 
 @lru_cache(maxsize=8)
 def _names_in(path: str, mtime_ns: int) -> tuple[str, ...]:
-    return tuple(load_model(path).tiers.names)
+    target = Path(path)
+    try:
+        doc = yaml.safe_load(target.read_text())
+    except (OSError, yaml.YAMLError):
+        return tuple(load_model(target).tiers.names)  # raises ModelError naming the file
+    section = doc.get("tiers") if isinstance(doc, dict) else None
+    if section is None:
+        # like the alert thresholds: a model file without the section gets the default's
+        return tuple(load_model(DEFAULT_MODEL_PATH).tiers.names)
+    try:
+        return tuple(Tiers.model_validate(section).names)
+    except ValidationError as exc:
+        errors = "; ".join(e["msg"] for e in exc.errors())
+        raise ModelError(f"scoring model {target.name}: tiers: {errors}") from None
 
 
 def model_tier_names() -> tuple[str, ...]:
-    """The tier names of the scoring model in use (``$ACCT_MODEL`` or the default), best first."""
+    """The tier names of the scoring model in use (``$ACCT_MODEL`` or the default), best first.
+
+    Only the ``tiers`` section is read (the scoring engine validates the whole file when it
+    scores); a file without one has the default model's tiers.
+    """
     path = model_path()
     try:
         stamp = path.stat().st_mtime_ns

@@ -13,7 +13,7 @@ import yaml
 
 from acct_pipeline.quality.expectations import SCORES_SUITE, allowed_values
 from acct_pipeline.quality.guard import scores_partition_problems
-from acct_pipeline.scoring.model import DEFAULT_MODEL_PATH, MODEL_ENV, load_model
+from acct_pipeline.scoring.model import DEFAULT_MODEL_PATH, MODEL_ENV, ModelError, load_model
 from acct_pipeline.scoring.report import build_report
 from acct_pipeline.scoring.scores import score_day
 from acct_pipeline.scoring.signals import compute_signals
@@ -126,3 +126,20 @@ def test_the_validation_and_report_follow_renamed_tiers(
     html = report.path.read_text()
     assert "Red" in html and ".tier-red{background:#c62828}" in html
     assert ".tier-critical" not in html
+
+
+def test_tier_names_come_from_the_tiers_section_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file with only the alert thresholds (as the alert tests write) has the default's tiers
+    stub = tmp_path / "alerts_only.yaml"
+    stub.write_text("alerts:\n  drop_points_7d: 5\n")
+    monkeypatch.setenv(MODEL_ENV, str(stub))
+    assert model_tier_names() == DEFAULT_NAMES
+
+    # bands out of order: an error naming the file and the section
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tiers:\n  bands:\n    - {name: Low, min: 0}\n    - {name: High, min: 80}\n")
+    monkeypatch.setenv(MODEL_ENV, str(bad))
+    with pytest.raises(ModelError, match="bad.yaml: tiers: .*out of order"):
+        model_tier_names()

@@ -6,7 +6,7 @@ import dagster as dg
 
 from acct_pipeline.connectors.ingest import ingest_days, ingest_snapshot
 from acct_pipeline.connectors.registry import DOMAIN_OF_TABLE, source_name_for
-from acct_pipeline.defs.keys import ROWS_KEPT
+from acct_pipeline.defs.keys import INGEST_PREFIX, ROWS_KEPT
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.warehouse import PRODUCT_EVENTS, SNAPSHOT_TABLES, LoadResult, TableSpec
@@ -27,7 +27,7 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
 def _snapshot_asset(spec: TableSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.name,
-        key_prefix="ingest",
+        key_prefix=INGEST_PREFIX,
         group_name="ingest",
         kinds={"duckdb"},
         description=(
@@ -56,7 +56,7 @@ snapshot_assets = [_snapshot_asset(spec) for spec in SNAPSHOT_TABLES]
 
 @dg.asset(
     name=PRODUCT_EVENTS.name,
-    key_prefix="ingest",
+    key_prefix=INGEST_PREFIX,
     group_name="ingest",
     kinds={"duckdb"},
     partitions_def=daily_partitions,

@@ -23,19 +23,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from acct_pipeline.scoring.model import ScoringModel, load_model
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.report import charts as draw
 from acct_pipeline.scoring.report import data
 from acct_pipeline.scoring.report.executive import executive_summary, render_executive
-from acct_pipeline.scoring.report.template import css, md_to_html, table
+from acct_pipeline.scoring.report.template import render_page
 from acct_pipeline.scoring.validation import (
-    MIN_SEGMENT_ROWS,
-    SEGMENT_AUC_GAP,
-    SEGMENT_MISSING_MAX,
-    SEGMENT_TYPES,
     ValidationResult,
     compute_validation,
     read_validation,
@@ -58,6 +53,15 @@ def reports_dir(warehouse: str | Path | None = None) -> Path:
     if env:
         return Path(env)
     return Path(warehouse or warehouse_path()).parent / "reports"
+
+
+__all__ = [
+    "REPORTS_DIR_ENV",
+    "ReportResult",
+    "build_report",
+    "build_report_for_warehouse",
+    "reports_dir",
+]
 
 
 @dataclass
@@ -124,97 +128,23 @@ def build_report(
     signals = data.autopsy_signals(con)
     charts["churn_autopsy"], _ = draw.autopsy(data.autopsy(con, signals), signals)
 
-    contract = v.rows[
-        (v.rows["metric"].isin(["churn_rate", "renewal_rate"]))
-        & v.rows["window"].str.endswith("before_end")
-    ]
-    contract_tbl = (
-        contract.pivot_table(
-            index=["window", "segment"], columns="metric", values="value", aggfunc="first"
-        )
-        .join(contract.groupby(["window", "segment"])["n"].first())
-        .reset_index()
-        .rename(columns={"segment": "tier", "window": "when"})
-        if not contract.empty
-        else pd.DataFrame()
-    )
-    coverage = v.rows[
-        v.rows["metric"].isin(
-            ["accounts", "missing_input_share", "missing_any_input_share", "score_mean"]
-        )
-        & v.rows["segment_type"].isin(SEGMENT_TYPES)
-    ]
-    coverage_tbl = (
-        coverage.pivot_table(
-            index=["segment_type", "segment"], columns="metric", values="value", aggfunc="first"
-        )
-        .reset_index()
-        .sort_values(["segment_type", "segment"])
-        if not coverage.empty
-        else pd.DataFrame()
-    )
-    fairness_tbl = segment_table(v.rows)
-    findings = v.segment_findings
-    fairness_note = (
-        "<ul class='warn'>" + "".join(f"<li>WARN {html.escape(f)}</li>" for f in findings) + "</ul>"
-        if findings
-        else "<p class='note'>No segment is judged unfair.</p>"
-    )
-    top = data.top_at_risk(con, last)
     md = summary_markdown(v.summary)
-    executive = render_executive(executive_summary(con, last, quality=v.summary, model=model))
-
-    def img(key: str, alt: str) -> str:
-        src = f"data:image/png;base64,{charts[key]}"
-        return f"<img alt='{html.escape(alt)}' data-chart='{key}' src='{src}'>"
-
-    doc = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Score report
-    {last}</title><style>{css()}</style></head>
-<body>
-{executive}
-<h1 id="model-quality">Model quality and history</h1>
-<p class="note">History {first} .. {last}; churn label: churned within
-    {v.summary["horizon_days"]} days after the
-as-of day ({v.summary["censored_share"]:.0%} of account-days have a horizon beyond the history
-    and count as
-"not churned yet"). Outcome events: {html.escape(str(v.summary["outcome_events"]))}.</p>
-{md_to_html(md)}
-<h2>Tier distribution over time</h2>{
-        img("tier_distribution_over_time", "tier distribution over time")
-    }
-<h2>Churn by tier</h2>{img("churn_by_tier", "churn rate by tier")}
-<p class="note">Churn and renewal rate by the tier the account was in 30 / 60 / 90 days before
-    its contract ended:</p>
-{table(contract_tbl)}
-<h2>Lift</h2>{img("lift_chart", "lift chart")}
-<h2>Calibration</h2>{img("calibration", "calibration")}
-<h2>Stability</h2>{img("stability", "stability")}
-<h2>Tier migration {d1} → {last}</h2>{img("tier_migration", "tier migration")}
-<h2>Top {data.TOP_AT_RISK} at-risk accounts on {last}</h2>
-<p class="note">Customers on that day (accounts that already churned are left out), riskiest
-first.</p>
-{table(top)}
-<h2>Model version timeline</h2>{img("model_version_timeline", "model version timeline")}{
-        table(versions)
-    }
-<h2>Churn autopsy</h2>{img("churn_autopsy", "churn autopsy")}
-<p class="note">Accounts aligned on their contract end (churn date,
-    or start of the renewed term); lines are
-medians across accounts for each day before the end.</p>
-<h2>Coverage by segment (latest day)</h2>{table(coverage_tbl)}
-<h2 id="fairness">Fairness by segment</h2>
-<p class="note">Every labelled account-day of the history, by plan, region, company size band and
-whether the account's product data is tracked: health-score AUC for churn within
-{v.summary["horizon_days"]} days, churn rate, calibration of the churn probability (Brier and mean
-predicted minus observed), share of the health model's weight that had no data
-(1 - data_coverage) and tier shares. A segment of at least {MIN_SEGMENT_ROWS} account-days warns
-when its AUC is more than {SEGMENT_AUC_GAP} below the whole book's or more than
-{SEGMENT_MISSING_MAX:.0%} of its weight had no data.</p>
-{fairness_note}
-{table(fairness_tbl, "fairness")}
-</body></html>
-"""
+    doc = render_page(
+        last=last,
+        first=first,
+        migration_from=d1,
+        validation=v,
+        summary_md=md,
+        executive=render_executive(executive_summary(con, last, quality=v.summary, model=model)),
+        charts=charts,
+        tables={
+            "contract_table": data.contract_end_table(v),
+            "top_table": data.top_at_risk(con, last),
+            "versions_table": versions,
+            "coverage_table": data.coverage_table(v),
+            "fairness_table": segment_table(v.rows),
+        },
+    )
     path = out / f"score_report_{last}.html"
     path.write_text(doc, encoding="utf-8")
     return ReportResult(path=path, markdown=md, charts=list(charts), as_of=last)

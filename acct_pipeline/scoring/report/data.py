@@ -13,7 +13,12 @@ import duckdb
 import pandas as pd
 
 from acct_pipeline.scoring.outcomes import ACCOUNT_OUTCOMES, CONTRACT_ENDS
-from acct_pipeline.scoring.validation import labeled_sql, live_scores_sql
+from acct_pipeline.scoring.validation import (
+    SEGMENT_TYPES,
+    ValidationResult,
+    labeled_sql,
+    live_scores_sql,
+)
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -162,3 +167,42 @@ def top_at_risk(con: duckdb.DuckDBPyConnection, day: date) -> pd.DataFrame:
             ORDER BY {order}, s.account_id LIMIT {TOP_AT_RISK}""",
         [day, day],
     ).df()
+
+
+def contract_end_table(v: ValidationResult) -> pd.DataFrame:
+    """Churn and renewal rate by the tier 30 / 60 / 90 days before the contract end, from the
+    stored validation (``when``, ``tier``, ``churn_rate``, ``renewal_rate``, ``n``)."""
+    contract = v.rows[
+        (v.rows["metric"].isin(["churn_rate", "renewal_rate"]))
+        & v.rows["window"].str.endswith("before_end")
+    ]
+    if contract.empty:
+        return pd.DataFrame()
+    return (
+        contract.pivot_table(
+            index=["window", "segment"], columns="metric", values="value", aggfunc="first"
+        )
+        .join(contract.groupby(["window", "segment"])["n"].first())
+        .reset_index()
+        .rename(columns={"segment": "tier", "window": "when"})
+    )
+
+
+def coverage_table(v: ValidationResult) -> pd.DataFrame:
+    """Missing inputs and mean score per plan / region / industry on the latest day, from the
+    stored validation."""
+    coverage = v.rows[
+        v.rows["metric"].isin(
+            ["accounts", "missing_input_share", "missing_any_input_share", "score_mean"]
+        )
+        & v.rows["segment_type"].isin(SEGMENT_TYPES)
+    ]
+    if coverage.empty:
+        return pd.DataFrame()
+    return (
+        coverage.pivot_table(
+            index=["segment_type", "segment"], columns="metric", values="value", aggfunc="first"
+        )
+        .reset_index()
+        .sort_values(["segment_type", "segment"])
+    )

@@ -4,12 +4,36 @@ embedded images) so it opens offline."""
 from __future__ import annotations
 
 import html
+from datetime import date
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from acct_pipeline.scoring.report.charts import tier_colors
+from acct_pipeline.scoring.report.data import TOP_AT_RISK
+from acct_pipeline.scoring.report.executive import environment
+from acct_pipeline.scoring.validation import (
+    MIN_SEGMENT_ROWS,
+    SEGMENT_AUC_GAP,
+    SEGMENT_MISSING_MAX,
+    ValidationResult,
+)
+
+PAGE_TEMPLATE = "report.html.j2"
+# chart key -> alt text, in page order
+CHART_ALT = {
+    "tier_distribution_over_time": "tier distribution over time",
+    "churn_by_tier": "churn rate by tier",
+    "lift_chart": "lift chart",
+    "calibration": "calibration",
+    "stability": "stability",
+    "tier_migration": "tier migration",
+    "model_version_timeline": "model version timeline",
+    "churn_autopsy": "churn autopsy",
+}
 
 
 def _cell(v: Any) -> str:
@@ -94,3 +118,62 @@ def css() -> str:
     ]
     lines = [" ".join(rules[i : i + 2]) for i in range(0, len(rules), 2)]
     return _CSS + "\n".join(lines) + "\n"
+
+
+def image(key: str, png_base64: str, alt: str) -> str:
+    """An ``<img>`` with the chart embedded (``data-chart`` names it for tests and readers)."""
+    src = f"data:image/png;base64,{png_base64}"
+    return f"<img alt='{html.escape(alt)}' data-chart='{key}' src='{src}'>"
+
+
+def fairness_note(findings: list[str]) -> str:
+    if not findings:
+        return "<p class='note'>No segment is judged unfair.</p>"
+    return (
+        "<ul class='warn'>" + "".join(f"<li>WARN {html.escape(f)}</li>" for f in findings) + "</ul>"
+    )
+
+
+def page_environment() -> jinja2.Environment:
+    env = environment()  # the executive page's: same filters, strict about missing values
+    env.keep_trailing_newline = True
+    return env
+
+
+def render_page(
+    *,
+    last: date,
+    first: date,
+    migration_from: date,
+    validation: ValidationResult,
+    summary_md: str,
+    executive: str,
+    charts: dict[str, str],
+    tables: dict[str, pd.DataFrame],
+) -> str:
+    """The whole report page (``templates/report.html.j2``) around the pre-rendered executive
+    page, charts and tables."""
+    v = validation
+    return (
+        page_environment()
+        .get_template(PAGE_TEMPLATE)
+        .render(
+            last=last,
+            first=first,
+            migration_from=migration_from,
+            horizon_days=v.horizon_days,
+            censored_share=v.censored_share,
+            outcome_events=Markup(html.escape(str(v.summary["outcome_events"]))),
+            css=Markup(css()),
+            executive=Markup(executive),
+            summary=Markup(md_to_html(summary_md)),
+            img={k: Markup(image(k, png, CHART_ALT[k])) for k, png in charts.items()},
+            top_n=TOP_AT_RISK,
+            min_segment_rows=MIN_SEGMENT_ROWS,
+            segment_auc_gap=SEGMENT_AUC_GAP,
+            segment_missing_max=SEGMENT_MISSING_MAX,
+            fairness_note=Markup(fairness_note(v.segment_findings)),
+            fairness_table=Markup(table(tables.pop("fairness_table"), "fairness")),
+            **{name: Markup(table(df)) for name, df in tables.items()},
+        )
+    )
