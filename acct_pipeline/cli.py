@@ -131,22 +131,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_next_steps() -> None:
     """Where to look next: the report, the UI, and one named account to explain."""
     from acct_pipeline.scoring.report import reports_dir
+    from acct_pipeline.scoring.tiers import model_tier_names
 
     reports = sorted(reports_dir().glob("score_report_*.html"))
+    worst = model_tier_names()[-1]
     with warehouse.connect(read_only=True) as con:
         row = con.execute(
             f"SELECT a.name FROM {warehouse.ACCOUNT_SCORES} s "
             f"JOIN {warehouse.ACCOUNTS} a USING (account_id) "
             f"WHERE s.as_of_date = (SELECT max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}) "
-            "AND s.tier = 'Critical' ORDER BY s.churn_probability DESC NULLS LAST, s.health_score "
-            "LIMIT 1"
+            "AND s.tier = ? ORDER BY s.churn_probability DESC NULLS LAST, s.health_score "
+            "LIMIT 1",
+            [worst],
         ).fetchone()
     _say("")
     _say("next:")
     if reports:
         _say(f"  the report:      {reports[-1].resolve()}")
     _say("  the UI:          make dev   (http://127.0.0.1:3000; the demo's run is on Runs)")
-    _say("  the riskiest:    acct-pipeline accounts --tier Critical")
+    _say(f"  the riskiest:    acct-pipeline accounts --tier {worst}")
     if row:
         _say(f'  one account:     acct-pipeline explain "{row[0]}"')
 
@@ -420,7 +423,7 @@ def _accounts_parser(sub: argparse._SubParsersAction) -> None:
         "accounts",
         help="list accounts (id, name, owner, score, tier, Δ7d, top risk), riskiest first",
     )
-    p.add_argument("--tier", help="only this tier (Healthy, At-Risk, Concerning, Critical)")
+    p.add_argument("--tier", help="only this tier (one of the scoring model's tier names)")
     p.add_argument("--owner", help="only accounts whose owner's e-mail contains this")
     p.add_argument("--trend", choices=("improving", "stable", "declining"))
     p.add_argument("--limit", type=int, default=20, help="at most this many rows (default 20)")

@@ -25,6 +25,7 @@ from datetime import date, datetime
 import duckdb
 
 from acct_pipeline.alerts.config import AlertThresholds, load_thresholds
+from acct_pipeline.scoring.tiers import tier_rank_sql
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNTS,
@@ -33,9 +34,6 @@ from acct_pipeline.warehouse import (
     replace_partition,
     table_exists,
 )
-
-# Worse tiers have higher ranks. Unknown tier names rank NULL and never raise a tier alert.
-TIER_RANK = {"Healthy": 0, "At-Risk": 1, "Concerning": 2, "Critical": 3}
 
 ALERT_COLUMNS = (
     "event_key",
@@ -59,8 +57,9 @@ ALERT_COLUMNS = (
 
 
 def _tier_rank_sql(expr: str) -> str:
-    cases = " ".join(f"WHEN '{tier}' THEN {rank}" for tier, rank in TIER_RANK.items())
-    return f"CASE {expr} {cases} END"
+    """Worse tiers (of the scoring model in use) have higher ranks. Unknown tier names rank
+    NULL and never raise a tier alert."""
+    return tier_rank_sql(expr, unknown="NULL")
 
 
 def drops_sql(con: duckdb.DuckDBPyConnection) -> str:

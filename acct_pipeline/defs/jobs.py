@@ -8,6 +8,7 @@ from acct_pipeline.defs.alerts.keys import (
     ALERTS_KEY,
     FRESHNESS_CHECK_KEY,
 )
+from acct_pipeline.defs.keys import CRM_SYNC_KEY
 
 DAILY_JOB_NAME = "daily_scoring"
 
@@ -40,7 +41,7 @@ score_drop_alerts_job = dg.define_asset_job(
 
 
 RECONCILE_JOB_NAME = "crm_reconcile"
-SYNC_KEY = dg.AssetKey(["sync", "crm_score_sync"])
+SYNC_KEY = CRM_SYNC_KEY
 
 crm_reconcile_job = dg.define_asset_job(
     RECONCILE_JOB_NAME,

@@ -16,13 +16,9 @@ from acct_pipeline.alerts.timing import (
     sensor_interval,
 )
 from acct_pipeline.defs.alerts.checks import freshness_evaluation
-from acct_pipeline.defs.alerts.keys import (
-    DROPPED_ACCOUNTS,
-    DROPPED_ACCOUNTS_BY_DAY,
-    FRESHNESS_CHECK,
-    SCORES_KEY,
-)
+from acct_pipeline.defs.alerts.keys import FRESHNESS_CHECK
 from acct_pipeline.defs.jobs import score_drop_alerts_job
+from acct_pipeline.defs.keys import DROPPED_ACCOUNTS, DROPPED_ACCOUNTS_BY_DAY, SCORES_KEY
 from acct_pipeline.run import HISTORY_TAG
 
 PAGE_SIZE = 500

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from acct_pipeline.scoring.lifecycle import STATUSES
+from acct_pipeline.scoring.tiers import model_tier_names
 from acct_pipeline.settings import environ
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
@@ -105,7 +106,6 @@ VOLUME_BAND_ENV = "ACCT_VOLUME_BAND"  # "0.5,2.0": a partition / load may be 50 
 DEFAULT_VOLUME_BAND = (0.5, 2.0)
 FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew between a source system and us
 
-TIERS: tuple[str, ...] = ("Healthy", "At-Risk", "Concerning", "Critical")
 TRENDS: tuple[str, ...] = ("improving", "stable", "declining")
 
 
@@ -298,6 +298,22 @@ def _in_set(
         blocking=blocking,
         severity=severity,
         description=f"{column} is one of {', '.join(values)} (empty values are allowed).",
+    )
+
+
+def _in_model_tiers(column: str) -> Expectation:
+    """Blocking: the tier is one of the scoring model's tier names (read when the check runs,
+    so a model that renames its tiers is followed)."""
+    return Expectation(
+        check=allowed_values(column),
+        gx_type="ExpectColumnValuesToBeInSet",
+        kwargs={"column": column},
+        kwargs_fn=lambda ctx: {"value_set": list(model_tier_names())},
+        columns=(column,),
+        blocking=True,
+        severity="ERROR",
+        description=f"{column} is one of the scoring model's tier names (empty values are "
+        "allowed).",
     )
 
 
@@ -569,8 +585,8 @@ def scores_suite() -> Suite:
         _between(CHURN_PROBABILITY_IN_RANGE, "churn_probability", 0, 1, blocking=True),
         _between(SCORE_DELTA_7D_IN_RANGE, "score_delta_7d", -100, 100, blocking=True),
         _between(SCORE_DELTA_30D_IN_RANGE, "score_delta_30d", -100, 100, blocking=True),
-        _in_set("tier", TIERS, blocking=True, severity="ERROR"),
-        _in_set("previous_tier", TIERS, blocking=True, severity="ERROR"),
+        _in_model_tiers("tier"),
+        _in_model_tiers("previous_tier"),
         _in_set("trend", TRENDS, blocking=True, severity="ERROR"),
         _not_in_future(AS_OF_DATE, check=AS_OF_DATE_NOT_IN_FUTURE),
         _partition_has_rows(),

@@ -29,12 +29,8 @@ from typing import Any
 
 import duckdb
 
-from acct_pipeline.scoring.validation import (
-    TIER_ORDER,
-    compute_validation,
-    ordered_tiers,
-    tier_rank_sql,
-)
+from acct_pipeline.scoring.tiers import model_tier_names, ordered_tiers, tier_rank_sql
+from acct_pipeline.scoring.validation import compute_validation
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -184,7 +180,11 @@ def _restrict(con: duckdb.DuckDBPyConnection, accounts: Collection[str]) -> tupl
 
 
 def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date) -> dict[str, Any]:
-    cur_rank, cand_rank = tier_rank_sql("c.tier"), tier_rank_sql("n.tier")
+    unknown = str(len(model_tier_names()))  # a tier the model does not know ranks last
+    cur_rank, cand_rank = (
+        tier_rank_sql("c.tier", unknown=unknown),
+        tier_rank_sql("n.tier", unknown=unknown),
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _bt_pairs AS
@@ -217,7 +217,7 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, candidate: str, last_day: date
         [last_day],
     ).fetchall()
     tiers = ordered_tiers(
-        list({r[0] for r in matrix_rows} | {r[1] for r in matrix_rows} | set(TIER_ORDER))
+        list({r[0] for r in matrix_rows} | {r[1] for r in matrix_rows} | set(model_tier_names()))
     )
     matrix = {a: {b: 0 for b in tiers} for a in tiers}
     for a, b, k in matrix_rows:

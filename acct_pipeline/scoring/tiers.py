@@ -2,18 +2,86 @@
 
 A tier changes only when the score clears the boundary by ``margin_points`` or has stayed past
 it for ``dwell_days`` days in a row (today included), so a score wobbling two points around 70
-does not flip an account between At-Risk and Concerning every morning.
+does not flip an account between two tiers every morning.
+
+The tier names and their order (best first) come from the scoring model (``tiers.bands``);
+``model_tier_names`` is what every other layer (quality suite, validation, alerts, sync, report)
+reads, so a model that renames a tier is followed everywhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import yaml
+from pydantic import ValidationError
 
-from acct_pipeline.scoring.model import Tiers, Trend
+from acct_pipeline.scoring.model import (
+    DEFAULT_MODEL_PATH,
+    ModelError,
+    Tiers,
+    Trend,
+    load_model,
+    model_path,
+)
 
 NO_TIER = -1
 MIN_TREND_POINTS = 7  # a slope from fewer days is noise: the trend stays "stable"
+
+
+@lru_cache(maxsize=8)
+def _names_in(path: str, mtime_ns: int) -> tuple[str, ...]:
+    target = Path(path)
+    try:
+        doc = yaml.safe_load(target.read_text())
+    except (OSError, yaml.YAMLError):
+        return tuple(load_model(target).tiers.names)  # raises ModelError naming the file
+    section = doc.get("tiers") if isinstance(doc, dict) else None
+    if section is None:
+        # like the alert thresholds: a model file without the section gets the default's
+        return tuple(load_model(DEFAULT_MODEL_PATH).tiers.names)
+    try:
+        return tuple(Tiers.model_validate(section).names)
+    except ValidationError as exc:
+        errors = "; ".join(e["msg"] for e in exc.errors())
+        raise ModelError(f"scoring model {target.name}: tiers: {errors}") from None
+
+
+def model_tier_names() -> tuple[str, ...]:
+    """The tier names of the scoring model in use (``$ACCT_MODEL`` or the default), best first.
+
+    Only the ``tiers`` section is read (the scoring engine validates the whole file when it
+    scores); a file without one has the default model's tiers.
+    """
+    path = model_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return tuple(load_model(path).tiers.names)  # raises ModelError naming the file
+    return _names_in(str(path), stamp)
+
+
+def tier_ranks(names: Sequence[str] | None = None) -> dict[str, int]:
+    """Tier name -> rank, best 0; a worse tier has a higher rank (default: the model's tiers)."""
+    return {t: i for i, t in enumerate(model_tier_names() if names is None else names)}
+
+
+def tier_rank_sql(expr: str, names: Sequence[str] | None = None, unknown: str = "NULL") -> str:
+    """SQL ranking the tier in ``expr`` from best (0) to worst; other values rank ``unknown``."""
+    ranks = tier_ranks(names)
+    whens = " ".join(f"WHEN '{t.replace(chr(39), chr(39) * 2)}' THEN {i}" for t, i in ranks.items())
+    return f"(CASE {expr} {whens} ELSE {unknown} END)"
+
+
+def ordered_tiers(tiers: Iterable[str], names: Sequence[str] | None = None) -> list[str]:
+    """``tiers`` from best to worst; names the model does not know follow, alphabetically."""
+    order = list(model_tier_names() if names is None else names)
+    present = set(tiers)
+    return [t for t in order if t in present] + sorted(t for t in present if t not in order)
 
 
 def band_index(scores: np.ndarray, tiers: Tiers) -> np.ndarray:

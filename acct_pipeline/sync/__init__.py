@@ -20,17 +20,17 @@ from acct_pipeline.sync.engine import (
     run_sync,
 )
 from acct_pipeline.sync.mapping import (
-    DEFAULT_FIELDS,
     FieldMapping,
     FieldSpec,
     MappingError,
+    default_fields,
     load_mapping,
 )
 from acct_pipeline.sync.report import SyncReport
 from acct_pipeline.sync.settings import SyncConfigError, SyncSettings
 
 __all__ = [
-    "DEFAULT_FIELDS",
+    "default_fields",
     "ChecksGuard",
     "FieldMapping",
     "FieldSpec",

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from acct_pipeline.scoring.lifecycle import STATUSES
+from acct_pipeline.scoring.tiers import model_tier_names
 
 FIELD_TYPES = ("number", "text", "enumeration", "date")
 NULL_POLICIES = ("skip", "clear")
@@ -79,115 +80,119 @@ class FieldSpec:
         return bool(self.crm_name(target))
 
 
-DEFAULT_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(
-        "health_score",
-        "health_score",
-        "number",
-        "Health score",
-        "acct_health_score",
-        "Health_Score__c",
-        decimals=0,
-        tolerance=5,
-        description="0-100 account health score; moves under 5 points are not re-sent alone",
-    ),
-    FieldSpec(
-        "health_tier",
-        "tier",
-        "enumeration",
-        "Health tier",
-        "acct_health_tier",
-        "Health_Tier__c",
-        options=("Healthy", "At-Risk", "Concerning", "Critical"),
-    ),
-    FieldSpec(
-        "lifecycle_status",
-        "lifecycle_status",
-        "enumeration",
-        "Lifecycle status",
-        "acct_lifecycle_status",
-        "Lifecycle_Status__c",
-        options=STATUSES,
-        description="Active / Onboarding / Churned; a churned account gets this once and keeps "
-        "its last score fields",
-    ),
-    FieldSpec(
-        "health_trend",
-        "trend",
-        "enumeration",
-        "Health trend",
-        "acct_health_trend",
-        "Health_Trend__c",
-        options=("improving", "stable", "declining"),
-    ),
-    FieldSpec(
-        "health_score_delta_7d",
-        "score_delta_7d",
-        "number",
-        "Health score change (7 days)",
-        "acct_health_score_delta_7d",
-        "Health_Score_Delta_7d__c",
-        decimals=0,
-        tolerance=10,
-        description="health score change over 7 days; moves under 10 points are not sent alone",
-    ),
-    FieldSpec(
-        "churn_probability",
-        "churn_probability",
-        "number",
-        "Churn probability",
-        "acct_churn_probability",
-        "Churn_Probability__c",
-        decimals=2,
-        tolerance=0.05,
-        description="predicted churn probability; moves under 5 points are not re-sent alone",
-    ),
-    FieldSpec(
-        "health_reasons",
-        "reason_codes",
-        "text",
-        "Health score reasons",
-        "acct_health_reasons",
-        "Health_Reasons__c",
-        top=3,
-        max_length=1000,
-    ),
-    FieldSpec(
-        "recommended_playbook",
-        "recommended_playbook",
-        "text",
-        "Recommended playbook",
-        "acct_recommended_playbook",
-        "Recommended_Playbook__c",
-        max_length=255,
-    ),
-    FieldSpec(
-        "health_model_version",
-        "model_version",
-        "text",
-        "Health model version",
-        "acct_health_model_version",
-        "Health_Model_Version__c",
-        max_length=255,
-    ),
-    FieldSpec(
-        "health_updated_at",
-        "as_of_date",
-        "date",
-        "Health score date",
-        "acct_health_updated_at",
-        "Health_Updated_At__c",
-        diff=False,
-        description="the score day of the values last sent; not itself a reason to send",
-    ),
-)
+def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, ...]:
+    """The default allow-list; the tier enumeration lists ``tier_names`` (default: the tier
+    names of the scoring model in use, best first)."""
+    tiers = tuple(model_tier_names() if tier_names is None else tier_names)
+    return (
+        FieldSpec(
+            "health_score",
+            "health_score",
+            "number",
+            "Health score",
+            "acct_health_score",
+            "Health_Score__c",
+            decimals=0,
+            tolerance=5,
+            description="0-100 account health score; moves under 5 points are not re-sent alone",
+        ),
+        FieldSpec(
+            "health_tier",
+            "tier",
+            "enumeration",
+            "Health tier",
+            "acct_health_tier",
+            "Health_Tier__c",
+            options=tiers,
+        ),
+        FieldSpec(
+            "lifecycle_status",
+            "lifecycle_status",
+            "enumeration",
+            "Lifecycle status",
+            "acct_lifecycle_status",
+            "Lifecycle_Status__c",
+            options=STATUSES,
+            description="Active / Onboarding / Churned; a churned account gets this once and keeps "
+            "its last score fields",
+        ),
+        FieldSpec(
+            "health_trend",
+            "trend",
+            "enumeration",
+            "Health trend",
+            "acct_health_trend",
+            "Health_Trend__c",
+            options=("improving", "stable", "declining"),
+        ),
+        FieldSpec(
+            "health_score_delta_7d",
+            "score_delta_7d",
+            "number",
+            "Health score change (7 days)",
+            "acct_health_score_delta_7d",
+            "Health_Score_Delta_7d__c",
+            decimals=0,
+            tolerance=10,
+            description="health score change over 7 days; moves under 10 points are not sent alone",
+        ),
+        FieldSpec(
+            "churn_probability",
+            "churn_probability",
+            "number",
+            "Churn probability",
+            "acct_churn_probability",
+            "Churn_Probability__c",
+            decimals=2,
+            tolerance=0.05,
+            description="predicted churn probability; moves under 5 points are not re-sent alone",
+        ),
+        FieldSpec(
+            "health_reasons",
+            "reason_codes",
+            "text",
+            "Health score reasons",
+            "acct_health_reasons",
+            "Health_Reasons__c",
+            top=3,
+            max_length=1000,
+        ),
+        FieldSpec(
+            "recommended_playbook",
+            "recommended_playbook",
+            "text",
+            "Recommended playbook",
+            "acct_recommended_playbook",
+            "Recommended_Playbook__c",
+            max_length=255,
+        ),
+        FieldSpec(
+            "health_model_version",
+            "model_version",
+            "text",
+            "Health model version",
+            "acct_health_model_version",
+            "Health_Model_Version__c",
+            max_length=255,
+        ),
+        FieldSpec(
+            "health_updated_at",
+            "as_of_date",
+            "date",
+            "Health score date",
+            "acct_health_updated_at",
+            "Health_Updated_At__c",
+            diff=False,
+            description="the score day of the values last sent; not itself a reason to send",
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class FieldMapping:
     """The allow-list of fields, in a fixed order."""
 
-    fields: tuple[FieldSpec, ...] = DEFAULT_FIELDS
+    fields: tuple[FieldSpec, ...] = field(default_factory=default_fields)
     origin: str = "default mapping"
 
     def __post_init__(self) -> None:

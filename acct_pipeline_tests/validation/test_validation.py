@@ -305,7 +305,7 @@ def test_a_reversal_after_a_real_score_move_is_not_flapping() -> None:
     that changes and back on 2-point moves is flapping."""
     from datetime import date, timedelta
 
-    from acct_pipeline.scoring.validation import _stability
+    from acct_pipeline.scoring.validation.metrics import _stability
 
     d0 = date(2026, 6, 1)
     rows = []

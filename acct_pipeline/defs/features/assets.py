@@ -4,25 +4,31 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import ACCOUNTS_KEY, IDENTITY_MAP_KEY, SIGNALS_KEY, ingest_key
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.signals import compute_signals_for_days
 
 UPSTREAM = [
-    dg.AssetKey(["ingest", "product_events"]),
-    dg.AssetKey(["ingest", "crm_contacts"]),
-    dg.AssetKey(["ingest", "crm_activities"]),
-    dg.AssetKey(["ingest", "crm_tickets"]),
-    dg.AssetKey(["ingest", "billing_subscriptions"]),
-    dg.AssetKey(["ingest", "billing_invoices"]),
-    dg.AssetKey(["staging", "accounts"]),
-    dg.AssetKey(["staging", "identity_map"]),
+    *(
+        ingest_key(t)
+        for t in (
+            "product_events",
+            "crm_contacts",
+            "crm_activities",
+            "crm_tickets",
+            "billing_subscriptions",
+            "billing_invoices",
+        )
+    ),
+    ACCOUNTS_KEY,
+    IDENTITY_MAP_KEY,
 ]
 
 
 @dg.asset(
-    key=["features", "account_signals"],
+    key=SIGNALS_KEY,
     group_name="features",
     kinds={"duckdb"},
     partitions_def=daily_partitions,

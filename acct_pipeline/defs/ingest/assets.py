@@ -7,6 +7,7 @@ import dagster as dg
 from acct_pipeline.connectors.catalogue import DOMAIN_OF_TABLE
 from acct_pipeline.connectors.ingest import ingest_days, ingest_snapshot
 from acct_pipeline.connectors.registry import source_name_for
+from acct_pipeline.defs.keys import INGEST_PREFIX, ROWS_KEPT
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.warehouse import PRODUCT_EVENTS, SNAPSHOT_TABLES, LoadResult, TableSpec
@@ -16,7 +17,7 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
     return {
         "source": dg.MetadataValue.text(result.source),
         "rows_in": dg.MetadataValue.int(result.rows_in),
-        "rows_kept": dg.MetadataValue.int(result.rows_kept),
+        ROWS_KEPT: dg.MetadataValue.int(result.rows_kept),
         "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
         "values_nulled": dg.MetadataValue.int(result.values_nulled),
         "quarantine_rules": dg.MetadataValue.json(result.rules),
@@ -27,7 +28,7 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
 def _snapshot_asset(spec: TableSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.name,
-        key_prefix="ingest",
+        key_prefix=INGEST_PREFIX,
         group_name="ingest",
         kinds={"duckdb"},
         description=(
@@ -56,7 +57,7 @@ snapshot_assets = [_snapshot_asset(spec) for spec in SNAPSHOT_TABLES]
 
 @dg.asset(
     name=PRODUCT_EVENTS.name,
-    key_prefix="ingest",
+    key_prefix=INGEST_PREFIX,
     group_name="ingest",
     kinds={"duckdb"},
     partitions_def=daily_partitions,

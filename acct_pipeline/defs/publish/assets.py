@@ -2,14 +2,15 @@
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import (
+    CRM_SYNC_KEY,
+    DUPLICATE_DOMAINS_KEY,
+    READ_COPY_KEY,
+    SCORE_REPORT_KEY,
+    UNMATCHED_KEY,
+)
 from acct_pipeline.defs.resources import WarehouseResource
-from acct_pipeline.defs.validation.assets import SCORE_REPORT_KEY
 from acct_pipeline.read_copy import publish, read_copy_path
-
-READ_COPY_KEY = dg.AssetKey(["publish", "read_copy"])
-CRM_SYNC_KEY = dg.AssetKey(["sync", "crm_score_sync"])
-UNMATCHED_KEY = dg.AssetKey(["staging", "unmatched_records"])
-DUPLICATE_DOMAINS_KEY = dg.AssetKey(["staging", "duplicate_domains"])
 
 
 @dg.asset(

@@ -12,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import ROWS_KEPT, SCORES_KEY, SIGNALS_KEY, ingest_key
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.audit import reconcile_load
@@ -27,13 +28,11 @@ from acct_pipeline.warehouse import PRODUCT_EVENTS, RAW_BY_NAME, TableSpec
 
 ROWS_RECONCILED = "rows_in_equal_kept_plus_quarantined"
 
-EVENTS_KEY = dg.AssetKey(["ingest", PRODUCT_EVENTS.name])
-SIGNALS_KEY = dg.AssetKey(["features", "account_signals"])
-SCORES_KEY = dg.AssetKey(["scores", "account_scores"])
+EVENTS_KEY = ingest_key(PRODUCT_EVENTS.name)
 
 
 def raw_key(spec: TableSpec) -> dg.AssetKey:
-    return dg.AssetKey(["ingest", spec.name])
+    return ingest_key(spec.name)
 
 
 def _partition_days(context: dg.AssetCheckExecutionContext) -> list[date]:
@@ -47,7 +46,7 @@ def _previous_row_count(context: dg.AssetCheckExecutionContext, key: dg.AssetKey
     ).records
     if len(records) < 2 or records[1].asset_materialization is None:
         return None
-    value = records[1].asset_materialization.metadata.get("rows_kept")
+    value = records[1].asset_materialization.metadata.get(ROWS_KEPT)
     return int(value.value) if value is not None else None
 
 

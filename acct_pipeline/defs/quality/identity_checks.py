@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import DUPLICATE_DOMAINS_KEY, IDENTITY_MAP_KEY
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.identity import identity_report
 from acct_pipeline.settings import environ
@@ -21,9 +22,6 @@ NO_SHARED_DOMAINS = "accounts_share_no_domain"
 
 MIN_MATCH_RATE_ENV = "ACCT_MIN_MATCH_RATE"
 DEFAULT_MIN_MATCH_RATE = 0.95
-
-IDENTITY_MAP_KEY = dg.AssetKey(["staging", "identity_map"])
-DUPLICATE_DOMAINS_KEY = dg.AssetKey(["staging", "duplicate_domains"])
 
 
 def min_match_rate(env: dict[str, str] | None = None) -> float:

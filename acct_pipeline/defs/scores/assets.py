@@ -6,6 +6,12 @@ from pathlib import Path
 import dagster as dg
 
 from acct_pipeline.alerts import drop_counts
+from acct_pipeline.defs.keys import (
+    DROPPED_ACCOUNTS,
+    DROPPED_ACCOUNTS_BY_DAY,
+    SCORES_KEY,
+    SIGNALS_KEY,
+)
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
@@ -21,19 +27,19 @@ def _models_dir(warehouse: WarehouseResource) -> Path:
 
 
 @dg.asset(
-    key=["scores", "account_scores"],
+    key=SCORES_KEY,
     group_name="scores",
     kinds={"duckdb", "sklearn"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[dg.AssetKey(["features", "account_signals"])],
+    deps=[SIGNALS_KEY],
 )
 def account_scores(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """The daily answer to "which accounts need attention, and why": per account a 0-100 health
-    score with its engagement and value scores, a churn probability, the tier (Healthy /
-    At-Risk / Concerning / Critical, with hysteresis so a 2-point wobble does not flip it), the
+    score with its engagement and value scores, a churn probability, the tier (the model's bands,
+    best to worst, with hysteresis so a 2-point wobble does not flip it), the
     7- and 30-day change and trend, the reasons with their numbers ("usage down 42% ..."), the
     recommended playbook and the points of every component, from the versioned scoring model
     (``ACCT_MODEL``). Beside the tier, a lifecycle status: Churned accounts (every subscription
@@ -68,8 +74,8 @@ def account_scores(
             "rows": dg.MetadataValue.int(rows),
             "days": dg.MetadataValue.int(len(days)),
             "model_version": dg.MetadataValue.text(model.label),
-            "dropped_accounts": dg.MetadataValue.int(sum(drops.values())),
-            "dropped_accounts_by_day": dg.MetadataValue.json(drops),
+            DROPPED_ACCOUNTS: dg.MetadataValue.int(sum(drops.values())),
+            DROPPED_ACCOUNTS_BY_DAY: dg.MetadataValue.json(drops),
             "churn_model": dg.MetadataValue.json(churn_meta),
         }
     )

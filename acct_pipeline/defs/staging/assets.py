@@ -2,15 +2,22 @@
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import (
+    ACCOUNTS_KEY,
+    DUPLICATE_DOMAINS_KEY,
+    IDENTITY_MAP_KEY,
+    UNMATCHED_KEY,
+    ingest_key,
+)
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.identity import build_accounts, build_identity
 
 
 @dg.asset(
-    key=["staging", "accounts"],
+    key=ACCOUNTS_KEY,
     group_name="staging",
     kinds={"duckdb"},
-    deps=[dg.AssetKey(["ingest", "crm_companies"])],
+    deps=[ingest_key("crm_companies")],
 )
 def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every CRM account once, with its normalised web domain, owner, industry, region and size.
@@ -25,13 +32,13 @@ def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ["staging", "identity_map"],
+            IDENTITY_MAP_KEY,
             group_name="staging",
             kinds={"duckdb"},
             deps=[
-                dg.AssetKey(["staging", "accounts"]),
-                dg.AssetKey(["ingest", "billing_customers"]),
-                dg.AssetKey(["ingest", "product_groups"]),
+                ACCOUNTS_KEY,
+                ingest_key("billing_customers"),
+                ingest_key("product_groups"),
             ],
             description=(
                 "Which CRM account each billing customer and product workspace belongs to, and "
@@ -40,7 +47,7 @@ def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
             ),
         ),
         dg.AssetSpec(
-            ["staging", "unmatched_records"],
+            UNMATCHED_KEY,
             group_name="staging",
             kinds={"duckdb"},
             description=(
@@ -50,7 +57,7 @@ def accounts(warehouse: WarehouseResource) -> dg.MaterializeResult:
             ),
         ),
         dg.AssetSpec(
-            ["staging", "duplicate_domains"],
+            DUPLICATE_DOMAINS_KEY,
             group_name="staging",
             kinds={"duckdb"},
             description=(
@@ -64,7 +71,7 @@ def identity_map(warehouse: WarehouseResource):
     with warehouse.connect() as con:
         stats = build_identity(con)
     yield dg.MaterializeResult(
-        asset_key=["staging", "identity_map"],
+        asset_key=IDENTITY_MAP_KEY,
         metadata={
             "matched": dg.MetadataValue.int(stats["matched"]),
             "billing_match_rate": dg.MetadataValue.float(stats["billing_match_rate"]),
@@ -73,10 +80,10 @@ def identity_map(warehouse: WarehouseResource):
         },
     )
     yield dg.MaterializeResult(
-        asset_key=["staging", "unmatched_records"],
+        asset_key=UNMATCHED_KEY,
         metadata={"unmatched": dg.MetadataValue.int(stats["unmatched"])},
     )
     yield dg.MaterializeResult(
-        asset_key=["staging", "duplicate_domains"],
+        asset_key=DUPLICATE_DOMAINS_KEY,
         metadata={"shared_domains": dg.MetadataValue.int(stats["duplicate_domains"])},
     )

@@ -4,6 +4,7 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import CRM_SYNC_KEY, SCORES_KEY
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.sync import SyncSettings, run_sync
@@ -18,12 +19,12 @@ class SyncRunConfig(dg.Config):
 
 
 @dg.asset(
-    key=["sync", "crm_score_sync"],
+    key=CRM_SYNC_KEY,
     group_name="sync",
     kinds={"duckdb"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[dg.AssetKey(["scores", "account_scores"])],
+    deps=[SCORES_KEY],
 )
 def crm_score_sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: SyncRunConfig

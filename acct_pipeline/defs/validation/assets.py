@@ -4,14 +4,13 @@ from typing import Any
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import SCORE_REPORT_KEY, SCORE_VALIDATION_KEY, SCORES_KEY
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.report import build_report, reports_dir
 from acct_pipeline.scoring.validation import ValidationResult, summary_markdown, validate_warehouse
 
-ACCOUNT_SCORES_KEY = dg.AssetKey(["scores", "account_scores"])
-SCORE_VALIDATION_KEY = dg.AssetKey(["scores", "score_validation"])
-SCORE_REPORT_KEY = dg.AssetKey(["scores", "score_report"])
+__all__ = ["SCORE_REPORT_KEY", "SCORE_VALIDATION_KEY", "score_report", "score_validation"]
 
 
 def _number(value: Any) -> dg.MetadataValue:
@@ -59,7 +58,7 @@ def validation_metadata(result: ValidationResult) -> dict[str, dg.MetadataValue]
     key=SCORE_VALIDATION_KEY,
     group_name="scores",
     kinds={"duckdb"},
-    deps=[ACCOUNT_SCORES_KEY],
+    deps=[SCORES_KEY],
 )
 def score_validation(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource

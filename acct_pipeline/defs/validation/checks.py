@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from acct_pipeline.defs.keys import SCORE_VALIDATION_KEY
 from acct_pipeline.defs.resources import WarehouseResource
-from acct_pipeline.defs.validation.assets import SCORE_VALIDATION_KEY
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.validation import (
     CHECK_DESCRIPTIONS,

@@ -19,11 +19,10 @@ import jinja2
 from acct_pipeline.scoring.explain import labelled_reasons
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
 from acct_pipeline.scoring.rules import evaluate_model
-from acct_pipeline.scoring.validation import TIER_ORDER
 from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNT_SIGNALS, ACCOUNTS, table_columns
 
 TEMPLATES = Path(__file__).parent / "templates"
-AT_RISK_TIERS = ("Concerning", "Critical")  # "ARR at risk": the two worst tiers
+AT_RISK_TIER_COUNT = 2  # "ARR at risk": the model's two worst tiers
 TOP_ACCOUNTS = 10
 TOP_MOVERS = 5
 WEEK = 7
@@ -84,8 +83,15 @@ def _accounts_join(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def _movers(con: duckdb.DuckDBPyConnection, day: date, earlier: date) -> list[dict[str, Any]]:
-    rank = {t: i for i, t in enumerate(TIER_ORDER)}
+def at_risk_tiers(model: ScoringModel) -> list[str]:
+    """The tiers whose ARR counts as "at risk": the model's worst ``AT_RISK_TIER_COUNT``."""
+    return model.tiers.names[-AT_RISK_TIER_COUNT:]
+
+
+def _movers(
+    con: duckdb.DuckDBPyConnection, day: date, earlier: date, tier_names: list[str]
+) -> list[dict[str, Any]]:
+    rank = {t: i for i, t in enumerate(tier_names)}
     name, owner = _who(con)
     rows = con.execute(
         f"""SELECT s.account_id, {name}, {owner}, p.tier AS was, s.tier AS now,
@@ -130,10 +136,10 @@ def _top_accounts(
             FROM {ACCOUNT_SCORES} s
             {_accounts_join(con)}
             LEFT JOIN {ACCOUNT_SIGNALS} g ON g.account_id = s.account_id AND g.as_of_date = ?
-            WHERE s.as_of_date = ? AND s.tier IN ('Concerning', 'Critical')
+            WHERE s.as_of_date = ? AND list_contains(?, s.tier)
             ORDER BY {prob} DESC NULLS LAST, s.health_score, s.account_id
             LIMIT {TOP_ACCOUNTS}""",
-        [day, day],
+        [day, day, at_risk_tiers(model)],
     ).df()
     if rows.empty:
         return []
@@ -182,15 +188,14 @@ def executive_summary(
     ).fetchall()
     counts = {t: (int(n), float(a)) for t, n, a in tier_rows}
     total = sum(n for n, _ in counts.values())
-    order = [t for t in TIER_ORDER if t in counts] + sorted(
-        t for t in counts if t not in TIER_ORDER
-    )
+    names = model.tiers.names
+    order = [t for t in names if t in counts] + sorted(t for t in counts if t not in names)
     tiers = [
         TierRow(t, counts[t][0], counts[t][1], counts[t][0] / total if total else 0.0)
         for t in order
     ]
     earlier = day - timedelta(days=WEEK)
-    moves = _movers(con, day, earlier)
+    moves = _movers(con, day, earlier, names)
     up = sorted((m for m in moves if m["up"]), key=lambda m: -(m["delta"] or 0))
     down = sorted((m for m in moves if not m["up"]), key=lambda m: m["delta"] or 0)
     return Executive(
@@ -199,8 +204,8 @@ def executive_summary(
         tiers=tiers,
         accounts=total,
         arr=sum(a for _, a in counts.values()),
-        arr_at_risk=sum(counts[t][1] for t in AT_RISK_TIERS if t in counts),
-        at_risk_accounts=sum(counts[t][0] for t in AT_RISK_TIERS if t in counts),
+        arr_at_risk=sum(counts[t][1] for t in at_risk_tiers(model) if t in counts),
+        at_risk_accounts=sum(counts[t][0] for t in at_risk_tiers(model) if t in counts),
         moved_up=len(up),
         moved_down=len(down),
         top_up=up[:TOP_MOVERS],

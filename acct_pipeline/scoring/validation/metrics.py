@@ -1,38 +1,10 @@
-"""Does the score predict what happens next? Validation of the stored score history vs outcomes.
-
-For the history in the warehouse (every as-of day D of ``scores.account_scores``) and the outcomes
-from billing (``outcomes.py``), this computes:
-
-- churn rate by tier (label: churned within 90 days after D) and churn / renewal rate by tier at
-  30 / 60 / 90 days before contract end;
-- ROC-AUC and top-decile lift of the health score (as risk = 100 - score) and of the churn
-  probability, plus the churn rate per risk decile (the lift chart);
-- calibration of the churn probability: Brier score and a reliability table (10 bins);
-- score distribution per tier (are most accounts stuck in one band?);
-- stability: PSI of the health-score distribution between consecutive days, share of accounts
-  changing tier per day, and tier flapping (a change reverted within a week);
-- coverage by segment (plan, region, industry): share of accounts with missing inputs and the
-  score distribution per segment, so a segment scored on missing data stands out;
-- fairness by segment (plan, region, size band, tracked / untracked product data) over every
-  labelled account-day: health AUC, churn rate, calibration, tier shares and the share of the
-  health weight without data (``segment_*`` metrics, ``segment_table``), with a warning check
-  (``segments_scored_fairly``) when a segment's AUC is far below the whole book's or much of its
-  weight had no data.
-
-All of it is DuckDB SQL over the whole history; pandas only sees the (small) results. The results
-are one tidy long table (``scores.score_validation``, ``VALIDATION_COLUMNS``) plus a summary dict
-of headline numbers used for asset metadata and checks (``evaluate_checks``).
-
-A note on censoring: days whose 90-day horizon runs past the last scored day can only say "not
-churned yet". They are kept (otherwise a short history has nothing to validate) and their share
-is reported as ``censored_share``.
-"""
+"""The metric families: discrimination, renewal cases, churn by tier, calibration, distribution,
+tier shares, stability, coverage and fairness, each as SQL over the scored rows."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -42,8 +14,36 @@ from acct_pipeline.scoring.lifecycle import CHURNED
 from acct_pipeline.scoring.outcomes import (
     CHURN_HORIZON_DAYS,
     CONTRACT_ENDS,
-    churn_label_sql,
     create_outcome_tables,
+)
+from acct_pipeline.scoring.tiers import model_tier_names, ordered_tiers
+from acct_pipeline.scoring.validation.data import (
+    _prepare_scores,
+)
+from acct_pipeline.scoring.validation.result import (
+    CONTRACT_END_WINDOWS,
+    FAIRNESS_TYPES,
+    FAIRNESS_WINDOW,
+    FLAP_REAL_MOVE_POINTS,
+    FLAP_WINDOW_DAYS,
+    LIFECYCLE_STATUS,
+    MIN_SEGMENT_CHURNED,
+    MIN_SEGMENT_ROWS,
+    MIN_TIER_ROWS,
+    NON_INPUT_COLUMNS,
+    PSI_BINS,
+    SEGMENT_AUC_GAP,
+    SEGMENT_MISSING_MAX,
+    SEGMENT_PREFIX,
+    SEGMENT_TYPES,
+    SIZE_BANDS,
+    TIER_SHARE_DAYS,
+    VALIDATION_COLUMNS,
+    TierShares,
+    ValidationResult,
+    day_text,
+    empty_result,
+    rows_frame,
 )
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
@@ -51,188 +51,9 @@ from acct_pipeline.warehouse import (
     ACCOUNTS,
     BILLING_SUBSCRIPTIONS,
     IDENTITY_MAP,
-    SCORE_VALIDATION,
-    replace_table,
     table_columns,
     table_exists,
 )
-
-TIER_ORDER: tuple[str, ...] = ("Healthy", "At-Risk", "Concerning", "Critical")
-CONTRACT_END_WINDOWS: tuple[int, ...] = (30, 60, 90)
-SEGMENT_TYPES: tuple[str, ...] = ("plan", "region", "industry")
-PSI_BINS = 10
-FLAP_WINDOW_DAYS = 7
-
-# Check thresholds (docs/traps.md, "Scoring validation thresholds").
-AUC_LOW = 0.60  # below: close to random
-AUC_HIGH = 0.95  # above: usually leakage
-PSI_SHIFTED = 0.25  # above: the distribution shifted between two days
-# A tier change and its reversal within the week are flapping only when the score barely moved
-# between them; a reversal after a move of the default hysteresis margin (8 points) or more is a
-# real change (e.g. a dwell promotion after 10 days at 92, then a drop to 80). On the 2,000-account
-# demo sample, counting those too put the share at ~0.07 (issue #22).
-FLAP_REAL_MOVE_POINTS = 8.0
-FLAP_SHARE_MAX = 0.05  # share of accounts whose tier changed and changed back within a week
-TIER_CHANGE_SHARE_MAX = 0.10  # mean share of accounts changing tier per day
-MIN_TIER_ROWS = 30  # tiers with fewer account-days are too small to judge monotonicity
-TIER_SHARE_DAYS = 30  # the tier-share check looks at the last 30 scored days
-TIER_SHARE_MAX = 0.60  # one tier holding more of the book than this tells nobody anything
-# The lifecycle status column beside the tier: churned accounts are out of the tier shares.
-LIFECYCLE_STATUS = "lifecycle_status"
-
-# Fairness by segment: are some segments scored worse, or on less data, than the whole book?
-FAIRNESS_TYPES: tuple[str, ...] = ("plan", "region", "size_band", "product_data")
-FAIRNESS_WINDOW = "90d_after"  # every labelled account-day of the range
-SEGMENT_PREFIX = "segment_"  # fairness metrics: segment_auc, segment_churn_rate, ...
-SEGMENT_AUC_GAP = 0.10  # a segment's health AUC this far below the whole book's warns
-SEGMENT_MISSING_MAX = 0.30  # a segment whose health weight lacked data more than this warns
-MIN_SEGMENT_ROWS = 100  # account-days: smaller segments are listed, not judged
-MIN_SEGMENT_CHURNED = 5  # churned account-days needed to judge a segment's AUC
-SIZE_BANDS: tuple[tuple[int, str], ...] = ((50, "1-49"), (250, "50-249"), (1000, "250-999"))
-
-# Check names (asset checks on scores.score_validation; all WARN, never blocking).
-CHECK_AUC = "auc_in_sane_band"
-CHECK_MONOTONIC = "churn_rate_monotonic_across_tiers"
-CHECK_PSI = "score_distribution_stable"
-CHECK_FLAPPING = "no_tier_flapping"
-CHECK_SEGMENTS = "segments_scored_fairly"
-CHECK_DESCRIPTIONS = {
-    CHECK_AUC: f"Health-score ROC-AUC for 90-day churn is between {AUC_LOW} (near random below) "
-    "and "
-    f"{AUC_HIGH} (likely leakage above).",
-    CHECK_MONOTONIC: "The 90-day churn rate rises from Healthy to At-Risk to Concerning to "
-    "Critical.",
-    CHECK_PSI: f"No day-over-day PSI of the health-score distribution above {PSI_SHIFTED}.",
-    CHECK_FLAPPING: f"At most {FLAP_SHARE_MAX:.0%} of accounts change tier and back within "
-    f"{FLAP_WINDOW_DAYS} days, "
-    f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
-    CHECK_SEGMENTS: "No segment (plan, region, size band, tracked / untracked product data) has a "
-    f"health-score AUC more than {SEGMENT_AUC_GAP} below the whole book's, or lacks data for more "
-    f"than {SEGMENT_MISSING_MAX:.0%} of the health weight.",
-}
-# A separate check (it needs the model's tier names): defs/validation/checks.py.
-CHECK_TIER_SHARE = "tier_shares_balanced"
-CHECK_TIER_SHARE_DESCRIPTION = (
-    f"Tiers that separate accounts: over the last {TIER_SHARE_DAYS} scored days no tier of the "
-    f"model holds more than {TIER_SHARE_MAX:.0%} of the account-days and none is empty (churned "
-    "accounts and rows without a tier left out). A lopsided or empty tier means the bands say "
-    "little about which accounts need attention."
-)
-
-# Signal columns that identify a row or a segment rather than being a scoring input.
-NON_INPUT_COLUMNS = frozenset({"account_id", "as_of_date", "plan", "model_version", "computed_at"})
-
-VALIDATION_COLUMNS: tuple[str, ...] = (
-    "metric",  # auc, top_decile_lift, churn_rate, renewal_rate, brier, psi, ...
-    "score",  # health_score | churn_probability | NULL (not about one score)
-    "segment_type",  # all | tier | decile | bin | plan | region | industry | day
-    "segment",  # the tier, decile, bin or segment value
-    "window",  # 90d_after | 30d_before_end | consecutive_days | latest_day | ...
-    "as_of_date",  # for per-day metrics, else NULL
-    "value",
-    "n",  # rows (account-days or accounts) behind the value
-)
-
-_SCORE_COLUMNS = {
-    "health_score": "health_score",
-    "churn_probability": "churn_probability",
-}
-
-
-@dataclass
-class CheckOutcome:
-    """One check's verdict, independent of Dagster (``defs/validation`` maps it to a check)."""
-
-    name: str
-    passed: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ValidationResult:
-    """The tidy rows (``VALIDATION_COLUMNS``) and the headline numbers."""
-
-    rows: pd.DataFrame
-    summary: dict[str, Any]
-
-    def metric(
-        self,
-        metric: str,
-        score: str | None = None,
-        segment_type: str | None = None,
-        segment: str | None = None,
-        window: str | None = None,
-    ) -> pd.DataFrame:
-        """The rows of one metric, optionally narrowed down."""
-        df = self.rows[self.rows["metric"] == metric]
-        for col, val in (
-            ("score", score),
-            ("segment_type", segment_type),
-            ("segment", segment),
-            ("window", window),
-        ):
-            if val is not None:
-                df = df[df[col] == val]
-        return df
-
-
-def tier_rank_sql(expr: str) -> str:
-    """SQL ranking a tier from best (0, Healthy) to worst (3, Critical); unknown tiers rank 4."""
-    whens = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TIER_ORDER))
-    return f"(CASE {expr} {whens} ELSE {len(TIER_ORDER)} END)"
-
-
-def ordered_tiers(tiers: list[str]) -> list[str]:
-    """Tiers from best to worst; unknown names after the known ones, alphabetically."""
-    known = [t for t in TIER_ORDER if t in tiers]
-    return known + sorted(t for t in set(tiers) if t not in TIER_ORDER)
-
-
-def _prepare_scores(
-    con: duckdb.DuckDBPyConnection,
-    scores_table: str,
-    date_from: date | None,
-    date_to: date | None,
-    horizon_days: int,
-) -> dict[str, Any]:
-    """TEMP tables ``_v_scores`` (scores in range, standard columns) and ``_v_labeled`` (with the
-    churn label). Returns what is available."""
-    cols = table_columns(con, scores_table)
-    has_prob = "churn_probability" in cols
-    prob = "CAST(churn_probability AS DOUBLE)" if has_prob else "NULL::DOUBLE"
-    version = "CAST(model_version AS VARCHAR)" if "model_version" in cols else "'unknown'"
-    # churned accounts are out of the book after their churn date (scoring/lifecycle.py)
-    coverage = "CAST(data_coverage AS DOUBLE)" if "data_coverage" in cols else "NULL::DOUBLE"
-    live = "WHERE lifecycle_status IS DISTINCT FROM 'Churned'" if "lifecycle_status" in cols else ""
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _v_all AS
-        SELECT account_id, CAST(as_of_date AS DATE) AS as_of_date,
-               CAST(health_score AS DOUBLE) AS health_score, CAST(tier AS VARCHAR) AS tier,
-               {prob} AS churn_probability, {version} AS model_version,
-               {coverage} AS data_coverage
-        FROM {scores_table} {live}
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _v_scores AS
-        SELECT * FROM _v_all
-        WHERE as_of_date BETWEEN coalesce(CAST(? AS DATE), DATE '0001-01-01')
-                             AND coalesce(CAST(? AS DATE), DATE '9999-12-31')
-        """,
-        [date_from, date_to],
-    )
-    # The censoring horizon is the end of the whole stored history, not of the window.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _v_labeled AS
-        SELECT l.* FROM ({churn_label_sql("_v_all", horizon_days)}) l
-        SEMI JOIN _v_scores v USING (account_id, as_of_date)
-        """
-    )
-    return {"has_churn_probability": has_prob}
 
 
 def _auc_sql(score_expr: str, relation: str = "_v_labeled") -> str:
@@ -271,14 +92,6 @@ def _decile_sql(score_expr: str) -> str:
     """
 
 
-def _rows(records: list[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(records, columns=list(VALIDATION_COLUMNS))
-    df["as_of_date"] = pd.to_datetime(df["as_of_date"]).dt.date
-    df["value"] = df["value"].astype("float64")
-    df["n"] = df["n"].astype("Int64")
-    return df
-
-
 def _rec(metric: str, value: Any, n: Any = None, **kw: Any) -> dict[str, Any]:
     out = {c: None for c in VALIDATION_COLUMNS}
     out.update(
@@ -312,8 +125,8 @@ def _discrimination(
         summary[f"auc_{name}_basis"] = {
             "n": int(n or 0),
             "churned": int(n1 or 0),
-            "from": _day(first),
-            "to": _day(last),
+            "from": day_text(first),
+            "to": day_text(last),
         }
         for decile, dn, rate, lift in con.execute(_decile_sql(expr)).fetchall():
             seg = dict(score=name, segment_type="decile", segment=str(decile), window="90d_after")
@@ -401,7 +214,7 @@ def _churn_by_tier(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) ->
     judged = [
         t
         for t in ordered_tiers(list(by_tier))
-        if t in TIER_ORDER and by_tier[t][0] >= MIN_TIER_ROWS
+        if t in model_tier_names() and by_tier[t][0] >= MIN_TIER_ROWS
     ]
     rates = [by_tier[t][2] for t in judged]
     summary["tiers_judged_for_monotonicity"] = judged
@@ -519,27 +332,6 @@ def _distribution(
             )
 
 
-@dataclass
-class TierShares:
-    """Account-days per tier over the last ``days`` scored days (churned / untiered left out)."""
-
-    date_from: date | None
-    date_to: date | None
-    days: int
-    counts: dict[str, int]  # every tier of the model (0 when empty), then any other tier seen
-    excluded: int  # account-days without a tier or with lifecycle status Churned
-    model_tiers: tuple[str, ...] = ()
-
-    @property
-    def account_days(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def shares(self) -> dict[str, float]:
-        total = self.account_days
-        return {t: (n / total if total else 0.0) for t, n in self.counts.items()}
-
-
 def recent_tier_shares(
     con: duckdb.DuckDBPyConnection,
     tier_names: list[str] | tuple[str, ...],
@@ -589,42 +381,6 @@ def recent_tier_shares(
         else:
             counts[tier] = counts.get(tier, 0) + int(n)
     return TierShares(first, last, int(n_days), counts, excluded, tuple(tier_names))
-
-
-def evaluate_tier_shares(shares: TierShares) -> CheckOutcome:
-    """WARN when one tier holds more than ``TIER_SHARE_MAX`` or a tier of the model is empty."""
-    pct = {t: round(v, 4) for t, v in shares.shares.items()}
-    meta: dict[str, Any] = {
-        "tier_share_30d": pct,
-        "account_days_by_tier": dict(shares.counts),
-        "window": f"{shares.date_from} .. {shares.date_to} ({shares.days} scored days)",
-        "excluded_account_days": shares.excluded,
-        "max_tier_share": TIER_SHARE_MAX,
-    }
-    if not shares.account_days:
-        return CheckOutcome(
-            CHECK_TIER_SHARE,
-            False,
-            f"no scored account with a tier in the last {TIER_SHARE_DAYS} scored days",
-            meta,
-        )
-    listing = ", ".join(f"{t} {v:.1%}" for t, v in shares.shares.items())
-    largest = max(shares.shares, key=lambda t: shares.shares[t])
-    empty = [t for t in shares.model_tiers if shares.counts.get(t, 0) == 0]
-    problems = []
-    if shares.shares[largest] > TIER_SHARE_MAX:
-        share = shares.shares[largest]
-        problems.append(f"{largest} holds {share:.1%} of account-days (max {TIER_SHARE_MAX:.0%})")
-    if empty:
-        problems.append(f"empty tier(s): {', '.join(empty)}")
-    head = "; ".join(problems) if problems else "every tier is used and none dominates"
-    return CheckOutcome(
-        CHECK_TIER_SHARE,
-        not problems,
-        f"{head}. Last {shares.days} scored days ({shares.date_from} .. {shares.date_to}, "
-        f"{shares.account_days:,} account-days): {listing}",
-        meta,
-    )
 
 
 def _recent_tier_share(
@@ -967,7 +723,7 @@ def _fairness(
         ).fetchall():
             where = dict(base, segment_type=seg_type, segment=str(seg))
             recs.append(_rec(f"{SEGMENT_PREFIX}tier_share:{tier}", share, n, **where))
-    table = segment_table(_rows([r for r in recs if r["window"] == FAIRNESS_WINDOW]))
+    table = segment_table(rows_frame([r for r in recs if r["window"] == FAIRNESS_WINDOW]))
     summary["segments"] = table.to_dict(orient="records")
     summary["segment_findings"] = fairness_findings(table, summary.get("auc_health_score"))
 
@@ -1043,11 +799,6 @@ def fairness_findings(table: pd.DataFrame, whole_auc: float | None) -> list[str]
                 f"{int(churned):,} churned)"
             )
     return out
-
-
-def empty_result(reason: str) -> ValidationResult:
-    """A result with no rows, for a warehouse without scores."""
-    return ValidationResult(rows=_rows([]), summary={"status": reason, "account_days": 0})
 
 
 def compute_validation(
@@ -1129,272 +880,4 @@ def compute_validation(
     _stability(con, recs, summary)
     _coverage(con, signals_table, recs, summary, last)
     _fairness(con, signals_table, avail["has_churn_probability"], recs, summary)
-    return ValidationResult(rows=_rows(recs), summary=summary)
-
-
-def write_validation(con: duckdb.DuckDBPyConnection, result: ValidationResult) -> int:
-    """Replace ``scores.score_validation`` with ``result``'s rows (plus the range and versions)."""
-    df = result.rows.copy()
-    df["date_from"] = (
-        pd.to_datetime(result.summary.get("date_from")).date()
-        if result.summary.get("date_from")
-        else None
-    )
-    df["date_to"] = (
-        pd.to_datetime(result.summary.get("date_to")).date()
-        if result.summary.get("date_to")
-        else None
-    )
-    df["model_versions"] = ", ".join(result.summary.get("model_versions", []))
-    df["computed_at"] = datetime.now().replace(microsecond=0)
-    # DuckDB refuses register() while an earlier execute() still has an unfetched result.
-    con.execute("SELECT 1").fetchall()
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCORE_VALIDATION.split('.')[0]}")
-    con.register("_validation_rows", df)
-    try:
-        return replace_table(
-            con,
-            SCORE_VALIDATION,
-            """
-            SELECT CAST(metric AS VARCHAR) AS metric, CAST(score AS VARCHAR) AS score,
-                   CAST(segment_type AS VARCHAR) AS segment_type,
-                       CAST(segment AS VARCHAR) AS segment,
-                   CAST("window" AS VARCHAR) AS "window", CAST(as_of_date AS DATE) AS as_of_date,
-                   CAST(value AS DOUBLE) AS value, CAST(n AS BIGINT) AS n,
-                   CAST(date_from AS DATE) AS date_from, CAST(date_to AS DATE) AS date_to,
-                   CAST(model_versions AS VARCHAR) AS model_versions,
-                   CAST(computed_at AS TIMESTAMP) AS computed_at
-            FROM _validation_rows
-            """,
-        )
-    finally:
-        con.unregister("_validation_rows")
-
-
-def validate_warehouse(
-    con: duckdb.DuckDBPyConnection, tier_names: list[str] | tuple[str, ...] | None = None
-) -> ValidationResult:
-    """Validate the stored history and write ``scores.score_validation`` (the asset's body)."""
-    result = compute_validation(con, tier_names=tier_names)
-    write_validation(con, result)
-    return result
-
-
-def _day(x: Any) -> str | None:
-    return None if x is None or pd.isna(x) else str(pd.Timestamp(x).date())
-
-
-def summary_from_table(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The headline numbers the checks need, read back from ``scores.score_validation``.
-
-    The checks judge what was stored, not a fresh computation.
-    """
-    if not table_exists(con, SCORE_VALIDATION):
-        return {"status": f"no table {SCORE_VALIDATION}"}
-    df = con.execute(f"SELECT * FROM {SCORE_VALIDATION}").df()
-    if df.empty:
-        return {"status": "no validation rows"}
-
-    def one(metric: str, **kw: str) -> float | None:
-        part = df[df["metric"] == metric]
-        for col, val in kw.items():
-            part = part[part[col] == val]
-        val = part["value"].iloc[0] if len(part) else None
-        return None if val is None or pd.isna(val) else float(val)
-
-    tier_rows = df[
-        (df["metric"] == "churn_rate")
-        & (df["segment_type"] == "tier")
-        & (df["window"] == "90d_after")
-    ]
-    by_tier = {r.segment: (float(r.value), int(r.n)) for r in tier_rows.itertuples()}
-    tiers = ordered_tiers(list(by_tier))
-    judged = [t for t in tiers if t in TIER_ORDER and by_tier[t][1] >= MIN_TIER_ROWS]
-    rates = [by_tier[t][0] for t in judged]
-    psi = df[df["metric"] == "psi"].dropna(subset=["value"])
-    changes = df[df["metric"] == "tier_change_share"].dropna(subset=["value"])
-    return {
-        "status": "ok",
-        "date_from": _day(df["date_from"].iloc[0]),
-        "date_to": _day(df["date_to"].iloc[0]),
-        "auc_health_score": one("auc", score="health_score", segment_type="all"),
-        "auc_churn_probability": one("auc", score="churn_probability", segment_type="all"),
-        "churn_rate_by_tier": {t: by_tier[t][0] for t in tiers},
-        "tiers_judged_for_monotonicity": judged,
-        "churn_monotonic": bool(
-            len(rates) >= 2 and all(a <= b for a, b in zip(rates, rates[1:], strict=False))
-        ),
-        "psi_max": float(psi["value"].max()) if len(psi) else None,
-        "psi_mean": float(psi["value"].mean()) if len(psi) else None,
-        "psi_max_day": _day(psi.loc[psi["value"].idxmax(), "as_of_date"]) if len(psi) else None,
-        "tier_change_share_mean": float(changes["value"].mean()) if len(changes) else None,
-        "tier_flap_share": one("tier_flap_share"),
-        "segment_findings": fairness_findings(
-            segment_table(df), one("auc", score="health_score", segment_type="all")
-        ),
-    }
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
-
-
-def evaluate_checks(summary: dict[str, Any]) -> list[CheckOutcome]:
-    """The four validation checks (all warnings): AUC band, monotonic churn, PSI, flapping."""
-    auc = summary.get("auc_health_score")
-    if auc is None:
-        auc_ok, auc_msg = (
-            False,
-            "health-score AUC cannot be computed (no churn or no survivors in the history)",
-        )
-    elif auc < AUC_LOW:
-        auc_ok, auc_msg = False, f"health-score AUC {auc:.3f} is below {AUC_LOW}: close to random"
-    elif auc > AUC_HIGH:
-        auc_ok, auc_msg = (
-            False,
-            f"health-score AUC {auc:.3f} is above {AUC_HIGH}: likely leakage of the outcome",
-        )
-    else:
-        auc_ok, auc_msg = True, f"health-score AUC {auc:.3f} is within [{AUC_LOW}, {AUC_HIGH}]"
-    prob_auc = summary.get("auc_churn_probability")
-    if prob_auc is not None:
-        auc_msg += f"; churn-probability AUC {prob_auc:.3f}"
-
-    rates = summary.get("churn_rate_by_tier", {})
-    judged = summary.get("tiers_judged_for_monotonicity", [])
-    mono = bool(summary.get("churn_monotonic"))
-    chain = " <= ".join(f"{t} {rates[t]:.1%}" for t in judged) if judged else "no tier large enough"
-    mono_msg = (
-        f"90-day churn rate rises as the tier worsens: {chain}"
-        if mono
-        else f"90-day churn rate is not monotonic across tiers (or too few tiers to judge): {chain}"
-    )
-
-    psi_max = summary.get("psi_max")
-    psi_ok = psi_max is None or psi_max <= PSI_SHIFTED
-    psi_msg = (
-        "only one day scored: no PSI yet"
-        if psi_max is None
-        else f"max day-over-day PSI {psi_max:.3f} (on {summary.get('psi_max_day')}), "
-        f"mean {_fmt(summary.get('psi_mean'))}; > {PSI_SHIFTED} means the score distribution "
-        "shifted"
-    )
-
-    flap = summary.get("tier_flap_share")
-    change = summary.get("tier_change_share_mean")
-    flap_ok = (flap is None or flap <= FLAP_SHARE_MAX) and (
-        change is None or change <= TIER_CHANGE_SHARE_MAX
-    )
-    flap_msg = (
-        f"{_fmt(flap, 3)} of accounts changed tier and back within {FLAP_WINDOW_DAYS} days "
-        f"(max {FLAP_SHARE_MAX}); "
-        f"mean {_fmt(change, 3)} of accounts change tier per day (max {TIER_CHANGE_SHARE_MAX})"
-    )
-    return [
-        CheckOutcome(
-            CHECK_AUC, auc_ok, auc_msg, {"auc_health_score": auc, "auc_churn_probability": prob_auc}
-        ),
-        CheckOutcome(CHECK_MONOTONIC, mono, mono_msg, {"churn_rate_by_tier": rates}),
-        CheckOutcome(CHECK_PSI, psi_ok, psi_msg, {"psi_max": psi_max}),
-        CheckOutcome(
-            CHECK_FLAPPING,
-            flap_ok,
-            flap_msg,
-            {"tier_flap_share": flap, "tier_change_share_mean": change},
-        ),
-        _segments_check(summary),
-    ]
-
-
-def _segments_check(summary: dict[str, Any]) -> CheckOutcome:
-    findings = summary.get("segment_findings")
-    if findings is None:
-        return CheckOutcome(CHECK_SEGMENTS, True, "no per-segment figures to judge", {})
-    if not findings:
-        return CheckOutcome(
-            CHECK_SEGMENTS,
-            True,
-            f"every segment with at least {MIN_SEGMENT_ROWS} account-days is within "
-            f"{SEGMENT_AUC_GAP} of the whole book's AUC and lacks data for at most "
-            f"{SEGMENT_MISSING_MAX:.0%} of the health weight",
-            {},
-        )
-    return CheckOutcome(CHECK_SEGMENTS, False, "; ".join(findings), {"segment_findings": findings})
-
-
-def summary_markdown(summary: dict[str, Any]) -> str:
-    """A few lines of markdown with the headline numbers (asset metadata, report header)."""
-    if summary.get("status") != "ok":
-        return f"**Score validation**: {summary.get('status')}"
-    rates = summary.get("churn_rate_by_tier", {})
-    lines = [
-        f"**Score validation** {summary['date_from']} .. {summary['date_to']} "
-        f"({summary['days']} days, {summary['accounts']:,} accounts, "
-        f"model {', '.join(summary['model_versions'])})",
-        "",
-        "| measure | health score | churn probability |",
-        "| --- | --- | --- |",
-        f"| ROC-AUC (90-day churn) | {_fmt(summary.get('auc_health_score'))} | "
-        f"{_fmt(summary.get('auc_churn_probability'))} |",
-        f"| top-decile lift | {_fmt(summary.get('lift_health_score'), 2)} | "
-        f"{_fmt(summary.get('lift_churn_probability'), 2)} |",
-        f"| Brier score | | {_fmt(summary.get('brier'), 4)} |",
-        "",
-        _how_obtained(summary),
-        "",
-        "90-day churn rate by tier: "
-        + ", ".join(f"{t} {r:.1%}" for t, r in rates.items())
-        + (" (monotonic)" if summary.get("churn_monotonic") else " (**not monotonic**)"),
-        "",
-        f"Tier share, last {summary.get('tier_share_30d_days', 0)} scored days: "
-        + (
-            ", ".join(f"{t} {v:.1%}" for t, v in summary.get("tier_share_30d", {}).items()) or "n/a"
-        ),
-        "",
-        f"Stability: max PSI {_fmt(summary.get('psi_max'))}, mean tier changes per day "
-        f"{_fmt(summary.get('tier_change_share_mean'))}, flapping accounts "
-        f"{_fmt(summary.get('tier_flap_share'))}. "
-        f"Censored share (horizon beyond history): {summary.get('censored_share', 0):.0%}.",
-    ]
-    return "\n".join(lines)
-
-
-def _how_obtained(summary: dict[str, Any]) -> str:
-    """One paragraph on how the figures above were obtained (rows, period, what is out of time)."""
-    parts = []
-    for name, label in (
-        ("health_score", "Health score"),
-        ("churn_probability", "Churn probability"),
-    ):
-        b = summary.get(f"auc_{name}_basis")
-        if not b or not b.get("n"):
-            continue
-        parts.append(
-            f"{label}: {b['n']:,} account-days from {b['from']} to {b['to']}, "
-            f"{b['churned']:,} of them followed by churn within the horizon"
-        )
-    text = (
-        "How these were obtained: every account-day that was a customer on the day "
-        "(churned accounts leave after their churn date); label = churned within the next "
-        f"{summary.get('horizon_days', CHURN_HORIZON_DAYS)} days, days whose window runs past "
-        "the last scored day count what was seen so far. "
-        + "; ".join(parts)
-        + ". The churn probability is out of time by construction: each day's comes from a "
-        "model trained only on labels that had matured by that day (walk-forward), so no "
-        "account is scored by a model that saw its own churn; days before the first such model "
-        "have no probability and are not in its figures."
-    )
-    same = summary.get("auc_health_score_on_churn_rows")
-    if same is not None:
-        text += f" On the same rows as the churn probability the health score's AUC is {same:.3f}."
-    hard_h = summary.get("auc_health_score_renewing_without_notice")
-    hard_c = summary.get("auc_churn_probability_renewing_without_notice")
-    if hard_h is not None:
-        text += (
-            " Only accounts renewing within the horizon can churn in it, and a notice given "
-            "already says it: on the hard cases (renewal within the horizon, no notice yet) the "
-            f"AUC is {hard_h:.3f} for the health score"
-            + (f" and {hard_c:.3f} for the churn probability" if hard_c is not None else "")
-            + "."
-        )
-    return text
+    return ValidationResult(rows=rows_frame(recs), summary=summary)
