@@ -239,5 +239,3 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         out["reason_codes"] = [None if v is None else list(v) for v in col]
     return out
-
-

@@ -65,7 +65,11 @@ def _inline(node: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
 def _unnested_list(query: exp.Expression | None) -> list[exp.Expression] | None:
     """The items of ``(SELECT unnest(<array literal>))``, else None."""
     select = query.this if isinstance(query, exp.Subquery) else query
-    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.args.get("from_"):
+    if (
+        not isinstance(select, exp.Select)
+        or len(select.expressions) != 1
+        or select.args.get("from_")
+    ):
         return None
     inner = select.expressions[0]
     if isinstance(inner, exp.Alias):
@@ -87,7 +91,11 @@ def _to_spark(node: exp.Expression) -> exp.Expression:
         items = _unnested_list(node.args["query"])
         if items is not None:
             return exp.In(this=node.this, expressions=items)
-    if isinstance(node, exp.Table) and node.args.get("db") and isinstance(node.this, exp.Identifier):
+    if (
+        isinstance(node, exp.Table)
+        and node.args.get("db")
+        and isinstance(node.this, exp.Identifier)
+    ):
         alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
         return exp.Table(this=exp.to_identifier(view_name(node.db, node.name)), alias=alias)
     if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:

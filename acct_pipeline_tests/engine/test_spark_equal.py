@@ -20,7 +20,7 @@ from acct_pipeline import warehouse
 
 pytestmark = pytest.mark.spark
 
-SPARK_DAYS = 4  # the last days of the sample, scored in order on Spark
+SPARK_DAYS = 3  # the last days of the sample, scored in order on Spark
 
 
 def _rows(con, table: str, first, last) -> pd.DataFrame:  # noqa: ANN001
@@ -103,4 +103,3 @@ def _period(db: Path):  # noqa: ANN202
             f"SELECT min(as_of_date), max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}"
         ).fetchone()
     return lo, hi
-
