@@ -131,4 +131,4 @@ def to_spark_sql(sql: str, params: Mapping[str, Any] | None = None) -> str:
     tree = tree.transform(lambda n: _inline(n, params or {}), copy=True)
     tree = tree.transform(_to_spark, copy=False)
     _as_double(tree)
-    return tree.sql(dialect="spark")
+    return tree.sql(dialect="spark", comments=False)
