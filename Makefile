@@ -11,7 +11,7 @@ DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)

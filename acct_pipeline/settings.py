@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Mapping, MutableMapping
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +53,11 @@ def set_default(name: str, value: str) -> None:
 def export(values: Mapping[str, str]) -> None:
     """Set ``values`` for this process and the processes it starts (e.g. ``dagster dev``)."""
     os.environ.update(values)
+
+
+def python_for_workers(executable: str) -> None:
+    """Point PySpark's Python workers at ``executable`` unless ``PYSPARK_PYTHON`` is set."""
+    os.environ.setdefault("PYSPARK_PYTHON", executable)
 
 
 def mutable_environ() -> MutableMapping[str, str]:
@@ -489,6 +494,32 @@ class ProductSourceSettings(Group):
     )
 
 
+class EngineVars(Group):
+    """Which engine runs the heavy steps ([Running on Spark](#running-on-spark))."""
+
+    engine: Literal["duckdb", "spark"] = var(
+        "duckdb", "ACCT_ENGINE", "`duckdb` (the embedded warehouse) or `spark`"
+    )
+    spark_remote: str | None = var(
+        None,
+        "SPARK_REMOTE",
+        "Spark Connect URL (`sc://host:15002`, Databricks); wins over the master URL",
+        shown="–",
+    )
+    spark_master: str = var("local[*]", "ACCT_SPARK_MASTER", "master URL of a classic session")
+    lake_path: str | None = var(
+        None,
+        "ACCT_LAKE_PATH",
+        "folder or object-store URI of the Spark engine's tables",
+        shown="`lake/` beside the warehouse",
+    )
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 GROUPS: tuple[tuple[str, type[Group]], ...] = (
     ("Environment variables", CoreSettings),
     ("Reverse ETL (sync)", SyncSettingsVars),
@@ -496,6 +527,7 @@ GROUPS: tuple[tuple[str, type[Group]], ...] = (
     ("HubSpot", HubSpotSettings),
     ("Salesforce", SalesforceSettings),
     ("Billing and product sources", ProductSourceSettings),
+    ("Engine (Spark)", EngineVars),
 )
 
 DEPRECATED_ALIASES = {"HUBSPOT_OBJECTS_PATH": "HUBSPOT_BASE_PATH"}

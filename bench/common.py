@@ -335,10 +335,15 @@ def scoring_functions() -> tuple[Callable[..., int], Callable[..., int], str]:
     """``compute_signals`` and ``score_day`` of the scoring engine, or the thin slice until the
     engine imports; the label says which one was measured."""
     try:
+        from acct_pipeline.scoring.model import load_model
         from acct_pipeline.scoring.scores import score_day
         from acct_pipeline.scoring.signals import compute_signals
 
-        return compute_signals, score_day, "engine (scoring/signals.py + scoring/scores.py)"
+        def signals(con: Any, day: Any, model: Any = None) -> int:
+            # the engine takes the model explicitly; the benchmarks score with the default one
+            return compute_signals(con, day, model if model is not None else load_model())
+
+        return signals, score_day, "engine (scoring/signals.py + scoring/scores.py)"
     except ImportError:  # pragma: no cover - before the engine lands
         from acct_pipeline.scoring.slice import compute_signals as slice_signals
         from acct_pipeline.scoring.slice import score_day as slice_score

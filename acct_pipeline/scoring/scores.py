@@ -98,12 +98,18 @@ def read_history(con: duckdb.DuckDBPyConnection, as_of: date, model: ScoringMode
     """The score history the day needs (one row per account scored before ``as_of``)."""
     if not table_exists(con, ACCOUNT_SCORES):
         return pd.DataFrame(columns=["account_id", *HISTORY_COLUMNS])
+    return con.execute(history_sql(), history_sql_params(as_of, model)).df()
+
+
+def history_sql() -> str:
+    """``sql/score_history.sql`` (DuckDB's dialect; the Spark engine runs it transpiled)."""
+    return _sql("score_history.sql")
+
+
+def history_sql_params(as_of: date, model: ScoringModel) -> dict[str, object]:
     dwell = model.tiers.hysteresis.dwell_days - 1
     window = model.trend.window_days - 1
-    return con.execute(
-        _sql("score_history.sql"),
-        {"as_of": as_of, "dwell": dwell, "window": window, "lookback": max(30, dwell, window)},
-    ).df()
+    return {"as_of": as_of, "dwell": dwell, "window": window, "lookback": max(30, dwell, window)}
 
 
 def score_frame(
@@ -324,7 +330,6 @@ def score_day(
     Raises ``registry.ModelChanged`` when the model file changed while its version did not; the
     first run of a version registers it as live in ``scores.model_registry``.
     """
-    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn, predict_churn
     from acct_pipeline.scoring.model import load_model
 
     model = model or load_model()
@@ -333,6 +338,22 @@ def score_day(
     signals = read_signals(con, as_of)
     history = read_history(con, as_of, model)
     frame, _ = score_frame(signals, history, model, as_of)
+    return store_day(con, as_of, model, signals, frame, churn)
+
+
+def store_day(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    model: ScoringModel,
+    signals: pd.DataFrame,
+    frame: pd.DataFrame,
+    churn: WalkForwardChurn | ChurnArtifact | Literal["auto"] | None = "auto",
+) -> int:
+    """Add the churn probability to D's score rows (``frame``, row for row with ``signals``)
+    and replace D's partition of ``scores.account_scores`` with them; returns the rows written.
+    The last step of ``score_day``, shared with the Spark engine."""
+    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn, predict_churn
+
     if churn == "auto":
         churn = WalkForwardChurn(model)
     if isinstance(churn, WalkForwardChurn):

@@ -123,6 +123,19 @@ USAGE_WINDOW_DAYS = 35
 KEY_FEATURES_WINDOW_DAYS = 30
 
 
+def signal_sql_params(as_of: date, params: SignalParams) -> dict[str, object]:
+    """The ``$name`` parameters of ``sql/signals.sql`` for day ``as_of`` (both engines)."""
+    return {
+        "as_of": as_of,
+        "key_features": list(params.key_features),
+        "activity_types": [t for t, _ in params.activity_weights],
+        "activity_weights": [float(w) for _, w in params.activity_weights],
+        "touch_types": list(params.touch_types),
+        "half_life_days": params.half_life_days,
+        "lookback_days": int(params.lookback_days),
+    }
+
+
 def signals_frame_sql(con: duckdb.DuckDBPyConnection, as_of: date, params: SignalParams) -> None:
     """Compute D's signals into the temp table ``_account_signals_day``.
 
@@ -132,30 +145,17 @@ def signals_frame_sql(con: duckdb.DuckDBPyConnection, as_of: date, params: Signa
     refresh_usage_rollups(con, as_of - timedelta(days=USAGE_WINDOW_DAYS - 1), as_of)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_SIGNALS_TMP} AS {signals_sql()}",
-        {
-            "as_of": as_of,
-            "key_features": list(params.key_features),
-            "activity_types": [t for t, _ in params.activity_weights],
-            "activity_weights": [float(w) for _, w in params.activity_weights],
-            "touch_types": list(params.touch_types),
-            "half_life_days": params.half_life_days,
-            "lookback_days": int(params.lookback_days),
-        },
+        signal_sql_params(as_of, params),
     )
 
 
-def compute_signals(
-    con: duckdb.DuckDBPyConnection, as_of: date, model: ScoringModel | None = None
-) -> int:
+def compute_signals(con: duckdb.DuckDBPyConnection, as_of: date, model: ScoringModel) -> int:
     """Replace ``features.account_signals`` rows for ``as_of`` and return how many were written.
 
-    ``model`` (a ``ScoringModel``; default: ``load_model()``) supplies the signal parameters:
-    key features, activity weights, the engagement half-life and the look-back window.
+    ``model`` (a ``ScoringModel``) supplies the signal parameters: key features, activity
+    weights, the engagement half-life and the look-back window.
     """
-    from acct_pipeline.scoring.model import load_model
-
-    scoring_model = model if model is not None else load_model()
-    signals_frame_sql(con, as_of, scoring_model.signal_params())
+    signals_frame_sql(con, as_of, model.signal_params())
     try:
         return replace_partition(
             con, ACCOUNT_SIGNALS, f"SELECT * FROM {_SIGNALS_TMP}", AS_OF_DATE, [as_of]
@@ -167,23 +167,20 @@ def compute_signals(
 def compute_signals_for_days(
     con: duckdb.DuckDBPyConnection,
     days: list[date],
-    model: ScoringModel | None = None,
+    model: ScoringModel,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[int, int]:
     """``compute_signals`` for each day in date order (a backfill); returns (rows, rollup days
     rebuilt). The usage rollups of the whole range are brought up to date first, in passes of a
     few days, instead of one day at a time inside each day's signals."""
-    from acct_pipeline.scoring.model import load_model
-
     ordered = sorted(days)
     if not ordered:
         return 0, 0
-    scoring_model = model if model is not None else load_model()
     first = ordered[0] - timedelta(days=USAGE_WINDOW_DAYS - 1)
     rebuilt = refresh_usage_rollups(con, first, ordered[-1])
     rows = 0
     for i, day in enumerate(ordered, 1):
-        rows += compute_signals(con, day, scoring_model)
+        rows += compute_signals(con, day, model)
         if progress is not None and len(ordered) > 1 and (i % 30 == 0 or i == len(ordered)):
             progress(f"signals: {i}/{len(ordered)} days, {rows:,} rows")
     return rows, len(rebuilt)

@@ -39,25 +39,27 @@ from acct_pipeline.warehouse import (
 DAYS_PER_PASS = 7  # days rolled up per scan and transaction
 _PROBE_SQL = "SELECT hash('acct_pipeline usage rollup probe')"
 
-_USAGE_SELECT = f"""
+# Written once, in DuckDB's dialect; the Spark engine runs them transpiled by SQLGlot
+# (``acct_pipeline.engine.sql``). ``$days``: the days rolled up.
+USAGE_SELECT = f"""
     SELECT {EVENT_DATE} AS event_date,
            greatest({EVENT_DATE}, CAST(occurred_at AS DATE)) AS visible_from,
            hash(group_id) AS gh,
            hash(user_id) AS uh,
            CAST(count(*) AS INTEGER) AS events
     FROM {PRODUCT_EVENTS.qualified}
-    WHERE {EVENT_DATE} IN (SELECT unnest(?::DATE[]))
+    WHERE {EVENT_DATE} IN (SELECT unnest(CAST($days AS DATE[])))
     GROUP BY ALL
     ORDER BY event_date
 """
 
-_FEATURES_SELECT = f"""
+FEATURES_SELECT = f"""
     SELECT DISTINCT {EVENT_DATE} AS event_date,
            greatest({EVENT_DATE}, CAST(occurred_at AS DATE)) AS visible_from,
            hash(group_id) AS gh,
            hash(event_name) AS nh
     FROM {PRODUCT_EVENTS.qualified}
-    WHERE {EVENT_DATE} IN (SELECT unnest(?::DATE[]))
+    WHERE {EVENT_DATE} IN (SELECT unnest(CAST($days AS DATE[])))
     ORDER BY event_date
 """
 
@@ -116,13 +118,13 @@ def rebuild_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:
         chunk = ordered[i : i + DAYS_PER_PASS]
         with transaction(con):
             for table, select in (
-                (PRODUCT_USAGE_DAILY, _USAGE_SELECT),
-                (PRODUCT_FEATURES_DAILY, _FEATURES_SELECT),
+                (PRODUCT_USAGE_DAILY, USAGE_SELECT),
+                (PRODUCT_FEATURES_DAILY, FEATURES_SELECT),
             ):
                 con.execute(
                     f"DELETE FROM {table} WHERE event_date IN (SELECT unnest(?::DATE[]))", [chunk]
                 )
-                con.execute(f"INSERT INTO {table} BY NAME {select}", [chunk])
+                con.execute(f"INSERT INTO {table} BY NAME {select}", {"days": chunk})
 
 
 def refresh_usage_rollups(con: duckdb.DuckDBPyConnection, first: date, last: date) -> list[date]:

@@ -7,6 +7,7 @@ import dagster as dg
 from acct_pipeline.defs.keys import ACCOUNTS_KEY, IDENTITY_MAP_KEY, SIGNALS_KEY, ingest_key
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.engine.resource import EngineResource
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.signals import compute_signals_for_days
 
@@ -42,8 +43,15 @@ def account_signals(
     relationship signals over windows ending on D. Point-in-time correct: only records dated on
     or before D are used, so a backfilled day is what would have been computed on that day."""
     days = [date.fromisoformat(k) for k in context.partition_keys]
+    engine = EngineResource()  # ACCT_ENGINE: duckdb (default) or spark
     with warehouse.connect() as con:
-        rows, rebuilt = compute_signals_for_days(con, days, load_model(), context.log.info)
+        if engine.is_spark:
+            from acct_pipeline.engine.days import signals_day
+
+            spark, model = engine.spark_engine(warehouse.resolved_path()), load_model()
+            rows, rebuilt = sum(signals_day(spark, con, d, model) for d in sorted(days)), 0
+        else:
+            rows, rebuilt = compute_signals_for_days(con, days, load_model(), context.log.info)
     context.log.info(f"{rows:,} signal rows; usage rollups: {rebuilt} day(s) rebuilt")
     return dg.MaterializeResult(
         metadata={

@@ -14,6 +14,7 @@ from acct_pipeline.defs.keys import (
 )
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.engine.resource import EngineResource
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.settings import CoreSettings, get
 
@@ -57,9 +58,16 @@ def account_scores(
     model = load_model()
     churn = WalkForwardChurn(model, _models_dir(warehouse))
     rows = 0
+    engine = EngineResource()  # ACCT_ENGINE: duckdb (default) or spark
     with warehouse.connect() as con:
         for i, day in enumerate(days, 1):
-            rows += score_day(con, day, model, churn=churn)
+            if engine.is_spark:
+                from acct_pipeline.engine import days as spark_days
+
+                spark = engine.spark_engine(warehouse.resolved_path())
+                rows += spark_days.score_day(spark, con, day, model, churn=churn)
+            else:
+                rows += score_day(con, day, model, churn=churn)
             if len(days) > 1 and (i % 30 == 0 or i == len(days)):
                 context.log.info(f"scores: {i}/{len(days)} days, {rows:,} rows")
         # The score-drop sensor decides from this metadata whether a day needs an alert run.

@@ -9,6 +9,8 @@
 -- NULL means "we cannot know" (no product workspace / billing customer linked, no CSAT ever);
 -- 0 means "we know it is none".
 --
+-- Written once, in DuckDB's dialect; the Spark engine runs it transpiled by SQLGlot
+-- (acct_pipeline/engine/sql.py), so it keeps to constructs both engines have.
 -- Parameters: $as_of DATE, $key_features VARCHAR[] (empty = every event name counts),
 -- $activity_types VARCHAR[], $activity_weights DOUBLE[], $half_life_days DOUBLE (NULL = no decay),
 -- $lookback_days INTEGER (CRM activity / ticket window), $touch_types VARCHAR[].
@@ -39,7 +41,7 @@ billing_links AS (
 -- Workspaces, users and event names are their 64-bit hash (as the rollups store them).
 user_masks AS (
     SELECT u.gh, u.uh,
-           bit_or(CAST(1 AS UBIGINT) << CAST(CAST($as_of AS DATE) - u.event_date AS INTEGER)) AS days,
+           bit_or(CAST(1 AS BIGINT) << CAST(date_diff('day', u.event_date, CAST($as_of AS DATE)) AS INTEGER)) AS days,
            sum(u.events) FILTER (WHERE u.event_date > CAST($as_of AS DATE) - 30) AS events_30d
     FROM features.product_usage_daily u
     -- bounds from the parameter, not from a join, so the scan skips other days' row groups
@@ -72,8 +74,9 @@ features AS (
         FROM features.product_features_daily d
         WHERE d.event_date BETWEEN CAST($as_of AS DATE) - 29 AND CAST($as_of AS DATE)
           AND d.visible_from <= CAST($as_of AS DATE)
-          AND (len($key_features) = 0
-               OR d.nh IN (SELECT hash(unnest(CAST($key_features AS VARCHAR[])))))
+          AND (array_length(CAST($key_features AS VARCHAR[])) = 0
+               OR d.nh IN (SELECT hash(kf.k)
+                           FROM (SELECT unnest(CAST($key_features AS VARCHAR[])) AS k) kf))
     ) f
     JOIN product_link_hashes l USING (gh)
     GROUP BY l.account_id
@@ -169,14 +172,15 @@ activities AS NOT MATERIALIZED (
 -- the model's weight per activity type and the decay factor per age in days: small tables
 -- joined to the activities, so no row computes a list lookup or a power
 activity_weights AS (
-    SELECT unnest(CAST($activity_types AS VARCHAR[])) AS activity_type,
-           unnest(CAST($activity_weights AS DOUBLE[])) AS weight
+    SELECT list_extract(CAST($activity_types AS VARCHAR[]), ix.i) AS activity_type,
+           list_extract(CAST($activity_weights AS DOUBLE[]), ix.i) AS weight
+    FROM (SELECT unnest(range(1, array_length(CAST($activity_types AS VARCHAR[])) + 1)) AS i) ix
 ),
 decay AS (
     SELECT CAST(age AS BIGINT) AS age_days,
            CASE WHEN $half_life_days IS NULL THEN 1.0
                 ELSE pow(0.5, age / CAST($half_life_days AS DOUBLE)) END AS factor
-    FROM range(0, CAST($lookback_days AS INTEGER) + 2) r(age)
+    FROM (SELECT unnest(range(0, CAST($lookback_days AS INTEGER) + 2)) AS age) r
 ),
 engagement AS (
     SELECT a.account_id,
@@ -218,7 +222,7 @@ support AS (
            count(*) FILTER (WHERE t.created_at >= p.d_end - INTERVAL 30 DAY)   AS tickets_30d,
            count(*) FILTER (WHERE coalesce(t.escalated, false)
                               AND t.created_at >= p.d_end - INTERVAL 90 DAY)   AS escalations_90d,
-           median(epoch(t.closed_at - t.created_at) / 3600.0) FILTER (
+           median((epoch(t.closed_at) - epoch(t.created_at)) / 3600.0) FILTER (
                WHERE t.closed_at < p.d_end
                  AND t.closed_at >= p.d_end - INTERVAL 90 DAY)                 AS median_resolution_hours_90d,
            arg_max(t.csat_score, t.closed_at) FILTER (

@@ -1,0 +1,100 @@
+"""One day of signals and scores on local Spark beside DuckDB (issue 24).
+
+Builds (or reuses) the daily-run benchmark's base warehouse of a scale (``daily_run.py``: the
+sample's snapshots, events and 31 scored days), then re-computes its last day twice on copies:
+
+* ``duckdb``: ``compute_signals`` + ``score_day`` (the embedded default);
+* ``spark``:  the warehouse exported to a Parquet lake (timed apart: in production the events
+  are already there), then ``engine.days.signals_day`` + ``engine.days.score_day`` on a local
+  session (``local[*]``) — the same SQL transpiled, the same scoring per account bucket;
+
+and checks that both wrote the same number of signal and score rows. Results:
+``bench/results/spark_vs_duckdb_<scale>.json``.
+
+    .venv/bin/python bench/scale_data.py --scale 100k      # once: the sample data
+    .venv/bin/python bench/spark_vs_duckdb.py --scale 100k
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import daily_run  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", default="100k", choices=list(common.SCALES))
+    ap.add_argument("--history-days", type=int, default=36, help="days in the base warehouse")
+    ap.add_argument("--master", default="local[*]")
+    ap.add_argument("--buckets", type=int, default=64, help="account buckets scored per task")
+    args = ap.parse_args()
+
+    base = daily_run.prepare_base(args.scale, args.history_days)
+    first, _ = common.period(args.scale)
+    day = first + timedelta(days=args.history_days - 1)
+    work = common.fresh_dir(common.scale_dir(args.scale) / "spark_vs_duckdb")
+    from acct_pipeline import warehouse
+    from acct_pipeline.engine.config import EngineSettings
+    from acct_pipeline.engine.days import score_day as spark_score_day
+    from acct_pipeline.engine.days import signals_day
+    from acct_pipeline.engine.lake import export_to_lake
+    from acct_pipeline.engine.spark import SparkEngine, spark_session
+    from acct_pipeline.scoring.model import load_model
+    from acct_pipeline.scoring.scores import score_day
+    from acct_pipeline.scoring.signals import compute_signals
+
+    model = load_model()
+    t: dict[str, Any] = {"scale": args.scale, "day": day.isoformat(), "buckets": args.buckets}
+
+    duck = common.copy_warehouse(base, work / "duckdb")
+    with warehouse.connect(duck) as con:
+        with common.timer(t, "duckdb_signals_s"):
+            t["duckdb_signal_rows"] = compute_signals(con, day, model)
+        with common.timer(t, "duckdb_scores_s"):
+            t["duckdb_score_rows"] = score_day(con, day, model, churn=None)
+
+    spk = common.copy_warehouse(base, work / "spark")
+    lake = work / "lake"
+    with warehouse.connect(spk) as con:
+        with common.timer(t, "lake_export_s"):
+            t["lake_rows"] = export_to_lake(con, lake, results_before=day)
+        with common.timer(t, "spark_session_s"):
+            session = spark_session(
+                EngineSettings(engine="spark", spark_master=args.master),
+                conf={"spark.sql.execution.arrow.pyspark.enabled": "true"},
+            )
+            session.sparkContext.setLogLevel("ERROR")
+        engine = SparkEngine(session, str(lake), buckets=args.buckets)
+        t["spark_shuffle_partitions"] = session.conf.get("spark.sql.shuffle.partitions")
+        with common.timer(t, "spark_signals_s"):
+            t["spark_signal_rows"] = signals_day(engine, con, day, model)
+        with common.timer(t, "spark_scores_s"):
+            t["spark_score_rows"] = spark_score_day(engine, con, day, model, churn=None)
+        session.stop()
+    t["same_row_counts"] = (t["duckdb_signal_rows"], t["duckdb_score_rows"]) == (
+        t["spark_signal_rows"],
+        t["spark_score_rows"],
+    )
+    t["duckdb_total_s"] = round(t["duckdb_signals_s"] + t["duckdb_scores_s"], 2)
+    t["spark_total_s"] = round(t["spark_signals_s"] + t["spark_scores_s"], 2)
+    t["spark_scoring_s_per_bucket"] = round(t["spark_scores_s"] / args.buckets, 3)
+    common.say(
+        f"{args.scale} {day}: duckdb {t['duckdb_total_s']}s, spark {t['spark_total_s']}s "
+        f"(session {t['spark_session_s']}s, lake export {t['lake_export_s']}s)"
+    )
+    common.write_result(f"spark_vs_duckdb_{args.scale}", t, common.machine_info())
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if t["same_row_counts"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
