@@ -509,6 +509,7 @@ PRODUCT_USAGE_DAILY = "features.product_usage_daily"
 PRODUCT_FEATURES_DAILY = "features.product_features_daily"
 USAGE_ROLLUP_STATE = "features.usage_rollup_state"
 ACCOUNT_SCORES = "scores.account_scores"
+CHURN_DRIVERS = "scores.churn_drivers"  # top churn drivers per account and day (explain reads)
 SCORE_VALIDATION = "scores.score_validation"
 MODEL_REGISTRY = "scores.model_registry"
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"

@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from acct_pipeline.scoring.model import ScoringModel
 from acct_pipeline.scoring.outcomes import create_outcome_tables
-from acct_pipeline.scoring.scores import POINTS_PREFIX, points_columns
+from acct_pipeline.scoring.score_columns import POINTS_PREFIX, SCORE_FEATURES, points_columns
 from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, SQL_DIR
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
@@ -62,7 +62,6 @@ from acct_pipeline.warehouse import (
 )
 
 MODELS_DIR_ENV = "ACCT_MODELS_DIR"
-SCORE_FEATURES: tuple[str, ...] = ("health_score", "engagement_score", "value_score")
 # Windows of the usage signals are 35 days long: earlier days would learn from truncated windows.
 WARMUP_DAYS = 34
 RANDOM_STATE = 0
@@ -586,23 +585,57 @@ def _joined(signals: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([signals.reset_index(drop=True), scores[extra].reset_index(drop=True)], axis=1)
 
 
+# Rows per predict call when measuring drivers: one call for many features keeps the per-call
+# overhead down; the cap keeps the stacked matrix small on very large days.
+DRIVER_BATCH_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class ChurnDriver:
+    """One feature that raises an account's churn probability above a typical account's."""
+
+    feature: str
+    value: float  # the account's value
+    typical: float  # the training rows' median, the value it is compared with
+    effect: float  # how much lower the probability would be with the typical value (0..1)
+
+
 def churn_drivers(
     artifact: ChurnArtifact, signals: pd.DataFrame, scores: pd.DataFrame, top: int = 3
-) -> list[list[tuple[str, float]]]:
+) -> list[list[ChurnDriver]]:
     """Top drivers per row: the features whose value, replaced by the typical (median)
-    account's, would lower the churn probability the most; with that change in probability."""
+    account's, would lower the churn probability the most; with that change in probability.
+
+    Each feature is measured alone, so the effects overlap and do not add up to the probability.
+    """
     frame = _joined(signals, scores)
     X = _matrix(frame, artifact.features)
+    n, k = X.shape
+    if n == 0 or k == 0:
+        return [[] for _ in range(n)]
     base = _predict(artifact.estimator, X)
     effects = np.zeros_like(X)
-    for j, f in enumerate(artifact.features):
-        Xj = X.copy()
-        Xj[:, j] = artifact.medians.get(f, np.nan)
-        effects[:, j] = base - _predict(artifact.estimator, Xj)
+    per_call = max(1, DRIVER_BATCH_ROWS // n)
+    for start in range(0, k, per_call):
+        cols = range(start, min(k, start + per_call))
+        stacked = np.tile(X, (len(cols), 1))
+        for b, j in enumerate(cols):
+            stacked[b * n : (b + 1) * n, j] = artifact.medians.get(artifact.features[j], np.nan)
+        proba = _predict(artifact.estimator, stacked).reshape(len(cols), n)
+        effects[:, start : start + len(cols)] = base[:, None] - proba.T
     out = []
-    for i in range(len(X)):
-        order = np.argsort(-effects[i])[:top]
+    for i in range(n):
+        order = np.argsort(-effects[i], kind="stable")[:top]
         out.append(
-            [(artifact.features[j], float(effects[i, j])) for j in order if effects[i, j] > 0]
+            [
+                ChurnDriver(
+                    feature=artifact.features[j],
+                    value=float(X[i, j]),
+                    typical=float(artifact.medians.get(artifact.features[j], np.nan)),
+                    effect=float(effects[i, j]),
+                )
+                for j in order
+                if effects[i, j] > 0
+            ]
         )
     return out
