@@ -588,6 +588,9 @@ def _joined(signals: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 # Rows per predict call when measuring drivers: one call for many features keeps the per-call
 # overhead down; the cap keeps the stacked matrix small on very large days.
 DRIVER_BATCH_ROWS = 200_000
+# Drivers smaller than half a percentage point are not told (explain rounds to whole points). An
+# account whose probability is below that has none, and is not measured: most accounts, most days.
+MIN_DRIVER_EFFECT = 0.005
 
 
 @dataclass(frozen=True)
@@ -604,7 +607,8 @@ def churn_drivers(
     artifact: ChurnArtifact, signals: pd.DataFrame, scores: pd.DataFrame, top: int = 3
 ) -> list[list[ChurnDriver]]:
     """Top drivers per row: the features whose value, replaced by the typical (median)
-    account's, would lower the churn probability the most; with that change in probability.
+    account's, would lower the churn probability the most; with that change in probability
+    (at least ``MIN_DRIVER_EFFECT``).
 
     Each feature is measured alone, so the effects overlap and do not add up to the probability.
     """
@@ -614,15 +618,26 @@ def churn_drivers(
     if n == 0 or k == 0:
         return [[] for _ in range(n)]
     base = _predict(artifact.estimator, X)
+    typical = np.array([artifact.medians.get(f, np.nan) for f in artifact.features], dtype=float)
+    # a row whose value already is the typical one is unchanged by the swap: its effect is 0,
+    # so only the other rows are predicted (counts and flags sit on their median a lot)
+    same = np.equal(X, typical) | (np.isnan(X) & np.isnan(typical))
+    same[base < MIN_DRIVER_EFFECT] = True  # a swap lowers it by at most all of it
+    pending = [(j, np.flatnonzero(~same[:, j])) for j in range(k)]
+    pending = [(j, r) for j, r in pending if len(r)]
     effects = np.zeros_like(X)
-    per_call = max(1, DRIVER_BATCH_ROWS // n)
-    for start in range(0, k, per_call):
-        cols = range(start, min(k, start + per_call))
-        stacked = np.tile(X, (len(cols), 1))
-        for b, j in enumerate(cols):
-            stacked[b * n : (b + 1) * n, j] = artifact.medians.get(artifact.features[j], np.nan)
-        proba = _predict(artifact.estimator, stacked).reshape(len(cols), n)
-        effects[:, start : start + len(cols)] = base[:, None] - proba.T
+    while pending:  # several features per predict call, up to DRIVER_BATCH_ROWS rows
+        chunk, size = [], 0
+        while pending and (not chunk or size + len(pending[0][1]) <= DRIVER_BATCH_ROWS):
+            chunk.append(pending.pop(0))
+            size += len(chunk[-1][1])
+        stacked = np.concatenate([X[r] for _, r in chunk])
+        ends = np.cumsum([len(r) for _, r in chunk])
+        for (j, r), end in zip(chunk, ends, strict=True):
+            stacked[end - len(r) : end, j] = typical[j]
+        proba = _predict(artifact.estimator, stacked)
+        for (j, r), end in zip(chunk, ends, strict=True):
+            effects[r, j] = base[r] - proba[end - len(r) : end]
     out = []
     for i in range(n):
         order = np.argsort(-effects[i], kind="stable")[:top]
@@ -631,11 +646,11 @@ def churn_drivers(
                 ChurnDriver(
                     feature=artifact.features[j],
                     value=float(X[i, j]),
-                    typical=float(artifact.medians.get(artifact.features[j], np.nan)),
+                    typical=float(typical[j]),
                     effect=float(effects[i, j]),
                 )
                 for j in order
-                if effects[i, j] > 0
+                if effects[i, j] >= MIN_DRIVER_EFFECT
             ]
         )
     return out
