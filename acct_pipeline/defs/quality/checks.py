@@ -2,7 +2,8 @@
 
 The suites live in ``acct_pipeline.quality.expectations`` (plain data); this module only wires
 them to assets. Great Expectations is imported when a check runs, never when this module loads.
-Checks on daily assets carry the daily ``partitions_def`` and read only the partitions of the run.
+Checks on daily assets carry the daily ``partitions_def`` and read only the partitions of the run;
+a run of several days records each result against every one of its days (``check_results.py``).
 The score checks that protect the CRM are ``blocking``: a failure stops ``sync.crm_score_sync``
 (and anything else downstream of the scores) for that run.
 """
