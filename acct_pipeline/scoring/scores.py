@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from acct_pipeline.scoring.lifecycle import CHURNED, lifecycle_status
 from acct_pipeline.scoring.model import HEALTH, ScoringModel
+from acct_pipeline.scoring.overrides import apply_overrides
 from acct_pipeline.scoring.reasons import reason_texts
 from acct_pipeline.scoring.registry import check_and_register
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
@@ -377,6 +378,9 @@ def store_day(
     con.execute("SELECT 1").fetchall()
     con.register(_SCORES_TMP, frame)
     try:
-        return replace_partition(con, ACCOUNT_SCORES, _insert_sql(model), AS_OF_DATE, [as_of])
+        rows = replace_partition(con, ACCOUNT_SCORES, _insert_sql(model), AS_OF_DATE, [as_of])
     finally:
         con.unregister(_SCORES_TMP)
+    # manual overrides active on D go beside the computed values (scoring/overrides.py)
+    apply_overrides(con, as_of)
+    return rows
