@@ -19,8 +19,8 @@ removed on or before D; with several active overrides for an account the newest 
 
 How the effective values reach the score rows (a choice: columns, not a view): the scored row
 keeps its computed ``health_score`` and ``tier``; the active override's values are written beside
-them, in ``override_tier``, ``override_score``, ``override_reason``, ``override_by`` and
-``override_until`` (``OVERRIDE_COLUMNS``) of ``scores.account_scores``. ``apply_overrides`` fills
+them, in ``override_tier`` (a score override's band included), ``override_score``,
+``override_reason``, ``override_by`` and ``override_until`` (``OVERRIDE_COLUMNS``) of ``scores.account_scores``. ``apply_overrides`` fills
 them for a day: the scoring step calls it for every day it scores, and the ``override`` command
 for the newest scored day right after an override is entered or removed, so the next sync sends
 it. The columns appear in the scores table with the first override (a warehouse that never used
@@ -213,7 +213,7 @@ def apply_overrides(con: duckdb.DuckDBPyConnection, day: date) -> int:
         con.execute(f"UPDATE {ACCOUNT_SCORES} SET {sets} WHERE {AS_OF_DATE} = ?", [day])
         rows = con.execute(
             f"""UPDATE {ACCOUNT_SCORES} s SET
-                    override_tier = o.tier,
+                    override_tier = coalesce(o.tier, {_band_sql("o.score")}),
                     override_score = o.score,
                     override_reason = o.reason,
                     override_by = o.created_by,
@@ -226,20 +226,23 @@ def apply_overrides(con: duckdb.DuckDBPyConnection, day: date) -> int:
     return len(rows)
 
 
+def _band_sql(expr: str) -> str:
+    """SQL: the model's tier (band) of the score ``expr`` (NULL for NULL)."""
+    bands = load_model().tiers.bands
+
+    def lit(name: str) -> str:
+        return "'" + name.replace("'", "''") + "'"
+
+    whens = " ".join(f"WHEN {expr} >= {b.min:g} THEN {lit(b.name)}" for b in bands)
+    return f"(CASE WHEN {expr} IS NULL THEN NULL {whens} ELSE {lit(bands[-1].name)} END)"
+
+
 def effective_tier_sql(columns: set[str] | list[str], alias: str = "") -> str:
-    """SQL: the override's tier, else the band of the override's score, else the computed tier."""
+    """SQL: the override's tier (a score override's band included), else the computed tier."""
     p = f"{alias}." if alias else ""
     if "override_tier" not in set(columns):
         return f"{p}tier"
-    bands = load_model().tiers.bands
-    whens = " ".join(
-        f"WHEN {p}override_score >= {b.min:g} THEN '{b.name.replace(chr(39), chr(39) * 2)}'"
-        for b in bands
-    )
-    return (
-        f"coalesce({p}override_tier, CASE WHEN {p}override_score IS NULL THEN NULL {whens} "
-        f"ELSE '{bands[-1].name.replace(chr(39), chr(39) * 2)}' END, {p}tier)"
-    )
+    return f"coalesce({p}override_tier, {p}tier)"
 
 
 def effective_score_sql(columns: set[str] | list[str], alias: str = "") -> str:
