@@ -19,8 +19,8 @@ Field mapping (custom fields end in ``__c``; adjust the constants for your org):
 Account: Id, Name, Website, Industry, Region__c, NumberOfEmployees, Lifecycle_Stage__c, OwnerId,
 Owner.Email, CreatedDate, LastModifiedDate, ParentId (the parent account). Contact: Id, AccountId,
 Email, FirstName, LastName, Title, Is_Champion__c, Left_Company_At__c, CreatedDate,
-LastModifiedDate. Task: Type ``Email`` -> email_sent, ``Email Reply`` -> email_reply, ``Call`` -> call, ``NPS`` -> nps_response
-(NPS_Score__c),
+LastModifiedDate. Task: Type ``Email`` -> email_sent, ``Email Reply`` -> email_reply, ``Call`` ->
+call, ``NPS`` -> nps_response (NPS_Score__c),
 CompletedDateTime; Event -> meeting (StartDateTime). Case: Priority, Status (New -> open, Working /
 Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
 """
