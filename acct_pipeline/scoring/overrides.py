@@ -23,9 +23,9 @@ them, in ``override_tier`` (a score override's band included), ``override_score`
 ``override_reason``, ``override_by`` and ``override_until`` (``OVERRIDE_COLUMNS``) of
 ``scores.account_scores``. ``apply_overrides`` fills them for a day: the scoring step calls it
 for every day it scores, and the ``override`` command for the newest scored day right after an
-override is entered or removed, so the next sync sends it. The columns appear in the scores table with the first override (a warehouse that never used
-one keeps its shape). ``effective_tier`` / ``effective_score`` are SQL for "the override if any,
-else the computed value" for readers (sync mapping, report, alerts).
+override is entered or removed, so the next sync sends it. The columns appear in the scores
+table with the first override (a warehouse that never used one keeps its shape).
+``effective_tier_sql`` / ``effective_score_sql``: "the override if any, else the computed value".
 """
 
 from __future__ import annotations
