@@ -273,3 +273,22 @@ def test_revenue_by_tier_on_a_tiny_warehouse(con: duckdb.DuckDBPyConnection) -> 
     metrics = {(r["metric"], r["segment"]) for r in recs}
     assert {("arr", TIERS[0]), ("nrr", TIERS[0]), ("expansion_arr", TIERS[0])} <= metrics
     assert ("arr_at_risk", "all") in metrics and summary["arr_at_risk"] == 600.0
+
+
+def test_the_report_sections_show_overrides_and_parents(con: duckdb.DuckDBPyConnection) -> None:
+    from acct_pipeline.scoring.report.actions import render_actions
+
+    _base(con, [("P", "Parent Co"), ("C1", "c1"), ("C2", "c2")])
+    con.execute(
+        f"""INSERT INTO {CRM_COMPANIES.qualified} (company_id, created_at, parent_account_id,
+                _source, _loaded_at)
+            VALUES ('C1', now()::TIMESTAMP, 'P', 't', now()::TIMESTAMP),
+                   ('C2', now()::TIMESTAMP, 'P', 't', now()::TIMESTAMP)"""
+    )
+    for acc, score in (("P", 70.0), ("C1", 80.0), ("C2", 40.0)):
+        _score(con, acc, D0, score, TIERS[1], 100.0)
+    ov.add_overrides(con, [ov.OverrideRequest("C2", "pilot in progress", "a@x.com", D0, TIERS[0])])
+    compute_rollups(con, D0, load_model())
+    html = render_actions(con, D0)
+    assert 'id="overrides"' in html and "pilot in progress" in html and f"tier {TIERS[0]}" in html
+    assert 'id="rollups"' in html and "Parent Co" in html and "60" in html
