@@ -9,6 +9,8 @@ acct-pipeline accounts [--tier T --owner O --trend declining --limit N --date D]
 acct-pipeline explain ACCOUNT [--date D]   one account (id or unique name): why it scores so
 acct-pipeline fit-model --out F       fit the health weights to outcomes, backtest the candidate
 acct-pipeline models [approve F]      the model registry
+acct-pipeline override ACCOUNT --tier T|--score S --reason R --by E --until D   (--csv, --list,
+                              --remove ID): a manual override beside the computed score
 """
 
 from __future__ import annotations
@@ -418,6 +420,92 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _override_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "override",
+        help="set an account's tier or score by hand for a while (with a reason); --list, --remove",
+    )
+    p.add_argument("account", nargs="?", help="account id or a unique part of its name")
+    value = p.add_mutually_exclusive_group()
+    value.add_argument("--tier", help="the effective tier (one of the model's tiers)")
+    value.add_argument("--score", type=float, help="the effective health score (0-100)")
+    p.add_argument("--reason", help="why (shown in explain, the report and the CRM)")
+    p.add_argument("--by", help="e-mail of who sets it")
+    p.add_argument("--until", type=_date, help="last score day it applies to (YYYY-MM-DD)")
+    p.add_argument("--csv", metavar="FILE", help="bulk: account_id, tier|score, reason, by, until")
+    p.add_argument("--list", action="store_true", help="list overrides (active and ended)")
+    p.add_argument(
+        "--remove",
+        metavar="ID",
+        help="end an override (its id, or every active one of an account id) from today's scores",
+    )
+
+
+EXTRA_PARSERS.append(_override_parser)
+
+
+@command("override")
+def cmd_override(args: argparse.Namespace) -> int:
+    from acct_pipeline.scoring import overrides as ov
+    from acct_pipeline.scoring.explain import ExplainError, resolve_account
+
+    if args.list:
+        with _read() as con:
+            rows = ov.list_overrides(con)
+            day = (
+                con.execute(f"SELECT max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}").fetchone()[0]
+                if warehouse.table_exists(con, warehouse.ACCOUNT_SCORES)
+                else None
+            )
+        for line in ov.format_overrides(rows, day or date.today()):
+            _say(line)
+        return 0
+    try:
+        with warehouse.connect() as con:
+            if args.remove:
+                n = ov.remove_override(con, args.remove, args.by)
+                _say(f"ended {n} override(s) for {args.remove}" if n else "no such active override")
+                return 0 if n else 1
+            if args.csv:
+                requests = ov.read_csv_requests(args.csv)
+            else:
+                if not (args.account and args.reason and args.by and args.until):
+                    raise ov.OverrideError(
+                        "override: give ACCOUNT, --tier or --score, --reason, --by and --until "
+                        "(or --csv FILE, --list, --remove ID)"
+                    )
+                requests = [
+                    ov.OverrideRequest(
+                        resolve_account(con, args.account),
+                        args.reason,
+                        args.by,
+                        args.until,
+                        args.tier,
+                        args.score,
+                    )
+                ]
+            for i, req in enumerate(requests):
+                if args.csv:
+                    req = ov.OverrideRequest(
+                        resolve_account(con, req.account_id),
+                        req.reason,
+                        req.by,
+                        req.until,
+                        req.tier,
+                        req.score,
+                    )
+                    requests[i] = req
+                ov.validate_request(req, date.today(), f"override {req.account_id}")
+            ids = ov.add_overrides(con, requests)
+    except (ov.OverrideError, ExplainError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for oid, req in zip(ids, requests, strict=True):
+        value = f"tier {req.tier}" if req.tier else f"score {req.score:g}"
+        _say(f"{oid}: {req.account_id} {value} until {req.until} ({req.by}: {req.reason})")
+    return 0
+
+
 def _accounts_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "accounts",
@@ -646,8 +734,9 @@ WRITERS: dict[str, Callable[[argparse.Namespace], bool]] = {
     "alerts": lambda args: bool(args.send),
     "train-churn": lambda args: True,
     "models": lambda args: getattr(args, "models_action", None) == "approve",
+    "override": lambda args: not args.list,
 }
-PUBLISH_AFTER = {"sync", "alerts", "train-churn", "models"}
+PUBLISH_AFTER = {"sync", "alerts", "train-churn", "models", "override"}
 EXIT_WAREHOUSE_BUSY = 3  # another process held the warehouse past ACCT_WRITER_WAIT_SECONDS
 
 

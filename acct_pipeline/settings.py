@@ -418,6 +418,12 @@ class HubSpotSettings(Group):
         repr=False,
     )
     base_url: str = var("https://api.hubapi.com", "HUBSPOT_BASE_URL", "API host")
+    portal_id: str | None = var(
+        None,
+        "HUBSPOT_PORTAL_ID",
+        "the portal (hub) id: alerts link to `https://app.hubspot.com/contacts/<id>/company/...`",
+        shown="– (alerts show the record id)",
+    )
     base_path: str = var(
         "/crm/v3/objects",
         "HUBSPOT_BASE_PATH",

@@ -295,6 +295,11 @@ CRM_COMPANIES = TableSpec(
         C("owner_email", "VARCHAR"),
         C("created_at", "TIMESTAMP", required=True),
         C("updated_at", "TIMESTAMP"),
+        C(
+            "parent_account_id",
+            "VARCHAR",
+            description="company_id of the parent company (subsidiaries roll up to it); optional",
+        ),
     ),
 )
 
@@ -516,6 +521,8 @@ CHURN_DRIVERS = "scores.churn_drivers"  # top churn drivers per account and day 
 SCORE_VALIDATION = "scores.score_validation"
 SCORE_VALIDATION_SUMMARY = "scores.score_validation_summary"
 MODEL_REGISTRY = "scores.model_registry"
+SCORE_OVERRIDES = "scores.score_overrides"  # manual tier / score overrides (scoring/overrides.py)
+ACCOUNT_ROLLUPS = "scores.account_rollups"  # parent scores from children (scoring/rollup.py)
 CRM_SYNC_LEDGER = "sync.crm_sync_ledger"
 CRM_SYNC_JOURNAL = "sync.crm_sync_ledger_journal"
 CRM_SYNC_FIELDS = "sync.crm_sync_fields"
@@ -573,6 +580,11 @@ def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for spec in RAW_TABLES:
         con.execute(raw_table_ddl(spec))
+        # a column added to the contract later (e.g. parent_account_id) reaches older warehouses
+        have = set(table_columns(con, spec.qualified))
+        for c in spec.columns:
+            if c.name not in have:
+                con.execute(f"ALTER TABLE {spec.qualified} ADD COLUMN {c.name} {c.type}")
     con.execute(QUARANTINE_DDL)
     con.execute(LOAD_AUDIT_DDL)
     con.execute(LOAD_AUDIT_MIGRATION)

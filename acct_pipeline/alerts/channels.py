@@ -70,12 +70,48 @@ class Channel(Protocol):
 # ---------------------------------------------------------------------------------------------
 
 
+def crm_of(env: Mapping[str, str] | None = None) -> str | None:
+    """The CRM the account ids belong to: the CRM source, else the sync target, else the CRM
+    the alert tasks go to (None: no CRM configured — alerts then show the bare id)."""
+    for group, name in (
+        (config.CoreSettings, "crm_source"),
+        (config.SyncSettingsVars, "target"),
+        (config.AutomationSettings, "alert_crm_tasks"),
+    ):
+        value = str(config.get(group, name, env) or "").strip().lower()
+        if value in ("hubspot", "salesforce"):
+            return value
+    return None
+
+
+def record_link(account_id: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A link to the account's CRM record: HubSpot needs ``HUBSPOT_PORTAL_ID``, Salesforce
+    ``SALESFORCE_INSTANCE_URL``; None when the CRM or its setting is missing."""
+    crm = crm_of(env)
+    if crm == "hubspot":
+        portal = config.get(config.HubSpotSettings, "portal_id", env)
+        return f"https://app.hubspot.com/contacts/{portal}/company/{account_id}" if portal else None
+    if crm == "salesforce":
+        instance = config.get(config.SalesforceSettings, "instance_url", env)
+        if instance:
+            return f"{str(instance).rstrip('/')}/lightning/r/Account/{account_id}/view"
+    return None
+
+
+def _record_line(alert: Alert) -> str:
+    link = record_link(alert.account_id)
+    return f"CRM record: {link}" if link else f"Account id: {alert.account_id} (no CRM link)"
+
+
 def _num(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f}"
 
 
 def subject(alert: Alert) -> str:
     who = alert.account_name or alert.account_id
+    if alert.drop_kind == "override":
+        change = f"{_num(alert.score_before)} -> {_num(alert.score_after)}"
+        return f"Overridden account still falling: {who} ({change})"[:255]
     if alert.drop_kind == "tier":
         change = f"{alert.previous_tier} -> {alert.tier}"
     else:
@@ -84,7 +120,12 @@ def subject(alert: Alert) -> str:
 
 
 def body_text(alert: Alert) -> str:
-    lines = [f"{alert.headline} on {alert.as_of_date.isoformat()}."]
+    owner = alert.owner_email or alert.owner_id or "no owner"
+    lines = [
+        f"{alert.headline} on {alert.as_of_date.isoformat()}.",
+        f"Account: {alert.account_name or alert.account_id} ({alert.account_id}); owner: {owner}",
+        _record_line(alert),
+    ]
     if alert.reason_codes:
         lines.append("Why:")
         lines += [f"- {r}" for r in alert.reason_codes[:5]]
@@ -106,7 +147,11 @@ def slack_payload(alert: Alert) -> dict[str, object]:
         f"*Tier:* {alert.previous_tier or '?'} → {alert.tier or '?'}",
         f"*Owner:* {owner}",
         f"*Playbook:* {alert.recommended_playbook or '-'}",
+        f"*Account:* `{alert.account_id}`",
     ]
+    link = record_link(alert.account_id)
+    if link:
+        fields.append(f"*CRM:* <{link}|open the record>")
     return {
         "text": f"{subject(alert)}: {alert.headline}",
         "blocks": [
@@ -115,7 +160,7 @@ def slack_payload(alert: Alert) -> dict[str, object]:
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Why*\n{reasons}"}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"`{alert.event_key}`"}]},
         ],
-        "alert": alert.as_json(),
+        "alert": {**alert.as_json(), "link": link},
     }
 
 
@@ -168,7 +213,12 @@ class JsonlLog:
 
     def send(self, alert: Alert) -> str | None:
         line = json.dumps(
-            {"sent_at": datetime.now(UTC).isoformat(), **alert.as_json()}, sort_keys=True
+            {
+                "sent_at": datetime.now(UTC).isoformat(),
+                **alert.as_json(),
+                "link": record_link(alert.account_id),
+            },
+            sort_keys=True,
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

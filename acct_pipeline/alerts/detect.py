@@ -8,7 +8,9 @@ A drop event for account A on day D is either
 - **tier**: A's tier on D is worse than on D-1. Tiers already carry the scoring model's
   hysteresis, so a score wobbling around a band boundary does not raise alerts.
 
-Both on the same day make one event (``drop_kind = 'points+tier'``). The event key
+Both on the same day make one event (``drop_kind = 'points+tier'``). A third kind,
+``override``, is an account with a manual override (``scoring/overrides.py``) whose computed score
+keeps falling below its value when the override was entered (``_override_falls``). The event key
 ``score_drop:<account>:<day>`` identifies it everywhere: the alerts table, the delivery ledger,
 the webhook header and the CRM task.
 
@@ -25,11 +27,13 @@ from datetime import date, datetime
 import duckdb
 
 from acct_pipeline.alerts.config import AlertThresholds, load_thresholds
+from acct_pipeline.scoring.overrides import active_overrides_sql
 from acct_pipeline.scoring.tiers import tier_rank_sql
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNTS,
     SCORE_DROP_ALERTS,
+    SCORE_OVERRIDES,
     column_types,
     replace_partition,
     table_exists,
@@ -162,7 +166,72 @@ SELECT
 FROM events c
 {owner_join}
 WHERE c.points_drop OR c.tier_drop
-ORDER BY c.delta NULLS LAST, c.account_id
+{_override_falls(con, cols, reasons, playbook, version, owner, owner_join)}
+"""
+
+
+OVERRIDE_KIND = "override"
+
+
+def _override_falls(
+    con: duckdb.DuckDBPyConnection,
+    cols: dict[str, str],
+    reasons: str,
+    playbook: str,
+    version: str,
+    owner: dict[str, str],
+    owner_join: str,
+) -> str:
+    """``UNION ALL`` of the override alerts, then the ORDER BY of the whole query.
+
+    An overridden account whose *computed* score keeps falling: on D its score is at least one
+    more ``drop_points_7d`` below its score when the override was entered than it was on D-1
+    (so it fires at -10, again at -20, ...). Event key ``override_falling:<account>:<day>``.
+    """
+    if "override_tier" not in cols or not table_exists(con, SCORE_OVERRIDES):
+        return "ORDER BY c.delta NULLS LAST, c.account_id"
+    return f"""
+UNION ALL
+SELECT
+    'override_falling:' || c.account_id || ':' || strftime(c.as_of_date, '%Y-%m-%d'),
+    c.as_of_date,
+    CAST(c.account_id AS VARCHAR),
+    {owner["account_name"]},
+    {owner["owner_id"]},
+    {owner["owner_email"]},
+    round(c.base, 1),
+    round(c.score_after, 1),
+    round(c.score_after - c.base, 1),
+    c.previous_tier,
+    c.tier,
+    '{OVERRIDE_KIND}',
+    printf('computed health score down %.0f points since the override (%.0f on %s -> %.0f); '
+           'overridden to %s by %s until %s: %s',
+           c.base - c.score_after, c.base, strftime(c.starts_on, '%Y-%m-%d'), c.score_after,
+           c.value, c.created_by, strftime(c.expires_on, '%Y-%m-%d'), c.reason),
+    c.reason_codes,
+    c.recommended_playbook,
+    c.model_version,
+    CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)
+FROM (
+    SELECT t.account_id, p.d AS as_of_date, o.score_at_override AS base,
+           CAST(t.health_score AS DOUBLE) AS score_after,
+           CAST(y.tier AS VARCHAR) AS previous_tier, CAST(t.tier AS VARCHAR) AS tier,
+           {reasons} AS reason_codes, {playbook} AS recommended_playbook,
+           {version} AS model_version, o.starts_on, o.expires_on, o.created_by, o.reason,
+           coalesce(o.tier, printf('score %.0f', o.score)) AS value,
+           floor((o.score_at_override - t.health_score) / p.points) AS k_today,
+           CASE WHEN y.as_of_date > o.starts_on
+                THEN floor((o.score_at_override - y.health_score) / p.points) END AS k_yesterday
+    FROM p
+    JOIN {ACCOUNT_SCORES} t ON t.as_of_date = p.d
+    JOIN ({active_overrides_sql("p.d")}) o ON o.account_id = t.account_id
+    LEFT JOIN {ACCOUNT_SCORES} y ON y.account_id = t.account_id AND y.as_of_date = p.d - 1
+    WHERE o.score_at_override IS NOT NULL
+) c
+{owner_join}
+WHERE c.k_today >= 1 AND c.k_today > coalesce(c.k_yesterday, 0)
+ORDER BY score_delta_7d NULLS LAST, account_id
 """
 
 

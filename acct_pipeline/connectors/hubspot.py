@@ -97,6 +97,8 @@ COMPANY_PROPERTIES = {
     "owner_id": "hubspot_owner_id",
     "created_at": "createdate",
     "updated_at": "hs_lastmodifieddate",
+    # HubSpot keeps the parent company association in this read-only company property
+    "parent_account_id": "hs_parent_company_id",
 }
 CONTACT_PROPERTIES = {
     "email": "email",

@@ -18,10 +18,10 @@ expired token (401 ``INVALID_SESSION_ID``) raises ``AuthFailed`` naming the vari
 
 Field mapping (custom fields end in ``__c``; adjust the constants for your org):
 Account: Id, Name, Website, Industry, Region__c, NumberOfEmployees, Lifecycle_Stage__c, OwnerId,
-Owner.Email, CreatedDate, LastModifiedDate. Contact: Id, AccountId, Email, FirstName, LastName,
-Title, Is_Champion__c, Left_Company_At__c, CreatedDate, LastModifiedDate. Task: Type ``Email`` ->
-email_sent, ``Email Reply`` -> email_reply, ``Call`` -> call, ``NPS`` -> nps_response
-(NPS_Score__c),
+Owner.Email, CreatedDate, LastModifiedDate, ParentId (the parent account). Contact: Id, AccountId,
+Email, FirstName, LastName, Title, Is_Champion__c, Left_Company_At__c, CreatedDate,
+LastModifiedDate. Task: Type ``Email`` -> email_sent, ``Email Reply`` -> email_reply, ``Call`` ->
+call, ``NPS`` -> nps_response (NPS_Score__c),
 CompletedDateTime; Event -> meeting (StartDateTime). Case: Priority, Status (New -> open, Working /
 Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
 
@@ -94,6 +94,7 @@ ACCOUNT_FIELDS = {
     "owner_email": "Owner.Email",
     "created_at": "CreatedDate",
     "updated_at": "LastModifiedDate",
+    "parent_account_id": "ParentId",
 }
 CONTACT_FIELDS = {
     "contact_id": "Id",

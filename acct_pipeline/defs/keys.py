@@ -23,6 +23,7 @@ UNMATCHED_KEY = dg.AssetKey(["staging", "unmatched_records"])
 DUPLICATE_DOMAINS_KEY = dg.AssetKey(["staging", "duplicate_domains"])
 SIGNALS_KEY = dg.AssetKey(["features", "account_signals"])
 SCORES_KEY = dg.AssetKey(["scores", "account_scores"])
+ROLLUPS_KEY = dg.AssetKey(["scores", "account_rollups"])
 SCORE_VALIDATION_KEY = dg.AssetKey(["scores", "score_validation"])
 SCORE_REPORT_KEY = dg.AssetKey(["scores", "score_report"])
 ALERTS_KEY = dg.AssetKey(["alerts", "score_drop_alerts"])
@@ -36,3 +37,5 @@ DROPPED_ACCOUNTS = "dropped_accounts"  # int: drop events on the materialized da
 DROPPED_ACCOUNTS_BY_DAY = "dropped_accounts_by_day"  # json {"YYYY-MM-DD": n}, for multi-day runs
 # Written by every ingest asset (its load result); the volume check reads the previous load's.
 ROWS_KEPT = "rows_kept"
+# Written by the rollups asset: parents rolled up from their children on the materialized day(s).
+ROLLUP_PARENTS = "rollup_parents"

@@ -185,6 +185,10 @@ class SparkEngine:
 
     def write_scores(self, frame: pd.DataFrame, as_of: date, model: ScoringModel) -> None:
         """D's final score rows (with the churn probability) into the lake's day folder."""
+        from acct_pipeline.scoring.scores import SCORE_COLUMNS, points_columns
+
+        # the model's columns only: override_* / rollup_* stay in the warehouse
+        frame = frame[[*SCORE_COLUMNS, *points_columns(model)]]
         df = self.spark.createDataFrame(_plain(frame), schema=score_schema(model))
         self._write_day(df, ACCOUNT_SCORES, as_of)
 

@@ -90,6 +90,7 @@ _EVENT_PROPS = (
     ('"{""endpoint"": ""/v1/records""}"', '"{""endpoint"": ""/v1/query""}"'),
     ("", ""),
 )
+PARENT_EVERY = 97  # sample hierarchy: every 97th company is a parent of the next 2-4
 ACTIVITY_TYPES = ("email_sent", "email_reply", "meeting", "call", "nps_response")
 SEVERITIES = ("low", "medium", "high", "urgent")
 PLANS = ("starter", "growth", "enterprise")
@@ -851,6 +852,7 @@ class Simulation:
             "owner_email": pa.array(owner_email[owner]),
             "created_at": iso(self.created_sec),
             "updated_at": iso(updated),
+            "parent_account_id": self._parents(n),
         }
         order = pa.array(np.argsort(self.company_num))
         cols = {c: a.take(order) for c, a in cols.items()}
@@ -861,6 +863,16 @@ class Simulation:
         with self.out.open(CRM_COMPANIES) as f:
             self.out.add(CRM_COMPANIES, f, planted, 0)
             f.write(cols)
+
+    def _parents(self, n: int) -> pa.Array:
+        """A few groups (no random draws, so the rest of the sample is unchanged): every
+        ``PARENT_EVERY``-th company is a parent of the next 2-4 companies."""
+        parent = np.full(n, None, dtype=object)
+        for g, i in enumerate(range(0, n, PARENT_EVERY)):
+            kids = 2 + g % 3
+            if i + kids < n:
+                parent[i + 1 : i + 1 + kids] = self.company_id[i].as_py()
+        return pa.array(parent, type=pa.string())
 
     def write_contacts(self) -> None:
         rng = self.rng(_S_SNAPSHOT, 0)

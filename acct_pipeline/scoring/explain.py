@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
+from acct_pipeline.scoring.overrides import override_section
 from acct_pipeline.scoring.reasons import MIN_IMPACT, default_sentence, render
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
 from acct_pipeline.scoring.tiers import band_index
@@ -234,6 +235,7 @@ def explain(
         )
         lines += [f"  {d}" for d in drivers]
     lines.append(f"playbook: {s.recommended_playbook or '-'}")
+    lines += override_section(con, account_id, as_of)
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ Schema (see ``models/default.yaml`` for a full example)::
     reasons:    {max_reasons}
     alerts:     {drop_points_7d, tier_worsened}
     churn_model: {horizon_days, estimator, features, calibration, holdout_fraction, ...}
+    rollup:     {method: arr_weighted_mean | worst_child}   (parent scores from children)
 """
 
 from __future__ import annotations
@@ -285,6 +286,12 @@ class Reasons(_Strict):
     max_reasons: int = Field(default=5, ge=1, le=20)
 
 
+class Rollup(_Strict):
+    """How a parent account's score comes from its children's (``scoring/rollup.py``)."""
+
+    method: Literal["arr_weighted_mean", "worst_child"] = "arr_weighted_mean"
+
+
 class Alerts(_Strict):
     drop_points_7d: float = Field(default=10.0, gt=0)
     tier_worsened: bool = True
@@ -347,6 +354,7 @@ class ScoringModel(_Strict):
     alerts: Alerts = Alerts()
     churn_model: ChurnModelConfig = ChurnModelConfig()
     lifecycle: Lifecycle = Lifecycle()
+    rollup: Rollup = Rollup()
     # set by load_model: where the model came from and a hash of its text
     source: str = Field(default="<memory>", exclude=True)
     content_hash: str = Field(default="", exclude=True)

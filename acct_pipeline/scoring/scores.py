@@ -27,6 +27,7 @@ from acct_pipeline.scoring.churn import (
 )
 from acct_pipeline.scoring.lifecycle import CHURNED, lifecycle_status
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
+from acct_pipeline.scoring.overrides import apply_overrides
 from acct_pipeline.scoring.reasons import reason_texts
 from acct_pipeline.scoring.registry import check_and_register
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
@@ -387,10 +388,12 @@ def store_day(
     try:
         rows = replace_partition(con, ACCOUNT_SCORES, _insert_sql(model), AS_OF_DATE, [as_of])
         replace_partition(con, CHURN_DRIVERS, DRIVERS_INSERT_SQL, AS_OF_DATE, [as_of])
-        return rows
     finally:
         con.unregister(_SCORES_TMP)
         con.unregister(_DRIVERS_TMP)
+    # manual overrides active on D go beside the computed values (scoring/overrides.py)
+    apply_overrides(con, as_of)
+    return rows
 
 
 # scores.churn_drivers: per account and day the features that raise the churn probability most

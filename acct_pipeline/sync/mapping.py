@@ -25,6 +25,11 @@ A mapping file (``ACCT_SYNC_FIELD_MAPPING``, YAML or JSON) replaces the defaults
         salesforce: Health_Score__c # Salesforce Account field
         nulls: skip                 # skip | clear
         tolerance: 5                # numbers: smaller moves are not a reason to write (optional)
+        override_source: override_score  # optional: this column's value wins when not NULL
+
+By default the score and tier fields send the *effective* values (a manual override's, while
+one is active: ``scoring/overrides.py``) and ``computed_health_*`` the model's; a parent account's
+record also gets the roll-up of its children (``rollup_*``, ``scoring/rollup.py``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class FieldSpec:
     tolerance: float | None = None
     options: tuple[str, ...] = ()
     description: str = ""
+    # a column whose value, when not NULL, is sent instead of ``source``'s (manual overrides:
+    # the effective value goes to the CRM; the computed one has a field of its own)
+    override_source: str | None = None
 
     def crm_name(self, target: str) -> str:
         """The field's name in ``target`` (outbox: the mapping name)."""
@@ -94,7 +102,9 @@ def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, 
             "Health_Score__c",
             decimals=0,
             tolerance=5,
-            description="0-100 account health score; moves under 5 points are not re-sent alone",
+            description="0-100 account health score (a manual override's when one is active); "
+            "moves under 5 points are not re-sent alone",
+            override_source="override_score",
         ),
         FieldSpec(
             "health_tier",
@@ -104,6 +114,8 @@ def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, 
             "acct_health_tier",
             "Health_Tier__c",
             options=tiers,
+            description="the tier (a manual override's when one is active)",
+            override_source="override_tier",
         ),
         FieldSpec(
             "lifecycle_status",
@@ -175,6 +187,7 @@ def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, 
             "Health_Model_Version__c",
             max_length=255,
         ),
+        *action_fields(tiers),
         FieldSpec(
             "health_updated_at",
             "as_of_date",
@@ -184,6 +197,86 @@ def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, 
             "Health_Updated_At__c",
             diff=False,
             description="the score day of the values last sent; not itself a reason to send",
+        ),
+    )
+
+
+def action_fields(tiers: Sequence[str]) -> tuple[FieldSpec, ...]:
+    """Overrides (the computed values beside the effective ones, the override's reason and end)
+    and the hierarchy roll-up (on a parent's record). NULL on most accounts: never sent there."""
+    return (
+        FieldSpec(
+            "computed_health_score",
+            "health_score",
+            "number",
+            "Computed health score",
+            "acct_computed_score",
+            "Computed_Score__c",
+            decimals=0,
+            diff=False,
+            description="the model's score, also while a manual override is active; sent with "
+            "a changed record, never a reason to send one",
+        ),
+        FieldSpec(
+            "computed_health_tier",
+            "tier",
+            "enumeration",
+            "Computed health tier",
+            "acct_computed_tier",
+            "Computed_Tier__c",
+            options=tuple(tiers),
+            diff=False,
+        ),
+        FieldSpec(
+            "health_override_reason",
+            "override_reason",
+            "text",
+            "Health override reason",
+            "acct_override_reason",
+            "Override_Reason__c",
+            max_length=255,
+            nulls="clear",
+            description="why the score / tier is overridden (emptied when the override ends)",
+        ),
+        FieldSpec(
+            "health_override_until",
+            "override_until",
+            "date",
+            "Health override until",
+            "acct_override_until",
+            "Override_Until__c",
+            nulls="clear",
+        ),
+        FieldSpec(
+            "rollup_health_score",
+            "rollup_score",
+            "number",
+            "Group health score",
+            "acct_rollup_score",
+            "Rollup_Score__c",
+            decimals=0,
+            tolerance=5,
+            description="a parent account's score from its children (scoring/rollup.py)",
+        ),
+        FieldSpec(
+            "rollup_health_tier",
+            "rollup_tier",
+            "enumeration",
+            "Group health tier",
+            "acct_rollup_tier",
+            "Rollup_Tier__c",
+            options=tuple(tiers),
+        ),
+        FieldSpec(
+            "rollup_arr_share",
+            "rollup_arr_share",
+            "text",
+            "Group ARR by tier",
+            "acct_rollup_arr_share",
+            "Rollup_ARR_Share__c",
+            max_length=255,
+            diff=False,
+            description="share of the children's ARR per tier; sent with a changed record",
         ),
     )
 
@@ -225,10 +318,16 @@ class FieldMapping:
 
         ``columns``: lower-cased column name -> DuckDB type of the scores table.
         """
-        ctype = columns.get(spec.source.lower())
+        base = self._value_of(spec, spec.source, columns)
+        if spec.override_source and spec.override_source.lower() in columns:
+            return f"coalesce({self._value_of(spec, spec.override_source, columns)}, {base})"
+        return base
+
+    def _value_of(self, spec: FieldSpec, source: str, columns: Mapping[str, str]) -> str:
+        ctype = columns.get(source.lower())
         if ctype is None:
             return "CAST(NULL AS VARCHAR)"
-        col = '"' + spec.source.replace('"', '""') + '"'
+        col = '"' + source.replace('"', '""') + '"'
         if spec.type == "number":
             x = f"TRY_CAST({col} AS DOUBLE)"
             if spec.decimals == 0:

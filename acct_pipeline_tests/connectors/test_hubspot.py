@@ -140,6 +140,7 @@ def test_only_needed_properties_so_no_414(sample: Path) -> None:
             "hubspot_owner_id",
             "createdate",
             "hs_lastmodifieddate",
+            "hs_parent_company_id",  # the parent company (hierarchy roll-up)
         }
 
 

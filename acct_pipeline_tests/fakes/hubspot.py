@@ -64,6 +64,7 @@ STANDARD_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("hs_lastmodifieddate", "datetime"),
         ("hs_object_id", "number"),
         ("description", "string"),
+        ("hs_parent_company_id", "number"),
     ),
     "contacts": (
         ("email", "string"),
@@ -307,6 +308,7 @@ class FakeHubSpot(HubSpotMarketingRoutes, FakeServer):
                     "hubspot_owner_id": row.get("owner_id"),
                     "createdate": row.get("created_at"),
                     "hs_lastmodifieddate": row.get("updated_at"),
+                    "hs_parent_company_id": row.get("parent_account_id") or None,
                 },
             )
         for row in landing.unique_rows(root, CRM_CONTACTS):

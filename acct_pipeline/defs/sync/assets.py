@@ -4,7 +4,7 @@ from datetime import date
 
 import dagster as dg
 
-from acct_pipeline.defs.keys import CRM_SYNC_KEY, SCORES_KEY
+from acct_pipeline.defs.keys import CRM_SYNC_KEY, ROLLUPS_KEY, SCORES_KEY
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.sync import SyncSettings, run_sync
@@ -24,7 +24,7 @@ class SyncRunConfig(dg.Config):
     kinds={"duckdb"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[SCORES_KEY],
+    deps=[SCORES_KEY, ROLLUPS_KEY],
 )
 def crm_score_sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: SyncRunConfig

@@ -4,7 +4,12 @@ from typing import Any
 
 import dagster as dg
 
-from acct_pipeline.defs.keys import SCORE_REPORT_KEY, SCORE_VALIDATION_KEY, SCORES_KEY
+from acct_pipeline.defs.keys import (
+    ROLLUPS_KEY,
+    SCORE_REPORT_KEY,
+    SCORE_VALIDATION_KEY,
+    SCORES_KEY,
+)
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.report import build_report, reports_dir
@@ -80,7 +85,7 @@ def score_validation(
     key=SCORE_REPORT_KEY,
     group_name="scores",
     kinds={"html"},
-    deps=[SCORE_VALIDATION_KEY],
+    deps=[SCORE_VALIDATION_KEY, ROLLUPS_KEY],
 )
 def score_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The score report for people: one self-contained HTML file (charts embedded, readable

@@ -28,6 +28,7 @@ from acct_pipeline.scoring.model import ScoringModel, load_model
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.report import charts as draw
 from acct_pipeline.scoring.report import data
+from acct_pipeline.scoring.report.actions import render_actions
 from acct_pipeline.scoring.report.executive import executive_summary, render_executive
 from acct_pipeline.scoring.report.template import render_page
 from acct_pipeline.scoring.validation import (
@@ -135,7 +136,8 @@ def build_report(
         migration_from=d1,
         validation=v,
         summary_md=md,
-        executive=render_executive(executive_summary(con, last, quality=v.summary, model=model)),
+        executive=render_executive(executive_summary(con, last, quality=v.summary, model=model))
+        + render_actions(con, last),
         charts=charts,
         tables={
             "contract_table": data.contract_end_table(v),

@@ -19,10 +19,10 @@ import jinja2
 from acct_pipeline.scoring.explain import labelled_reasons
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
 from acct_pipeline.scoring.rules import evaluate_model
+from acct_pipeline.scoring.validation.revenue import AT_RISK_TIER_COUNT, revenue_view
 from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNT_SIGNALS, ACCOUNTS, table_columns
 
 TEMPLATES = Path(__file__).parent / "templates"
-AT_RISK_TIER_COUNT = 2  # "ARR at risk": the model's two worst tiers
 TOP_ACCOUNTS = 10
 TOP_MOVERS = 5
 WEEK = 7
@@ -46,6 +46,8 @@ class TierRow:
     accounts: int
     arr: float
     share: float  # of accounts
+    nrr: float | None = None  # accounts in this tier at the revenue window's start
+    expansion_arr: float | None = None
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Executive:
     top_up: list[dict[str, Any]]
     top_down: list[dict[str, Any]]
     top_accounts: list[dict[str, Any]]
+    nrr: float | None = None
+    expansion_arr: float | None = None
+    revenue_from: date | None = None  # the revenue window's first day (NRR, expansion)
     measures: dict[str, str] = field(default_factory=lambda: dict(MEASURES))
     quality: dict[str, Any] = field(default_factory=dict)
 
@@ -190,8 +195,17 @@ def executive_summary(
     total = sum(n for n, _ in counts.values())
     names = model.tiers.names
     order = [t for t in names if t in counts] + sorted(t for t in counts if t not in names)
+    revenue = revenue_view(con, day, tier_names=names)
+    by_tier = revenue.by_tier() if revenue else {}
     tiers = [
-        TierRow(t, counts[t][0], counts[t][1], counts[t][0] / total if total else 0.0)
+        TierRow(
+            t,
+            counts[t][0],
+            counts[t][1],
+            counts[t][0] / total if total else 0.0,
+            by_tier[t].nrr if t in by_tier else None,
+            by_tier[t].expansion_arr if t in by_tier else None,
+        )
         for t in order
     ]
     earlier = day - timedelta(days=WEEK)
@@ -212,6 +226,9 @@ def executive_summary(
         top_down=down[:TOP_MOVERS],
         top_accounts=_top_accounts(con, day, model),
         quality=quality or {},
+        nrr=revenue.nrr if revenue else None,
+        expansion_arr=revenue.expansion_arr if revenue else None,
+        revenue_from=revenue.start if revenue else None,
     )
 
 

@@ -45,6 +45,7 @@ from acct_pipeline.scoring.validation.result import (
     empty_result,
     rows_frame,
 )
+from acct_pipeline.scoring.validation.revenue import revenue_records, revenue_view
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -880,4 +881,9 @@ def compute_validation(
     _stability(con, recs, summary)
     _coverage(con, signals_table, recs, summary, last)
     _fairness(con, signals_table, avail["has_churn_probability"], recs, summary)
+    revenue = revenue_view(
+        con, last, tier_names=tier_names, scores_table=scores_table, signals_table=signals_table
+    )
+    rev_recs, summary["revenue"] = revenue_records(revenue)
+    recs += rev_recs
     return ValidationResult(rows=rows_frame(recs), summary=summary)
