@@ -267,3 +267,10 @@ def membership(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
         "WHERE as_of_date = ? ORDER BY audience, account_id",
         [as_of],
     ).df()
+
+
+def newest_audience_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest day with audience membership (None before the first)."""
+    if not table_exists(con, AUDIENCE_MEMBERSHIP):
+        return None
+    return con.execute(f"SELECT max(as_of_date) FROM {AUDIENCE_MEMBERSHIP}").fetchone()[0]

@@ -27,6 +27,7 @@ from statistics import NormalDist
 import duckdb
 import pandas as pd
 
+from acct_pipeline.scoring.actions import Experiment
 from acct_pipeline.scoring.outcomes import OUTCOME_EVENTS, create_outcome_tables
 from acct_pipeline.warehouse import ACCOUNT_SCORES, EXPERIMENT_ASSIGNMENTS, table_exists
 
@@ -56,7 +57,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 
 def newcombe(k1: int, n1: int, k2: int, n2: int, z: float = 1.959964) -> tuple[float, float, float]:
-    """Difference ``k1/n1 - k2/n2`` with its Newcombe hybrid score interval ``(diff, low, high)``."""
+    """``k1/n1 - k2/n2`` with its Newcombe hybrid score interval: ``(diff, low, high)``."""
     if n1 <= 0 or n2 <= 0:
         return float("nan"), -1.0, 1.0
     p1, p2 = k1 / n1, k2 / n2
@@ -162,3 +163,46 @@ def assignment_outcomes(
         """,
         [experiment, horizon_days, horizon_days],
     ).df()
+
+
+def format_lift(frame: pd.DataFrame, experiment: str, control_share: float) -> list[str]:
+    """The comparison as text lines (for the CLI)."""
+    if frame.empty or not frame["n_treated"].add(frame["n_control"]).any():
+        return [
+            f"experiment {experiment}: no assignment has reached its horizon yet "
+            f"(control share {control_share:.0%})"
+        ]
+    lines = [
+        f"experiment {experiment} (control share {control_share:.0%}): treated minus control, "
+        "95% Newcombe interval",
+        f"{'tier':<14} {'outcome':<9} {'treated':>14} {'control':>14} {'difference':>26}  verdict",
+    ]
+    for r in frame.itertuples(index=False):
+        lines.append(
+            f"{str(r.tier):<14} {r.outcome:<9} "
+            f"{_rate(r.rate_treated, r.n_treated):>14} {_rate(r.rate_control, r.n_control):>14} "
+            f"{_diff(r.difference, r.ci_low, r.ci_high):>26}  {r.verdict}"
+        )
+    return lines
+
+
+def _rate(rate: float, n: int) -> str:
+    return f"- (n={n})" if not n else f"{rate:.0%} (n={n})"
+
+
+def _diff(d: float, low: float, high: float) -> str:
+    if d != d:  # NaN: an empty arm
+        return "-"
+    return f"{d * 100:+.1f} pts [{low * 100:+.1f}, {high * 100:+.1f}]"
+
+
+def measure_lift(
+    con: duckdb.DuckDBPyConnection, config: Experiment, tiers: list[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The comparison for the model's experiment and its text (CLI and report)."""
+    frame = compare_arms(
+        assignment_outcomes(con, config.name, config.horizon_days),
+        LiftRule(min_per_arm=config.min_per_arm, max_ci_width=config.max_ci_width),
+        tiers,
+    )
+    return frame, format_lift(frame, config.name, config.control_share)

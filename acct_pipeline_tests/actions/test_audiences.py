@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from acct_pipeline.alerts.audiences import (
@@ -15,6 +17,8 @@ from acct_pipeline.alerts.audiences import (
     update_membership,
 )
 from acct_pipeline.alerts.experiment import CONTROL, arm_for
+from acct_pipeline.defs.alerts.audiences import audience_membership
+from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.scoring.actions import Actions, AudienceDef, CapRule, Caps, Experiment
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.tiers import model_tier_names
@@ -113,3 +117,25 @@ def test_control_members_are_recorded_but_not_sent_to_the_crm() -> None:
     assert set(rows[rows.arm == CONTROL].account_id) == control
     assert rows[rows.arm == CONTROL].crm_audience.isna().all()
     assert (rows[rows.arm != CONTROL].crm_audience == "adoption_education").all()
+
+
+def test_the_asset_runs_each_day_of_a_range_in_order(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    days = [DAY + timedelta(days=i) for i in range(3)]
+    with duckdb.connect(str(db)) as con:
+        for day, tier in zip(days, [SECOND, SECOND, BEST], strict=True):
+            scores(con, day, {"a": (tier, "stable")})
+    result = dg.materialize(
+        [audience_membership],
+        tags={
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat(),
+        },
+        resources={"warehouse": WarehouseResource(path=str(db))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    meta = result.asset_materializations_for_node("alerts__audience_membership")[0].metadata
+    assert meta["entered"].value == {"expansion_sequence": 1}
+    assert meta["exited"].value == {"adoption_education": 1}
+    with duckdb.connect(str(db)) as con:
+        assert status(con, days[1]) == {"a": [("adoption_education", MEMBER)]}

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 import acct_pipeline.scoring.lift as lift_module
-
 from acct_pipeline.alerts.experiment import CONTROL, TREATED, arm_for, assign, unit_draw
 from acct_pipeline.scoring.actions import Experiment
 from acct_pipeline.scoring.lift import (
