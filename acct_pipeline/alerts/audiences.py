@@ -92,10 +92,12 @@ def _day_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     def col(name: str) -> str:
         return f"CAST(s.{name} AS VARCHAR)" if name in cols else "CAST(NULL AS VARCHAR)"
 
-    owner = "CAST(coalesce(a.owner_email, a.owner_id) AS VARCHAR)"
-    join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = s.account_id"
-    if not table_exists(con, ACCOUNTS):
-        owner, join = "CAST(NULL AS VARCHAR)", ""
+    owner, join = "CAST(NULL AS VARCHAR)", ""
+    if table_exists(con, ACCOUNTS):
+        have = [c for c in ("owner_email", "owner_id") if c in column_types(con, ACCOUNTS)]
+        if have:
+            owner = f"CAST(coalesce({', '.join('a.' + c for c in have)}) AS VARCHAR)"
+            join = f"LEFT JOIN {ACCOUNTS} a ON a.account_id = s.account_id"
     status = col("lifecycle_status")
     return con.execute(
         f"""
