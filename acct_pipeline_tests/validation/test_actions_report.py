@@ -32,12 +32,12 @@ def test_the_report_shows_audiences_and_lift(synthetic_copy: Path, tmp_path: Pat
             update_membership(con, day, actions)
             day += timedelta(days=1)
         arms = dict(
-            con.execute(
-                f"SELECT arm, count(*) FROM {EXPERIMENT_ASSIGNMENTS} GROUP BY 1"
-            ).fetchall()
+            con.execute(f"SELECT arm, count(*) FROM {EXPERIMENT_ASSIGNMENTS} GROUP BY 1").fetchall()
         )
         frame, lines = measure_lift(con, actions.experiment, list(model.tiers.names))
-        result = build_report(con, tmp_path, model=model.model_copy(update={"experiment": actions.experiment}))
+        result = build_report(
+            con, tmp_path, model=model.model_copy(update={"experiment": actions.experiment})
+        )
     assert arms["control"] > 10 and arms["treated"] > arms["control"]
     overall = frame[(frame.tier == "all") & (frame.outcome == "retained")].iloc[0]
     assert overall.n_treated + overall.n_control > 0
