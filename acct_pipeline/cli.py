@@ -651,6 +651,77 @@ PUBLISH_AFTER = {"sync", "alerts", "train-churn", "models"}
 EXIT_WAREHOUSE_BUSY = 3  # another process held the warehouse past ACCT_WRITER_WAIT_SECONDS
 
 
+# -- Acting on scores: snooze, audiences, lift, follow-up (issue #21) -------------------------
+
+
+def _actions_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("snooze", help="no alerts for an account until a date (we're handling it)")
+    p.add_argument("account", help="account id")
+    p.add_argument("--until", type=_date, required=True, help="last day without alerts")
+    p.add_argument("--reason", required=True, help="why: the next person will ask")
+    p.add_argument("--by", help="who snoozed it (e-mail)")
+    p = sub.add_parser("audiences", help="the day's marketing audiences: members, entries, exits")
+    p.add_argument("--date", type=_date, help="as-of date (default: the newest audience day)")
+    p = sub.add_parser(
+        "lift", help="treated vs control outcomes per tier, with 95%% confidence intervals"
+    )
+    p.add_argument("--csv", help="also write the comparison to this CSV file")
+
+
+EXTRA_PARSERS.append(_actions_parsers)
+WRITERS["snooze"] = lambda args: True
+PUBLISH_AFTER.add("snooze")
+
+
+@command("snooze")
+def cmd_snooze(args: argparse.Namespace) -> int:
+    from acct_pipeline.alerts.suppression import snooze
+
+    try:
+        with warehouse.connect() as con:
+            snooze(con, args.account, args.until, args.reason, args.by)
+    except ValueError as exc:
+        print(f"snooze: {exc}", file=sys.stderr)
+        return 2
+    _say(f"{args.account}: no alerts up to and including {args.until} ({args.reason.strip()})")
+    return 0
+
+
+@command("audiences")
+def cmd_audiences(args: argparse.Namespace) -> int:
+    from acct_pipeline.alerts.audiences import membership, newest_audience_day
+
+    with _read() as con:
+        day = args.date or newest_audience_day(con)
+        if day is None:
+            _say("audiences: none computed yet (the daily run computes them after the scores)")
+            return 1
+        rows = membership(con, day)
+    _say(f"audiences on {day}:")
+    counts = rows.groupby(["audience", "status"]).size().unstack(fill_value=0)
+    for audience, r in counts.iterrows():
+        parts = ", ".join(f"{status} {n}" for status, n in r.items() if n)
+        _say(f"  {audience:<22} {parts}")
+    return 0
+
+
+@command("lift")
+def cmd_lift(args: argparse.Namespace) -> int:
+    from acct_pipeline.alerts.config import model_path
+    from acct_pipeline.scoring.actions import load_actions
+    from acct_pipeline.scoring.lift import measure_lift
+
+    config = load_actions(model_path()).experiment
+    with _read() as con:
+        frame, lines = measure_lift(con, config)
+    for line in lines:
+        _say(line)
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+        _say(f"written to {args.csv}")
+    return 0
+
+
 def _read() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """The published read copy, read-only (see acct_pipeline.read_copy)."""
     return read_copy.connect_read(on_wait=_waiting)

@@ -525,6 +525,12 @@ ALERT_DELIVERIES = "alerts.alert_deliveries"
 
 AS_OF_DATE = "as_of_date"
 
+# Acting on scores (alerts/experiment.py, audiences.py, suppression.py)
+EXPERIMENT_ASSIGNMENTS = "alerts.experiment_assignments"  # account -> arm, once per experiment
+AUDIENCE_MEMBERSHIP = "alerts.audience_membership"  # per day: account, audience, entered / exited
+ALERT_SNOOZES = "alerts.alert_snoozes"  # "we're handling it": no alerts until a date
+ALERT_DECISIONS = "alerts.alert_decisions"  # per alert: sent, control, snoozed or capped (why)
+
 QUARANTINE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {QUARANTINE} (
     source_table   VARCHAR NOT NULL,   -- raw table the row was meant for

@@ -18,9 +18,15 @@ import duckdb
 
 from acct_pipeline import warehouse
 from acct_pipeline.alerts.channels import ChannelError, build_channels
-from acct_pipeline.alerts.config import AlertConfigError, AlertSettings, load_thresholds
+from acct_pipeline.alerts.config import (
+    AlertConfigError,
+    AlertSettings,
+    load_thresholds,
+    model_path,
+)
 from acct_pipeline.alerts.deliver import deliver_alerts
 from acct_pipeline.alerts.detect import newest_scores_day, preview_alerts, write_alerts
+from acct_pipeline.scoring.actions import load_actions
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # some deliveries failed: rerun to retry them
@@ -44,7 +50,8 @@ def alerts_command(
         settings = settings or AlertSettings.from_env()
         thresholds = load_thresholds()
         channels = build_channels(settings) if send else []
-    except (AlertConfigError, ChannelError) as exc:
+        actions = load_actions(model_path())
+    except (AlertConfigError, ChannelError, ValueError) as exc:
         say(f"alerts configuration: {exc}")
         return EXIT_REFUSED
     with warehouse.connect() if send or read_connect is None else read_connect() as con:
@@ -70,8 +77,10 @@ def alerts_command(
         return EXIT_REFUSED
     with warehouse.connect() as con:
         write_alerts(con, as_of, thresholds)
-    report = deliver_alerts(warehouse.connect, as_of, channels, run_id="cli")
+    report = deliver_alerts(warehouse.connect, as_of, channels, run_id="cli", actions=actions)
     say(f"sent {report.sent}, already sent {report.already_sent}, failed {report.failed}")
+    if report.held_back:
+        say(f"held back (control group, snoozed, capped): {report.held_back}")
     for error in report.errors[:5]:
         say(f"  {error}")
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -12,6 +12,8 @@ import duckdb
 from acct_pipeline.alerts import ledger
 from acct_pipeline.alerts.channels import Channel, ChannelError
 from acct_pipeline.alerts.detect import load_alerts
+from acct_pipeline.alerts.suppression import SEND, decide
+from acct_pipeline.scoring.actions import Actions
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -25,6 +27,7 @@ class DeliveryReport:
     already_sent: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    held_back: dict[str, int] = field(default_factory=dict)  # decision -> alerts not sent
 
     @property
     def ok(self) -> bool:
@@ -37,6 +40,7 @@ class DeliveryReport:
             "already_sent": dict(self.already_sent),
             "failed": dict(self.failed),
             "errors": self.errors[:10],
+            "held_back": dict(self.held_back),
         }
 
 
@@ -45,23 +49,45 @@ def deliver_alerts(
     as_of: date,
     channels: Sequence[Channel],
     run_id: str | None = None,
+    actions: Actions | None = None,
 ) -> DeliveryReport:
     """Send ``as_of``'s alerts from ``alerts.score_drop_alerts`` to ``channels``.
 
     The ledger is read first and written around every send, with a short connection each time:
     no warehouse connection is held while a channel talks to the network. A channel error is
     recorded (``failed``) and the pass goes on; the next run retries only what failed.
+
+    ``actions`` (the model's experiment and caps): when given, each alert is first decided by
+    ``alerts/suppression.py`` — the control group, snoozed accounts and capped alerts are recorded
+    there and not sent (``held_back`` counts them per decision).
     """
     with connect() as con:
         ledger.ensure_ledger(con)
         alerts = load_alerts(con, as_of)
         done = ledger.delivered(con, [a.event_key for a in alerts])
+        decisions = (
+            decide(con, alerts, [c.name for c in channels], as_of, actions) if actions else {}
+        )
     report = DeliveryReport(alerts=len(alerts))
+    allowed: dict[str, set[str]] = {}
+    for key, d in decisions.items():
+        if d.decision != SEND:
+            report.held_back[d.decision] = report.held_back.get(d.decision, 0) + 1
+        allowed[key] = set(d.channels)
+    if decisions:
+        alerts = [a for a in alerts if allowed.get(a.event_key)]
+        channels_of = {a.event_key: allowed[a.event_key] for a in alerts}
+    else:
+        channels_of = {a.event_key: {c.name for c in channels} for a in alerts}
     for channel in channels:
         report.sent.setdefault(channel.name, 0)
         report.already_sent.setdefault(channel.name, 0)
     for alert in alerts:
-        todo = [c for c in channels if (alert.event_key, c.name) not in done]
+        todo = [
+            c
+            for c in channels
+            if (alert.event_key, c.name) not in done and c.name in channels_of[alert.event_key]
+        ]
         for c in channels:
             if (alert.event_key, c.name) in done:
                 report.already_sent[c.name] += 1

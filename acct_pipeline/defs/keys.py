@@ -28,6 +28,7 @@ SCORE_REPORT_KEY = dg.AssetKey(["scores", "score_report"])
 ALERTS_KEY = dg.AssetKey(["alerts", "score_drop_alerts"])
 CRM_SYNC_KEY = dg.AssetKey(["sync", "crm_score_sync"])
 READ_COPY_KEY = dg.AssetKey(["publish", "read_copy"])
+AUDIENCES_KEY = dg.AssetKey(["alerts", "audience_membership"])  # in the daily job (group actions)
 
 # ------------------------------------------------------------------ materialization metadata
 # Written by the scores asset per run (see acct_pipeline.alerts.drop_counts); the score-drop

@@ -39,6 +39,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acct_pipeline.scoring.actions import AudienceDef, Caps, Experiment, check_audience_tiers
 from acct_pipeline.scoring.signals import (
     CATEGORICAL_SIGNALS,
     DEFAULT_ACTIVITY_WEIGHTS,
@@ -347,6 +348,10 @@ class ScoringModel(_Strict):
     alerts: Alerts = Alerts()
     churn_model: ChurnModelConfig = ChurnModelConfig()
     lifecycle: Lifecycle = Lifecycle()
+    # acting on scores (scoring/actions.py): control group, audiences, frequency caps
+    experiment: Experiment = Experiment()
+    audiences: list[AudienceDef] = Field(default_factory=list)
+    caps: Caps = Caps()
     # set by load_model: where the model came from and a hash of its text
     source: str = Field(default="<memory>", exclude=True)
     content_hash: str = Field(default="", exclude=True)
@@ -378,6 +383,7 @@ class ScoringModel(_Strict):
                         )
                     if w < 0:
                         raise ValueError(f"segment '{seg.name}': weight of '{comp}' is negative")
+        check_audience_tiers(self.audiences, self.tiers.names)
         tiers = set(self.tiers.names)
         for tier, by_trend in self.playbooks.items():
             if tier != "*" and tier not in tiers:

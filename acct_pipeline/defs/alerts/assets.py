@@ -7,13 +7,19 @@ from datetime import date
 import dagster as dg
 
 from acct_pipeline.alerts.channels import ChannelError, build_channels
-from acct_pipeline.alerts.config import AlertConfigError, AlertSettings, load_thresholds
+from acct_pipeline.alerts.config import (
+    AlertConfigError,
+    AlertSettings,
+    load_thresholds,
+    model_path,
+)
 from acct_pipeline.alerts.deliver import deliver_alerts
 from acct_pipeline.alerts.detect import newest_scores_day, write_alerts
 from acct_pipeline.alerts.timing import in_alert_window
 from acct_pipeline.defs.alerts.keys import ACCOUNTS_KEY, ALERTS_GROUP, ALERTS_KEY, SCORES_KEY
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.scoring.actions import load_actions
 
 # Channels and their credentials come from the environment (AlertSettings.from_env, read when the
 # run starts), not from a resource: secrets never reach run config or the UI, and every asset of
@@ -50,7 +56,8 @@ def score_drop_alerts(
         settings = AlertSettings.from_env(warehouse=warehouse.resolved_path())
         thresholds = load_thresholds()
         channels = build_channels(settings)
-    except (AlertConfigError, ChannelError) as exc:
+        actions = load_actions(model_path())  # control group, snoozes, caps
+    except (AlertConfigError, ChannelError, ValueError) as exc:
         raise dg.Failure(description=f"alert configuration: {exc}") from None
     with warehouse.connect() as con:
         events = write_alerts(con, as_of, thresholds)
@@ -81,7 +88,9 @@ def score_drop_alerts(
             ),
             metadata=metadata,
         )
-    report = deliver_alerts(warehouse.connect, as_of, channels, run_id=context.run.run_id)
+    report = deliver_alerts(
+        warehouse.connect, as_of, channels, run_id=context.run.run_id, actions=actions
+    )
     metadata["delivery"] = dg.MetadataValue.json(report.as_metadata())
     if not report.ok:
         raise dg.Failure(

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from acct_pipeline.defs.keys import (
+    AUDIENCES_KEY,
     CRM_SYNC_KEY,
     DUPLICATE_DOMAINS_KEY,
     READ_COPY_KEY,
@@ -19,7 +20,7 @@ from acct_pipeline.read_copy import publish, read_copy_path
     kinds={"duckdb"},
     # Last in the daily job: after the report and the CRM sync, so the copy holds the whole day.
     # A blocking check that fails upstream skips it, and readers keep the previous day.
-    deps=[SCORE_REPORT_KEY, CRM_SYNC_KEY, UNMATCHED_KEY, DUPLICATE_DOMAINS_KEY],
+    deps=[SCORE_REPORT_KEY, CRM_SYNC_KEY, UNMATCHED_KEY, DUPLICATE_DOMAINS_KEY, AUDIENCES_KEY],
 )
 def read_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """A consistent read-only copy of what people read (scores, signals, validation, accounts,

@@ -28,6 +28,7 @@ from acct_pipeline.scoring.model import ScoringModel, load_model
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.report import charts as draw
 from acct_pipeline.scoring.report import data
+from acct_pipeline.scoring.report.actions import render_actions
 from acct_pipeline.scoring.report.executive import executive_summary, render_executive
 from acct_pipeline.scoring.report.template import render_page
 from acct_pipeline.scoring.validation import (
@@ -144,6 +145,7 @@ def build_report(
             "coverage_table": data.coverage_table(v),
             "fairness_table": segment_table(v.rows),
         },
+        actions=render_actions(con, last, model.experiment, list(model.tiers.names)),
     )
     path = out / f"score_report_{last}.html"
     path.write_text(doc, encoding="utf-8")

@@ -150,6 +150,7 @@ def render_page(
     executive: str,
     charts: dict[str, str],
     tables: dict[str, pd.DataFrame],
+    actions: str = "",
 ) -> str:
     """The whole report page (``templates/report.html.j2``) around the pre-rendered executive
     page, charts and tables."""
@@ -174,6 +175,7 @@ def render_page(
             segment_missing_max=SEGMENT_MISSING_MAX,
             fairness_note=Markup(fairness_note(v.segment_findings)),
             fairness_table=Markup(table(tables.pop("fairness_table"), "fairness")),
+            actions=Markup(actions),  # report/actions.py: audiences and measured lift
             **{name: Markup(table(df)) for name, df in tables.items()},
         )
     )
