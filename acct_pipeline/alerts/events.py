@@ -123,17 +123,17 @@ def _usage_cliffs(con: duckdb.DuckDBPyConnection, ratio: float) -> str | None:
 SELECT '{USAGE_CLIFF}', '{USAGE_CLIFF}:' || account_id || ':' || CAST(as_of_date AS VARCHAR),
        account_id, as_of_date,
        'active users (7 days) ' || CAST(round(today, 1) AS VARCHAR) || ' vs '
-       || CAST(round(trailing, 1) AS VARCHAR) || ' on average over the {TRAILING_DAYS} days before'
+       || CAST(round(trailing_mean, 1) AS VARCHAR) || ' on average over the {TRAILING_DAYS} days before'
 FROM (
     SELECT account_id, as_of_date, CAST(active_users_7d AS DOUBLE) AS today,
            avg(active_users_7d) OVER (
                PARTITION BY account_id ORDER BY as_of_date
                RANGE BETWEEN INTERVAL {TRAILING_DAYS} DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING
-           ) AS trailing
+           ) AS trailing_mean
     FROM {ACCOUNT_SIGNALS}
     WHERE active_users_7d IS NOT NULL
 )
-WHERE trailing >= {MIN_TRAILING_USERS} AND today < {float(ratio)} * trailing"""
+WHERE trailing_mean >= {MIN_TRAILING_USERS} AND today < {float(ratio)} * trailing_mean"""
 
 
 def newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
