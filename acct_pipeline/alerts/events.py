@@ -123,7 +123,8 @@ def _usage_cliffs(con: duckdb.DuckDBPyConnection, ratio: float) -> str | None:
 SELECT '{USAGE_CLIFF}', '{USAGE_CLIFF}:' || account_id || ':' || CAST(as_of_date AS VARCHAR),
        account_id, as_of_date,
        'active users (7 days) ' || CAST(round(today, 1) AS VARCHAR) || ' vs '
-       || CAST(round(trailing_mean, 1) AS VARCHAR) || ' on average over the {TRAILING_DAYS} days before'
+       || CAST(round(trailing_mean, 1) AS VARCHAR) || ' on average over the '
+       || '{TRAILING_DAYS} days before'
 FROM (
     SELECT account_id, as_of_date, CAST(active_users_7d AS DOUBLE) AS today,
            avg(active_users_7d) OVER (

@@ -58,6 +58,7 @@ def _settings(name: str) -> int | float:
     group_name=ALERTS_GROUP,
     kinds={"duckdb"},
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # as the daily job's assets: one policy
     deps=[SCORES_KEY],
 )
 def lifecycle_event_alerts(
