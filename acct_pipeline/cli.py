@@ -811,6 +811,65 @@ def cmd_lift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _followup_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "followup", help="time from alert to first action (CRM task done, next touch), by owner"
+    )
+    p.add_argument(
+        "--days", type=int, help="no action within N days = unanswered (default: model YAML)"
+    )
+    p.add_argument("--since", type=_date, help="alerts delivered from this day (default: all)")
+    p.add_argument("--csv", help="also write one row per alert to this CSV file")
+
+
+EXTRA_PARSERS.append(_followup_parser)
+WRITERS["followup"] = lambda args: True  # stores alerts.alert_followups
+PUBLISH_AFTER.add("followup")
+
+
+@command("followup")
+def cmd_followup(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from acct_pipeline.alerts.config import model_path
+    from acct_pipeline.alerts.followup import (
+        compute_followups,
+        frame,
+        hubspot_task_reader,
+        store_followups,
+        summarise,
+    )
+    from acct_pipeline.scoring.actions import load_actions
+    from acct_pipeline.services import hubspot
+    from acct_pipeline.settings import AutomationSettings, environ, get
+
+    days = args.days or load_actions(model_path()).followup.no_action_days
+    reader = None
+    if get(AutomationSettings, "alert_crm_tasks") == "hubspot":
+        env = environ()
+        reader = hubspot_task_reader(hubspot.client_from_env(env), hubspot.base_path(env))
+    since = datetime.combine(args.since or date(1970, 1, 1), datetime.min.time())
+    with warehouse.connect() as con:
+        followups = compute_followups(con, since, reader)
+        store_followups(con, followups)
+    answered = sum(f.first_action_at is not None for f in followups)
+    _say(f"{len(followups)} delivered alert(s), {answered} with an action since")
+    for by in ("owner", "tier"):
+        table = summarise(followups, days, by)
+        if table.empty:
+            continue
+        _say(f"by {by} (hours to first action; share without action within {days} days):")
+        for r in table.itertuples(index=False):
+            med = "–" if r.median_hours != r.median_hours else f"{r.median_hours:.1f}"
+            p90 = "–" if r.p90_hours is None or r.p90_hours != r.p90_hours else f"{r.p90_hours:.1f}"
+            _say(f"  {r[0]:<28} {r.alerts:>4} alerts  median {med:>6}  p90 {p90:>6}  "
+                 f"no action {r.no_action_share:.0%}")  # fmt: skip
+    if args.csv:
+        frame(followups).to_csv(args.csv, index=False)
+        _say(f"written to {args.csv}")
+    return 0
+
+
 def _read() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """The published read copy, read-only (see acct_pipeline.read_copy)."""
     return read_copy.connect_read(on_wait=_waiting)

@@ -405,6 +405,26 @@ class AutomationSettings(Group):
         "`hubspot` or `salesforce`: a task for the account owner",
         shown="–",
     )
+    trigger_sensor_interval: int = var(
+        120,
+        "ACCT_TRIGGER_SENSOR_INTERVAL",
+        "seconds between the lifecycle-event trigger sensor's ticks",
+    )
+    trigger_lookback_days: int = var(
+        7,
+        "ACCT_TRIGGER_LOOKBACK_DAYS",
+        "lifecycle events older than this (before the newest data day) never trigger",
+    )
+    trigger_usage_cliff_ratio: float = var(
+        0.5,
+        "ACCT_TRIGGER_USAGE_CLIFF_RATIO",
+        "usage cliff: 7-day active users below this share of their 28-day trailing mean",
+    )
+    trigger_max_accounts: int = var(
+        50,
+        "ACCT_TRIGGER_MAX_ACCOUNTS",
+        "more accounts than this in one tick: no alert run, a warning (a bulk load, not events)",
+    )
 
 
 class HubSpotSettings(Group):

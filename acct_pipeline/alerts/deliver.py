@@ -11,7 +11,7 @@ import duckdb
 
 from acct_pipeline.alerts import ledger
 from acct_pipeline.alerts.channels import Channel, ChannelError
-from acct_pipeline.alerts.detect import load_alerts
+from acct_pipeline.alerts.detect import Alert, load_alerts
 from acct_pipeline.alerts.suppression import SEND, decide
 from acct_pipeline.scoring.actions import Actions
 
@@ -50,6 +50,7 @@ def deliver_alerts(
     channels: Sequence[Channel],
     run_id: str | None = None,
     actions: Actions | None = None,
+    alerts: Sequence[Alert] | None = None,
 ) -> DeliveryReport:
     """Send ``as_of``'s alerts from ``alerts.score_drop_alerts`` to ``channels``.
 
@@ -60,10 +61,13 @@ def deliver_alerts(
     ``actions`` (the model's experiment and caps): when given, each alert is first decided by
     ``alerts/suppression.py`` — the control group, snoozed accounts and capped alerts are recorded
     there and not sent (``held_back`` counts them per decision).
+
+    ``alerts``: deliver these instead of the day's stored drop events (the lifecycle-event
+    alerts of ``alerts/events.py``), through the same ledger, decisions and caps.
     """
     with connect() as con:
         ledger.ensure_ledger(con)
-        alerts = load_alerts(con, as_of)
+        alerts = list(alerts) if alerts is not None else load_alerts(con, as_of)
         done = ledger.delivered(con, [a.event_key for a in alerts])
         decisions = (
             decide(con, alerts, [c.name for c in channels], as_of, actions) if actions else {}

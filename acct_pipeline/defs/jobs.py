@@ -15,13 +15,14 @@ DAILY_JOB_NAME = "daily_scoring"
 # Everything except the alerts (launched per day by the score-drop sensor, so a backfill through
 # this job never pages anyone) and the freshness check (it judges this job from the outside, on
 # the wall clock, so it must not run inside a backfill of old days).
+DAILY_SELECTION = (
+    dg.AssetSelection.all()
+    - dg.AssetSelection.groups(ALERTS_GROUP)
+    - dg.AssetSelection.checks(FRESHNESS_CHECK_KEY)
+)
 daily_scoring = dg.define_asset_job(
     DAILY_JOB_NAME,
-    selection=(
-        dg.AssetSelection.all()
-        - dg.AssetSelection.groups(ALERTS_GROUP)
-        - dg.AssetSelection.checks(FRESHNESS_CHECK_KEY)
-    ),
+    selection=DAILY_SELECTION,
     description=(
         "Everything for one as-of day, in dependency order: refresh the CRM and billing "
         "snapshots, load the day's product events, match identities, compute signals and scores, "

@@ -30,6 +30,7 @@ ALERTS_KEY = dg.AssetKey(["alerts", "score_drop_alerts"])
 CRM_SYNC_KEY = dg.AssetKey(["sync", "crm_score_sync"])
 READ_COPY_KEY = dg.AssetKey(["publish", "read_copy"])
 AUDIENCES_KEY = dg.AssetKey(["alerts", "audience_membership"])  # in the daily job (group actions)
+LIFECYCLE_ALERTS_KEY = dg.AssetKey(["alerts", "lifecycle_event_alerts"])  # trigger runs only
 
 # ------------------------------------------------------------------ materialization metadata
 # Written by the scores asset per run (see acct_pipeline.alerts.drop_counts); the score-drop
@@ -40,3 +41,7 @@ DROPPED_ACCOUNTS_BY_DAY = "dropped_accounts_by_day"  # json {"YYYY-MM-DD": n}, f
 ROWS_KEPT = "rows_kept"
 # Written by the rollups asset: parents rolled up from their children on the materialized day(s).
 ROLLUP_PARENTS = "rollup_parents"
+# Tags of a lifecycle-event trigger run (defs/triggers.py): which trigger kinds, accounts, events.
+TRIGGER_TAG = "acct/trigger"
+TRIGGER_ACCOUNTS_TAG = "acct/trigger_accounts"
+TRIGGER_EVENTS_TAG = "acct/trigger_events"

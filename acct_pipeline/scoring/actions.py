@@ -20,6 +20,8 @@ part of the whole model, and ``alerts/`` reads them without loading the rest of 
     caps:
       alerts:   {account_cooldown_days: 7, per_owner_per_day: 20, per_channel_per_day: {}}
       audiences: {account_cooldown_days: 14, per_owner_per_day: 0}   # 0: no cap
+    followup:
+      no_action_days: 7           # time to action: no action within N days = unanswered
 """
 
 from __future__ import annotations
@@ -109,12 +111,20 @@ def check_audience_tiers(audiences: Sequence[AudienceDef], tier_names: Sequence[
             )
 
 
+class FollowupConfig(_Strict):
+    """Time to action (``alerts/followup.py``): an alert without an action within
+    ``no_action_days`` days counts as unanswered."""
+
+    no_action_days: int = Field(default=7, ge=1)
+
+
 class Actions(_Strict):
     """The three sections, as read from a model file."""
 
     experiment: Experiment = Experiment()
     audiences: list[AudienceDef] = Field(default_factory=list)
     caps: Caps = Caps()
+    followup: FollowupConfig = FollowupConfig()
 
 
 def load_actions(path: Path) -> Actions:
@@ -122,7 +132,9 @@ def load_actions(path: Path) -> Actions:
     (defaults for what it leaves out); a wrong value raises ``ValueError`` naming file and key."""
     doc = yaml.safe_load(path.read_text()) if path.exists() else {}
     doc = doc if isinstance(doc, dict) else {}
-    section = {k: doc[k] for k in ("experiment", "audiences", "caps") if doc.get(k) is not None}
+    section = {
+        k: doc[k] for k in ("experiment", "audiences", "caps", "followup") if doc.get(k) is not None
+    }
     try:
         return Actions.model_validate(section)
     except ValidationError as exc:

@@ -40,7 +40,13 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from acct_pipeline.scoring.actions import AudienceDef, Caps, Experiment, check_audience_tiers
+from acct_pipeline.scoring.actions import (
+    AudienceDef,
+    Caps,
+    Experiment,
+    FollowupConfig,
+    check_audience_tiers,
+)
 from acct_pipeline.scoring.signals import (
     CATEGORICAL_SIGNALS,
     DEFAULT_ACTIVITY_WEIGHTS,
@@ -360,6 +366,7 @@ class ScoringModel(_Strict):
     experiment: Experiment = Experiment()
     audiences: list[AudienceDef] = Field(default_factory=list)
     caps: Caps = Caps()
+    followup: FollowupConfig = FollowupConfig()
     # set by load_model: where the model came from and a hash of its text
     source: str = Field(default="<memory>", exclude=True)
     content_hash: str = Field(default="", exclude=True)

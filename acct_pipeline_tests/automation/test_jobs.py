@@ -11,6 +11,7 @@ from acct_pipeline.defs.alerts.keys import (
     FRESHNESS_CHECK_KEY,
     SCORES_KEY,
 )
+from acct_pipeline.defs.keys import LIFECYCLE_ALERTS_KEY
 
 
 def _selected(job: dg.JobDefinition) -> tuple[set[dg.AssetKey], set[dg.AssetCheckKey]]:
@@ -23,7 +24,8 @@ def test_the_daily_job_covers_the_day_end_to_end_without_alerts() -> None:
     assets, checks = _selected(loaded.resolve_job_def("daily_scoring"))
     every_asset = loaded.resolve_asset_graph().get_all_asset_keys()
     assert SCORES_KEY in assets and ALERTS_KEY not in assets
-    assert every_asset - assets == {ALERTS_KEY}  # everything else: ingest .. scores .. sync
+    # everything else: ingest .. scores .. sync (the lifecycle alerts run only in trigger runs)
+    assert every_asset - assets == {ALERTS_KEY, LIFECYCLE_ALERTS_KEY}
     assert FRESHNESS_CHECK_KEY not in checks
 
 
