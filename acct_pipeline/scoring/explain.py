@@ -253,6 +253,8 @@ def engagement_breakdown(scores: pd.Series, signals: pd.Series, model: ScoringMo
         f"engagement categories ({window}-day window; "
         f"engagement score {_fmt(scores.get('engagement_score'))}):",
     ]
+    if math.isnan(num("engagement_score")):
+        return [*lines, "  (no engagement score on this day)"]
     for c in engagement.CATEGORIES:
         label = engagement.label(c)
         if not known[c]:
