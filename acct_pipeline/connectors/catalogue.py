@@ -3,7 +3,7 @@
 Three domains, each with its own setting (environment variable or resource config):
 
 - crm (``ACCT_CRM_SOURCE``: files, hubspot, salesforce): crm_companies, crm_contacts,
-  crm_activities, crm_tickets, marketing_touches
+  crm_activities, crm_tickets
 - billing (``ACCT_BILLING_SOURCE``: files, stripe): billing_customers, billing_subscriptions,
   billing_invoices
 - product (``ACCT_PRODUCT_SOURCE``: files, mixpanel, amplitude, segment): product_groups,
@@ -30,8 +30,6 @@ DOMAIN_OF_TABLE: dict[str, str] = {
     "billing_invoices": "billing",
     "product_groups": "product",
     "product_events": "product",
-    # marketing touches live in the CRM's marketing tools (HubSpot, Salesforce campaigns)
-    "marketing_touches": "crm",
 }
 
 DOMAIN_ENV = {
