@@ -141,6 +141,19 @@ class CoreSettings(Group):
     product_source: str = var(
         "files", "ACCT_PRODUCT_SOURCE", "`files`, `mixpanel`, `amplitude`, `segment`"
     )
+    marketing_source: str = var(
+        "files",
+        "ACCT_MARKETING_SOURCE",
+        "`files`, `hubspot` (marketing e-mail events, form submissions, page views), "
+        "`salesforce` (campaign members)",
+    )
+    marketing_lookback_days: int | None = var(
+        None,
+        "ACCT_MARKETING_LOOKBACK_DAYS",
+        "days of marketing touches the API sources read back from today (the 90-day windows "
+        "and the previous window need 180); unset: all history",
+        shown="– (all)",
+    )
     dagster_home: Path = var(
         Path("data/dagster_home"), "DAGSTER_HOME", "Dagster instance (run history)"
     )
@@ -220,6 +233,13 @@ class CoreSettings(Group):
         "ACCT_TIMESTAMP_CEILING",
         "landing timestamps after this day break `timestamp_too_late`",
     )
+
+    @field_validator("marketing_lookback_days")
+    @classmethod
+    def _positive_days(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError("must be >= 1 day")
+        return value
 
     @field_validator("writer_wait_seconds")
     @classmethod
@@ -415,6 +435,18 @@ class HubSpotSettings(Group):
         "HUBSPOT_INCREMENTAL_STATE",
         "a folder: companies are read incrementally by last-modified time",
         shown="– (full snapshot)",
+    )
+    marketing_streams: str = var(
+        "email,forms,web",
+        "HUBSPOT_MARKETING_STREAMS",
+        "what `ACCT_MARKETING_SOURCE=hubspot` reads: `email` (marketing e-mail events, scope "
+        "`content`), `forms` (form submissions, scope `forms`), `web` (page views from the "
+        "events API; needs an Enterprise subscription)",
+    )
+    page_view_event: str = var(
+        "e_visited_page",
+        "HUBSPOT_PAGE_VIEW_EVENT",
+        "the event type read as page views by the `web` stream",
     )
 
 

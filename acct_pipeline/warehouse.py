@@ -568,6 +568,7 @@ PRODUCT_USAGE_DAILY = "features.product_usage_daily"
 PRODUCT_FEATURES_DAILY = "features.product_features_daily"
 USAGE_ROLLUP_STATE = "features.usage_rollup_state"
 ACCOUNT_SCORES = "scores.account_scores"
+CHURN_DRIVERS = "scores.churn_drivers"  # top churn drivers per account and day (explain reads)
 SCORE_VALIDATION = "scores.score_validation"
 SCORE_VALIDATION_SUMMARY = "scores.score_validation_summary"
 MODEL_REGISTRY = "scores.model_registry"

@@ -1,4 +1,7 @@
-"""HubSpot CRM source: companies, contacts, activities (emails, meetings, calls, NPS), tickets.
+"""HubSpot CRM source: companies, contacts, activities (emails, meetings, calls, NPS), tickets;
+and marketing touches (``marketing_touches``: e-mail events, form submissions, page views; see
+``hubspot_marketing.py`` for the endpoints, ``HUBSPOT_MARKETING_STREAMS`` and
+``HUBSPOT_PAGE_VIEW_EVENT``).
 
 Configuration (environment variables):
 
@@ -14,6 +17,7 @@ Configuration (environment variables):
                            ``/crm/objects/2026-03`` (v3 is unsupported from Sept 2027).
 ``HUBSPOT_RATE_LIMIT``     client-side pacing, ``calls/seconds`` (default ``100/10``: Free/Starter;
                            ``190/10`` on Professional/Enterprise; all apps of a portal share it).
+``HUBSPOT_MARKETING_STREAMS``  ``email,forms,web`` (default): what ``marketing_touches`` reads.
 ``HUBSPOT_INCREMENTAL_STATE``  a folder: companies are read incrementally (see below). Unset = full
                            snapshot every run.
 
@@ -40,12 +44,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from acct_pipeline import settings
 from acct_pipeline.connectors.base import RawBatch, SourceError
 from acct_pipeline.connectors.http import (
     RateLimiter,
@@ -54,6 +59,13 @@ from acct_pipeline.connectors.http import (
     paginate,
     text,
 )
+from acct_pipeline.connectors.hubspot_marketing import (
+    DEFAULT_PAGE_VIEW_EVENT,
+    STREAMS,
+    HubSpotMarketing,
+    parse_streams,
+)
+from acct_pipeline.connectors.marketing import TOUCHES_TABLE
 from acct_pipeline.services.hubspot import (
     DEFAULT_BASE_PATH,
     STATE_ENV,
@@ -162,6 +174,10 @@ class HubSpotSource:
         batch_rows: int = 5000,
         page_limit: int = PAGE_LIMIT,
         search_limiter: RateLimiter | None = None,
+        marketing_streams: tuple[str, ...] = STREAMS,
+        page_view_event: str = DEFAULT_PAGE_VIEW_EVENT,
+        marketing_lookback_days: int | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.objects_path = objects_path.rstrip("/")
@@ -171,6 +187,14 @@ class HubSpotSource:
         self.search_limiter = search_limiter or RateLimiter([(4, 1.0)], sleep=client.sleep)
         self.stats = HubSpotStats()
         self._owners: dict[str, str | None] | None = None
+        self.marketing = HubSpotMarketing(
+            client,
+            self.iter_objects,
+            streams=marketing_streams,
+            page_view_event=page_view_event,
+            lookback_days=marketing_lookback_days,
+            now=now,
+        )
 
     @classmethod
     def from_env(
@@ -184,10 +208,20 @@ class HubSpotSource:
         client = client_from_env(env, sleep=sleep, clock=clock)
         # Search has its own, stricter limit (about 5 requests per second per portal).
         kw.setdefault("search_limiter", RateLimiter([(4, 1.0)], sleep=sleep, clock=clock))
+        hs = settings.HubSpotSettings
+        kw.setdefault(
+            "marketing_streams", parse_streams(settings.get(hs, "marketing_streams", env))
+        )
+        kw.setdefault("page_view_event", settings.get(hs, "page_view_event", env))
+        kw.setdefault(
+            "marketing_lookback_days",
+            settings.get(settings.CoreSettings, "marketing_lookback_days", env),
+        )
         return cls(client, objects_path=base_path(env), state_dir=env.get(STATE_ENV) or None, **kw)
 
     def tables(self) -> tuple[str, ...]:
-        return tuple(t.name for t in (CRM_COMPANIES, CRM_CONTACTS, CRM_ACTIVITIES, CRM_TICKETS))
+        crm = (CRM_COMPANIES, CRM_CONTACTS, CRM_ACTIVITIES, CRM_TICKETS)
+        return (*(t.name for t in crm), TOUCHES_TABLE)
 
     def read_events(self, spec: TableSpec, day: date) -> Iterator[RawBatch]:
         raise SourceError(f"hubspot does not provide {spec.name}; choose a product source")
@@ -198,6 +232,7 @@ class HubSpotSource:
             CRM_CONTACTS.name: self._contacts,
             CRM_ACTIVITIES.name: self._activities,
             CRM_TICKETS.name: self._tickets,
+            TOUCHES_TABLE: self._touches,
         }
         if spec.name not in readers:
             raise SourceError(f"hubspot does not provide {spec.name}")
@@ -418,6 +453,15 @@ class HubSpotSource:
             yield from batches_of(
                 rows(), spec.column_names, f"hubspot:{self.objects_path}/{otype}", self.batch_rows
             )
+
+    def _touches(self, spec: TableSpec) -> Iterator[RawBatch]:
+        streams = "+".join(self.marketing.streams)
+        yield from batches_of(
+            self.marketing.touches(),
+            spec.column_names,
+            f"hubspot:marketing/{streams}",
+            self.batch_rows,
+        )
 
     def _tickets(self, spec: TableSpec) -> Iterator[RawBatch]:
         def rows() -> Iterator[dict[str, Any]]:

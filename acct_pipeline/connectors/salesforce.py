@@ -1,4 +1,5 @@
-"""Salesforce source: Account, Contact, Task + Event (activities), Case (tickets) via SOQL.
+"""Salesforce source: Account, Contact, Task + Event (activities), Case (tickets) via SOQL;
+CampaignMember (``marketing_touches``, ``ACCT_MARKETING_SOURCE=salesforce``).
 
 Configuration (environment variables):
 
@@ -23,6 +24,27 @@ email_sent, ``Email Reply`` -> email_reply, ``Call`` -> call, ``NPS`` -> nps_res
 (NPS_Score__c),
 CompletedDateTime; Event -> meeting (StartDateTime). Case: Priority, Status (New -> open, Working /
 Escalated -> pending, Closed -> closed), IsEscalated, CSAT__c, ClosedDate.
+
+Campaign members (marketing touches; the user also needs read access to Campaign and
+CampaignMember): ``SELECT Id, ContactId, Status, HasResponded, CreatedDate,
+FirstRespondedDate, Campaign.Type, Contact.AccountId FROM CampaignMember WHERE ContactId != null``
+(members that are only leads belong to no account yet; once converted they are contacts). The
+campaign's ``Type`` and the member's ``Status`` (member statuses are set per campaign: the
+defaults are ``Sent`` and ``Responded``; ``HasResponded`` is true for the statuses the campaign
+counts as responses) decide the touch (``CAMPAIGN_TOUCHES``):
+
+- ``Webinar``: responded -> web / ``webinar_attended``; status ``Registered`` -> web /
+  ``webinar_registered``; others (``Sent``, ``Invited``) are no touch;
+- ``Conference``, ``Trade Show``, ``Event``, ``Seminar / Conference``: responded -> web /
+  ``event_attended``; others are no touch;
+- ``Email``: by status ``Opened`` -> ``email_open``, ``Clicked`` / ``Responded`` ->
+  ``email_click``, ``Replied`` -> ``email_reply``, ``Bounced`` -> ``email_bounce`` (category
+  email); ``Sent`` is no touch;
+- other campaign types: no touch (counted in ``campaign_members_skipped``).
+
+A response happened on ``FirstRespondedDate`` — a date, so responded touches land at midnight
+UTC; a registration on the member's ``CreatedDate``. ``touch_id`` is ``sf-cm-<Id>``, the
+account ``Contact.AccountId``.
 """
 
 from __future__ import annotations
@@ -33,6 +55,20 @@ from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
 from acct_pipeline.connectors.http import ServiceClient, batches_of, paginate, text
+from acct_pipeline.connectors.marketing import (
+    EMAIL,
+    EMAIL_BOUNCE,
+    EMAIL_CLICK,
+    EMAIL_OPEN,
+    EMAIL_REPLY,
+    EVENT_ATTENDED,
+    PREFIX_SALESFORCE_CAMPAIGN_MEMBER,
+    TOUCHES_TABLE,
+    WEB,
+    WEBINAR_ATTENDED,
+    WEBINAR_REGISTERED,
+    touch,
+)
 from acct_pipeline.services.salesforce import (
     DEFAULT_VERSION,
     VERSION_ENV,
@@ -89,6 +125,34 @@ TASK_TYPES = {
 }
 CASE_STATUSES = {"New": "open", "Working": "pending", "Escalated": "pending", "Closed": "closed"}
 
+CAMPAIGN_MEMBER_SOQL = (
+    "SELECT Id, ContactId, Status, HasResponded, CreatedDate, FirstRespondedDate, "
+    "Campaign.Type, Contact.AccountId FROM CampaignMember WHERE ContactId != null ORDER BY Id"
+)
+EVENT_CAMPAIGN_TYPES = ("Conference", "Trade Show", "Event", "Seminar / Conference")
+EMAIL_STATUSES = {
+    "Opened": EMAIL_OPEN,
+    "Clicked": EMAIL_CLICK,
+    "Responded": EMAIL_CLICK,
+    "Replied": EMAIL_REPLY,
+    "Bounced": EMAIL_BOUNCE,
+}
+
+
+def campaign_touch(
+    campaign_type: str | None, status: str | None, responded: bool
+) -> tuple[str, str] | None:
+    """(category, activity_type) of a campaign member, None when it is no engagement."""
+    if campaign_type == "Webinar":
+        if responded:
+            return WEB, WEBINAR_ATTENDED
+        return (WEB, WEBINAR_REGISTERED) if status == "Registered" else None
+    if campaign_type in EVENT_CAMPAIGN_TYPES:
+        return (WEB, EVENT_ATTENDED) if responded else None
+    if campaign_type == "Email" and status in EMAIL_STATUSES:
+        return EMAIL, EMAIL_STATUSES[status]
+    return None
+
 
 def _get(rec: Mapping[str, Any], path: str) -> Any:
     value: Any = rec
@@ -111,6 +175,7 @@ class SalesforceSource:
         self.api_version = api_version if api_version.startswith("v") else f"v{api_version}"
         self.batch_rows = batch_rows
         self.records_read: dict[str, int] = {}
+        self.campaign_members_skipped = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> SalesforceSource:
@@ -118,7 +183,8 @@ class SalesforceSource:
         return cls(client, api_version=env.get(VERSION_ENV) or DEFAULT_VERSION, **kw)
 
     def tables(self) -> tuple[str, ...]:
-        return tuple(t.name for t in (CRM_COMPANIES, CRM_CONTACTS, CRM_ACTIVITIES, CRM_TICKETS))
+        crm = (CRM_COMPANIES, CRM_CONTACTS, CRM_ACTIVITIES, CRM_TICKETS)
+        return (*(t.name for t in crm), TOUCHES_TABLE)
 
     def read_events(self, spec: TableSpec, day: date) -> Iterator[RawBatch]:
         raise SourceError(f"salesforce does not provide {spec.name}; choose a product source")
@@ -154,6 +220,8 @@ class SalesforceSource:
             rows = self._cases()
         elif spec.name == CRM_ACTIVITIES.name:
             rows = self._activities()
+        elif spec.name == TOUCHES_TABLE:
+            rows = self._campaign_members()
         else:
             raise SourceError(f"salesforce does not provide {spec.name}")
         return batches_of(rows, spec.column_names, origin, self.batch_rows)
@@ -194,3 +262,23 @@ class SalesforceSource:
                 "occurred_at": text(rec.get("StartDateTime")),
                 "value": None,
             }
+
+    def _campaign_members(self) -> Iterator[dict[str, Any]]:
+        for rec in self.query(CAMPAIGN_MEMBER_SOQL):
+            status = text(rec.get("Status"))
+            responded = rec.get("HasResponded") is True
+            kind = campaign_touch(text(_get(rec, "Campaign.Type")), status, responded)
+            if kind is None:
+                self.campaign_members_skipped += 1
+                continue
+            category, activity = kind
+            when = rec.get("FirstRespondedDate") if responded else rec.get("CreatedDate")
+            yield touch(
+                f"{PREFIX_SALESFORCE_CAMPAIGN_MEMBER}{rec.get('Id')}",
+                category=category,
+                activity_type=activity,
+                occurred_at=text(when or rec.get("CreatedDate")),
+                source=self.name,
+                account_id=text(_get(rec, "Contact.AccountId")),
+                contact_id=text(rec.get("ContactId")),
+            )

@@ -50,7 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from acct_pipeline.scoring.model import ScoringModel
 from acct_pipeline.scoring.outcomes import create_outcome_tables
-from acct_pipeline.scoring.scores import POINTS_PREFIX, points_columns
+from acct_pipeline.scoring.score_columns import POINTS_PREFIX, SCORE_FEATURES, points_columns
 from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, SQL_DIR
 from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.warehouse import (
@@ -62,7 +62,6 @@ from acct_pipeline.warehouse import (
 )
 
 MODELS_DIR_ENV = "ACCT_MODELS_DIR"
-SCORE_FEATURES: tuple[str, ...] = ("health_score", "engagement_score", "value_score")
 # Windows of the usage signals are 35 days long: earlier days would learn from truncated windows.
 WARMUP_DAYS = 34
 RANDOM_STATE = 0
@@ -586,23 +585,72 @@ def _joined(signals: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([signals.reset_index(drop=True), scores[extra].reset_index(drop=True)], axis=1)
 
 
+# Rows per predict call when measuring drivers: one call for many features keeps the per-call
+# overhead down; the cap keeps the stacked matrix small on very large days.
+DRIVER_BATCH_ROWS = 200_000
+# Drivers smaller than half a percentage point are not told (explain rounds to whole points). An
+# account whose probability is below that has none, and is not measured: most accounts, most days.
+MIN_DRIVER_EFFECT = 0.005
+
+
+@dataclass(frozen=True)
+class ChurnDriver:
+    """One feature that raises an account's churn probability above a typical account's."""
+
+    feature: str
+    value: float  # the account's value
+    typical: float  # the training rows' median, the value it is compared with
+    effect: float  # how much lower the probability would be with the typical value (0..1)
+
+
 def churn_drivers(
     artifact: ChurnArtifact, signals: pd.DataFrame, scores: pd.DataFrame, top: int = 3
-) -> list[list[tuple[str, float]]]:
+) -> list[list[ChurnDriver]]:
     """Top drivers per row: the features whose value, replaced by the typical (median)
-    account's, would lower the churn probability the most; with that change in probability."""
+    account's, would lower the churn probability the most; with that change in probability
+    (at least ``MIN_DRIVER_EFFECT``).
+
+    Each feature is measured alone, so the effects overlap and do not add up to the probability.
+    """
     frame = _joined(signals, scores)
     X = _matrix(frame, artifact.features)
+    n, k = X.shape
+    if n == 0 or k == 0:
+        return [[] for _ in range(n)]
     base = _predict(artifact.estimator, X)
+    typical = np.array([artifact.medians.get(f, np.nan) for f in artifact.features], dtype=float)
+    # a row whose value already is the typical one is unchanged by the swap: its effect is 0,
+    # so only the other rows are predicted (counts and flags sit on their median a lot)
+    same = np.equal(X, typical) | (np.isnan(X) & np.isnan(typical))
+    same[base < MIN_DRIVER_EFFECT] = True  # a swap lowers it by at most all of it
+    pending = [(j, np.flatnonzero(~same[:, j])) for j in range(k)]
+    pending = [(j, r) for j, r in pending if len(r)]
     effects = np.zeros_like(X)
-    for j, f in enumerate(artifact.features):
-        Xj = X.copy()
-        Xj[:, j] = artifact.medians.get(f, np.nan)
-        effects[:, j] = base - _predict(artifact.estimator, Xj)
+    while pending:  # several features per predict call, up to DRIVER_BATCH_ROWS rows
+        chunk, size = [], 0
+        while pending and (not chunk or size + len(pending[0][1]) <= DRIVER_BATCH_ROWS):
+            chunk.append(pending.pop(0))
+            size += len(chunk[-1][1])
+        stacked = np.concatenate([X[r] for _, r in chunk])
+        ends = np.cumsum([len(r) for _, r in chunk])
+        for (j, r), end in zip(chunk, ends, strict=True):
+            stacked[end - len(r) : end, j] = typical[j]
+        proba = _predict(artifact.estimator, stacked)
+        for (j, r), end in zip(chunk, ends, strict=True):
+            effects[r, j] = base[r] - proba[end - len(r) : end]
     out = []
-    for i in range(len(X)):
-        order = np.argsort(-effects[i])[:top]
+    for i in range(n):
+        order = np.argsort(-effects[i], kind="stable")[:top]
         out.append(
-            [(artifact.features[j], float(effects[i, j])) for j in order if effects[i, j] > 0]
+            [
+                ChurnDriver(
+                    feature=artifact.features[j],
+                    value=float(X[i, j]),
+                    typical=float(typical[j]),
+                    effect=float(effects[i, j]),
+                )
+                for j in order
+                if effects[i, j] >= MIN_DRIVER_EFFECT
+            ]
         )
     return out

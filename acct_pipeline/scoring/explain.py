@@ -20,7 +20,13 @@ from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
 from acct_pipeline.scoring.reasons import MIN_IMPACT, default_sentence, render
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
 from acct_pipeline.scoring.tiers import band_index
-from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNT_SIGNALS, ACCOUNTS, table_exists
+from acct_pipeline.warehouse import (
+    ACCOUNT_SCORES,
+    ACCOUNT_SIGNALS,
+    ACCOUNTS,
+    CHURN_DRIVERS,
+    table_exists,
+)
 
 
 class ExplainError(LookupError):
@@ -125,8 +131,9 @@ def explain(
     """The account's scores, tier, trend, every component's and measure's points and the
     reasons on ``as_of`` (default: the latest scored day), as text for a terminal.
 
-    Churn drivers (when a churn artefact exists for the model): the features whose value, set
-    to the typical account's, would lower the churn probability most, in percentage points.
+    Churn drivers (stored when the day was scored, ``scores.churn_drivers``): the features
+    whose value, set to the typical account's, would lower the churn probability most, in
+    percentage points.
     """
     if not table_exists(con, ACCOUNT_SCORES):
         raise ExplainError("no scores yet: run the pipeline first")
@@ -218,8 +225,10 @@ def explain(
         lines.append("strengths (earn points):")
         lines += [f"  + {r}" for r in labelled.strengths] or ["  (none)"]
         lines += engagement_breakdown(s, signals.iloc[0], model)
-    drivers = _churn_drivers(con, model, signals, scores)
-    if drivers:
+    drivers, missing = _churn_drivers(con, scores, account_id, as_of)
+    if missing:
+        lines.append(f"churn drivers: {missing}")
+    elif drivers:
         lines.append(
             f"churn drivers: the {_fmt(s.churn_probability, '.0%')} probability would be this "
             "much lower if only that value were\n  a typical account's (each alone; they overlap, "
@@ -275,29 +284,33 @@ def engagement_breakdown(scores: pd.Series, signals: pd.Series, model: ScoringMo
 
 
 def _churn_drivers(
-    con: duckdb.DuckDBPyConnection, model: ScoringModel, signals: pd.DataFrame, scores: pd.DataFrame
-) -> list[str]:
-    if signals.empty or "churn_model_version" not in scores:
-        return []
-    version = scores["churn_model_version"].iloc[0]
+    con: duckdb.DuckDBPyConnection, scores: pd.DataFrame, account_id: str, as_of: date
+) -> tuple[list[str], str | None]:
+    """The drivers stored when the day was scored (``scores.churn_drivers``): read with SQL, so
+    explaining never loads scikit-learn or the model file; and why there are none stored, if so."""
+    version = scores["churn_model_version"].iloc[0] if "churn_model_version" in scores else None
     if not isinstance(version, str):
-        return []  # no probability that day (churned, or before the first walk-forward model)
-    # scikit-learn costs a second to import: only when there is a model to ask
-    from acct_pipeline.scoring.churn import artifact_by_version, churn_drivers
-
-    # the model that produced the stored probability, not whichever is newest
-    artifact = artifact_by_version(model, version) if isinstance(version, str) else None
-    if artifact is None:
-        return []
-    drivers = churn_drivers(artifact, signals, scores, top=model.churn_model.top_drivers)[0]
+        return [], None  # no probability that day (churned, or before the first churn model)
+    if (
+        not table_exists(con, CHURN_DRIVERS)
+        or not con.execute(
+            f"SELECT 1 FROM {CHURN_DRIVERS} WHERE as_of_date = ? LIMIT 1", [as_of]
+        ).fetchone()
+    ):
+        rerun = f"acct-pipeline run --from {as_of}"
+        return [], f"not stored for {as_of} (scored by an older version; {rerun} stores them)"
+    rows = con.execute(
+        f"SELECT feature, value, effect FROM {CHURN_DRIVERS} "
+        "WHERE account_id = ? AND as_of_date = ? ORDER BY rank",
+        [account_id, as_of],
+    ).fetchall()
     out = []
-    for feature, effect in drivers:
-        value = signals[feature].iloc[0] if feature in signals else scores[feature].iloc[0]
+    for feature, value, effect in rows:
         pp = effect * 100
         if pp < 0.5:
             continue
-        out.append(f"{feature.replace('_', ' ')} = {_fmt(float(value), '.3g')}: -{pp:.0f} pp")
-    return out
+        out.append(f"{feature.replace('_', ' ')} = {_fmt(value, '.3g')}: -{pp:.0f} pp")
+    return out, None
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -19,11 +19,19 @@ import pandas as pd
 import pyarrow as pa
 
 from acct_pipeline.scoring import engagement
+from acct_pipeline.scoring.churn import (
+    ChurnArtifact,
+    ChurnDriver,
+    WalkForwardChurn,
+    churn_drivers,
+    predict_churn,
+)
 from acct_pipeline.scoring.lifecycle import CHURNED, lifecycle_status
-from acct_pipeline.scoring.model import HEALTH, ScoringModel
+from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
 from acct_pipeline.scoring.reasons import engagement_change_reasons, reason_texts
 from acct_pipeline.scoring.registry import check_and_register
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
+from acct_pipeline.scoring.score_columns import POINTS_PREFIX, points_columns
 from acct_pipeline.scoring.tiers import (
     NO_TIER,
     apply_hysteresis,
@@ -35,18 +43,17 @@ from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
     AS_OF_DATE,
+    CHURN_DRIVERS,
     replace_partition,
     table_exists,
 )
-
-if TYPE_CHECKING:
-    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn
 
 NO_CHURN_MODEL = "churn model disabled for this run"
 CHURNED_NOTE = "account churned"
 
 SQL_DIR = Path(__file__).parent / "sql"
 _SCORES_TMP = "_account_scores_day"
+_DRIVERS_TMP = "_churn_drivers_day"
 
 # The fixed columns of scores.account_scores, in order; ``points_<component>`` follow.
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -71,8 +78,6 @@ SCORE_COLUMNS: tuple[str, ...] = (
     # the engagement categories 0-100 (NULL: no data for the category; scoring/engagement.py)
     *engagement.SCORE_COLUMNS,
 )
-POINTS_PREFIX = "points_"
-
 HISTORY_COLUMNS: tuple[str, ...] = (
     "previous_tier",
     "score_7d_ago",
@@ -91,10 +96,6 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 @cache
 def _sql(name: str) -> str:
     return (SQL_DIR / name).read_text()
-
-
-def points_columns(model: ScoringModel) -> list[str]:
-    return [f"{POINTS_PREFIX}{c}" for c in model.health.components]
 
 
 def read_history(con: duckdb.DuckDBPyConnection, as_of: date, model: ScoringModel) -> pd.DataFrame:
@@ -349,8 +350,6 @@ def score_day(
     Raises ``registry.ModelChanged`` when the model file changed while its version did not; the
     first run of a version registers it as live in ``scores.model_registry``.
     """
-    from acct_pipeline.scoring.model import load_model
-
     model = model or load_model()
     # change control: a changed file under a registered version is refused (registry.py)
     check_and_register(con, model, as_of)
@@ -371,7 +370,7 @@ def store_day(
     """Add the churn probability to D's score rows (``frame``, row for row with ``signals``)
     and replace D's partition of ``scores.account_scores`` with them; returns the rows written.
     The last step of ``score_day``, shared with the Spark engine."""
-    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn, predict_churn
+    from acct_pipeline.scoring.churn import ChurnArtifact, WalkForwardChurn
 
     if churn == "auto":
         churn = WalkForwardChurn(model)
@@ -383,19 +382,60 @@ def store_day(
     else:
         artifact, note = None, NO_CHURN_MODEL
     live = (frame["lifecycle_status"] != CHURNED).to_numpy()
+    drivers = drivers_frame([], [], as_of)
     if artifact is not None and live.any():
+        live_signals = signals[live].reset_index(drop=True)
+        live_scores = frame[live].reset_index(drop=True)
         proba = np.full(len(frame), np.nan)
-        proba[live] = np.round(
-            predict_churn(artifact, signals[live].reset_index(drop=True), frame[live]), 4
-        )
+        proba[live] = np.round(predict_churn(artifact, live_signals, live_scores), 4)
         frame["churn_probability"] = proba
         frame.loc[live, "churn_model_version"] = artifact.version
+        # stored, so `explain` reads them instead of loading scikit-learn and the model
+        top = model.churn_model.top_drivers
+        drivers = drivers_frame(
+            live_scores["account_id"].tolist(),
+            churn_drivers(artifact, live_signals, live_scores, top=top),
+            as_of,
+        )
     elif note is not None:
         frame.loc[live, "churn_note"] = f"no churn probability: {note}"
     # DuckDB refuses register() while a fetchone() result is still open on the connection
     con.execute("SELECT 1").fetchall()
     con.register(_SCORES_TMP, frame)
+    con.register(_DRIVERS_TMP, drivers)
     try:
-        return replace_partition(con, ACCOUNT_SCORES, _insert_sql(model), AS_OF_DATE, [as_of])
+        rows = replace_partition(con, ACCOUNT_SCORES, _insert_sql(model), AS_OF_DATE, [as_of])
+        replace_partition(con, CHURN_DRIVERS, DRIVERS_INSERT_SQL, AS_OF_DATE, [as_of])
+        return rows
     finally:
         con.unregister(_SCORES_TMP)
+        con.unregister(_DRIVERS_TMP)
+
+
+# scores.churn_drivers: per account and day the features that raise the churn probability most
+# above a typical account's (churn.churn_drivers). Rescoring a day replaces its rows (none when
+# the day had no churn model).
+DRIVERS_INSERT_SQL = f"""
+SELECT CAST(account_id AS VARCHAR) AS account_id,
+       CAST(as_of_date AS DATE)    AS as_of_date,
+       CAST(rank AS INTEGER)       AS rank,
+       CAST(feature AS VARCHAR)    AS feature,
+       CAST(value AS DOUBLE)       AS value,
+       CAST(typical AS DOUBLE)     AS typical,
+       CAST(effect AS DOUBLE)      AS effect
+FROM {_DRIVERS_TMP}
+"""
+
+
+def drivers_frame(
+    account_ids: list[str], drivers: list[list[ChurnDriver]], as_of: date
+) -> pd.DataFrame:
+    """Rows of ``scores.churn_drivers`` (rank 1 = the largest effect)."""
+    rows = [
+        (a, as_of, rank, d.feature, d.value, d.typical, d.effect)
+        for a, found in zip(account_ids, drivers, strict=True)
+        for rank, d in enumerate(found, 1)
+    ]
+    cols = ["account_id", "as_of_date", "rank", "feature", "value", "typical", "effect"]
+    frame = pd.DataFrame(rows, columns=cols)
+    return frame.astype({"rank": "int64", "value": float, "typical": float, "effect": float})

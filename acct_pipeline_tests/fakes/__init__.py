@@ -111,5 +111,9 @@ Other fakes (details in their module docstrings)
   gzipped hourly JSON-lines files by upload time, upload lag ``max_lag_seconds``, 404 when empty.
 - ``write_segment_export(landing, out, fmt)`` (``segment.py``): a landing folder as Segment
   warehouse files (``tracks/``, ``groups/``).
+- Marketing touches (issue #20): ``FakeHubSpot`` also serves marketing e-mail events, forms and
+  submissions, web analytics events (``hubspot_marketing.py``); ``FakeSalesforce`` Campaign and
+  CampaignMember; both fill them from ``marketing/touches.csv`` in ``load_landing`` or from rows
+  (``load_touches``); ``marketing.py`` draws a touches dataset from a sample's contacts.
 - ``fixtures.py``: pytest fixtures ``fake_clock``, ``fake_hubspot``, ``fake_salesforce``.
 """

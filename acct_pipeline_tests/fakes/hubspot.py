@@ -5,6 +5,7 @@ Read side: list (``limit`` <= 100, ``after`` cursor, ``properties=``, ``associat
 Write side: ``batch/update`` (<= 100 inputs; 200 / 207 Multi-Status), create (``POST /{type}``,
 e.g. tasks with associations), properties and property groups (409 when they exist).
 Every write is recorded in ``writes``. See the package docstring for the knobs.
+Marketing (e-mail events, forms, web analytics events): ``hubspot_marketing.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 
 from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
 from acct_pipeline_tests.fakes import hubspot_schema as schema
-from acct_pipeline_tests.fakes import landing
+from acct_pipeline_tests.fakes import landing, marketing
 from acct_pipeline_tests.fakes.base import (
     FakeServer,
     Fault,
@@ -29,6 +30,7 @@ from acct_pipeline_tests.fakes.base import (
     iso_ms,
     json_response,
 )
+from acct_pipeline_tests.fakes.hubspot_marketing import HubSpotMarketingRoutes
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 OBJECT_TYPES = (
@@ -153,7 +155,7 @@ class HubSpotRecord:
 _PORTAL_IDS = itertools.count(40_000_001)
 
 
-class FakeHubSpot(FakeServer):
+class FakeHubSpot(HubSpotMarketingRoutes, FakeServer):
     """Fake HubSpot. ``FakeHubSpot(token=..., rate_limit=(100, 10.0), daily_limit=250_000)``."""
 
     name = "hubspot"
@@ -223,6 +225,7 @@ class FakeHubSpot(FakeServer):
             self.route("POST", f"{base}/(?P<otype>[a-z_]+)", self.create_property)
         self.route("GET", "/crm/v3/owners/?", self.list_owners)
         self.route("GET", "/account-info/v3/details/?", self.account_details)
+        self._init_marketing()
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -364,6 +367,7 @@ class FakeHubSpot(FakeServer):
                 },
                 {"companies": [row["company_id"]]} if row.get("company_id") else {},
             )
+        self.load_touches(marketing.landing_touches(root, "hubspot"))
         return self
 
     # -- auth, limits, faults ------------------------------------------------------------------

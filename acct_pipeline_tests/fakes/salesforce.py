@@ -2,7 +2,9 @@
 
 SOQL supported: ``SELECT f1, f2, Rel.Field FROM Object [WHERE f op literal [AND ...]]
 [ORDER BY f [ASC|DESC]] [LIMIT n]`` with ``=, !=, <, <=, >, >=`` on strings, numbers, datetimes
-and ``true/false/null``. Unknown fields / objects answer ``INVALID_FIELD`` / ``INVALID_TYPE`` as
+and ``true/false/null``. Campaign and CampaignMember (``Campaign.Type``, ``Contact.AccountId``)
+serve marketing touches (``load_landing`` reads ``marketing/touches.csv``, see
+``load_touches``). Unknown fields / objects answer ``INVALID_FIELD`` / ``INVALID_TYPE`` as
 Salesforce does. See the package docstring for the knobs.
 
 No kinder than Salesforce (issue #26): ids the fake makes are 18-character ids with the object's
@@ -21,12 +23,12 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from acct_pipeline.warehouse import CRM_ACTIVITIES, CRM_COMPANIES, CRM_CONTACTS, CRM_TICKETS
-from acct_pipeline_tests.fakes import landing
+from acct_pipeline_tests.fakes import landing, marketing
 from acct_pipeline_tests.fakes.base import (
     FakeServer,
     Fault,
@@ -115,10 +117,35 @@ SCHEMA: dict[str, dict[str, str]] = {
         "LastModifiedDate": "datetime",
         "SystemModstamp": "datetime",
     },
+    "Campaign": {
+        "Id": "id",
+        "Name": "string",
+        "Type": "picklist",
+        "Status": "picklist",
+        "StartDate": "date",
+        "IsActive": "boolean",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    "CampaignMember": {
+        "Id": "id",
+        "CampaignId": "reference",
+        "ContactId": "reference",
+        "LeadId": "reference",
+        "Status": "picklist",
+        "HasResponded": "boolean",
+        "FirstRespondedDate": "date",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
 }
 RELATIONSHIPS = {
     ("Account", "Owner"): ("OwnerId", "User"),
     ("Contact", "Account"): ("AccountId", "Account"),
+    ("CampaignMember", "Campaign"): ("CampaignId", "Campaign"),
+    ("CampaignMember", "Contact"): ("ContactId", "Contact"),
 }
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"}
 KEY_PREFIXES = {
@@ -128,6 +155,8 @@ KEY_PREFIXES = {
     "Task": "00T",
     "Event": "00U",
     "Case": "500",
+    "Campaign": "701",
+    "CampaignMember": "00v",
 }
 # (object, field) -> (values, restricted). Restricted picklists refuse other values via the API.
 PICKLISTS: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {
@@ -139,6 +168,23 @@ PICKLISTS: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {
     ("Task", "Type"): (("Call", "Email", "Email Reply", "Meeting", "NPS", "Other"), False),
     ("Case", "Status"): (("New", "Working", "Escalated", "Closed"), True),
     ("Case", "Priority"): (("Low", "Medium", "High", "Urgent"), False),
+    ("Campaign", "Type"): (
+        (
+            "Advertisement",
+            "Banner Ads",
+            "Conference",
+            "Direct Mail",
+            "Email",
+            "Other",
+            "Partners",
+            "Public Relations",
+            "Referral Program",
+            "Telemarketing",
+            "Trade Show",
+            "Webinar",
+        ),
+        False,
+    ),
     ("Account", "Industry"): (
         (
             "Agriculture",
@@ -223,6 +269,18 @@ TASK_TYPE_TO_API = {
     "email_reply": "Email Reply",
     "call": "Call",
     "nps_response": "NPS",
+}
+
+
+# touch activity type -> (Campaign.Type, member Status, HasResponded)
+TOUCH_TO_MEMBER = {
+    "webinar_registered": ("Webinar", "Registered", False),
+    "webinar_attended": ("Webinar", "Attended", True),
+    "event_attended": ("Conference", "Attended", True),
+    "email_open": ("Email", "Opened", False),
+    "email_click": ("Email", "Clicked", True),
+    "email_reply": ("Email", "Replied", True),
+    "email_bounce": ("Email", "Bounced", False),
 }
 
 
@@ -449,7 +507,40 @@ class FakeSalesforce(FakeServer):
                 },
                 legacy_id=True,
             )
+        self.load_touches(marketing.landing_touches(root, "salesforce"))
         return self
+
+    def add_campaign(self, ctype: str, name: str | None = None) -> str:
+        """A Campaign of type ``ctype`` (one per type is enough for the touches)."""
+        for rid, rec in self.records["Campaign"].items():
+            if rec.get("Type") == ctype and (name is None or rec.get("Name") == name):
+                return rid
+        return self.add("Campaign", {"Name": name or f"{ctype} 2026", "Type": ctype})["Id"]
+
+    def load_touches(self, rows: list[dict[str, str | None]]) -> None:
+        """Campaign members for contract touches (``TOUCH_TO_MEMBER``); a response is dated by
+        ``FirstRespondedDate`` (a date), the member's ``CreatedDate`` a week before it."""
+        for row in rows:
+            kind = TOUCH_TO_MEMBER.get(row.get("activity_type") or "")
+            when = landing.parse_ts(row.get("occurred_at"))
+            if kind is None or when is None or not row.get("contact_id"):
+                continue
+            ctype, status, responded = kind
+            created = when - timedelta(days=7) if responded else when
+            self.add(
+                "CampaignMember",
+                {
+                    "Id": str(row["touch_id"]).removeprefix("sf-cm-"),
+                    "CampaignId": self.add_campaign(ctype),
+                    "ContactId": row["contact_id"],
+                    "LeadId": None,
+                    "Status": status,
+                    "HasResponded": responded,
+                    "FirstRespondedDate": when.date().isoformat() if responded else None,
+                    "CreatedDate": sf_datetime(created.isoformat()),
+                },
+                legacy_id=True,
+            )
 
     # -- auth and limits -----------------------------------------------------------------------
 

@@ -8,6 +8,10 @@ needs are loaded and scored (the churn horizon's last 90 days only feed the labe
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,9 +22,11 @@ import pytest
 
 from acct_pipeline import warehouse
 from acct_pipeline.scoring.churn import (
+    MIN_DRIVER_EFFECT,
     WARMUP_DAYS,
     ChurnModelError,
     WalkForwardChurn,
+    churn_drivers,
     evaluate_holdout,
     holdout_accounts,
     latest_artifact,
@@ -31,7 +37,7 @@ from acct_pipeline.scoring.churn import (
 )
 from acct_pipeline.scoring.explain import explain
 from acct_pipeline.scoring.model import load_model
-from acct_pipeline.scoring.scores import score_day
+from acct_pipeline.scoring.scores import read_signals, score_day
 from acct_pipeline.scoring.signals import compute_signals
 from acct_pipeline_tests.scoring.build import days_between, period
 
@@ -166,3 +172,71 @@ def test_walk_forward_churn_model_never_sees_a_label_after_the_day_it_scores(
     assert "risks (cost points):" in text and "strengths (earn points):" in text
     assert "usage" in text and "points" in text and "churn drivers: the" in text
     assert len(text.splitlines()) <= 50
+
+
+# Run in a fresh interpreter: explain one account the way the CLI does, then list the heavy
+# packages that got imported (the test process itself has imported them all already).
+EXPLAIN_IMPORTS = """
+import sys
+from acct_pipeline import cli
+code = cli.main(["explain", sys.argv[1]])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "joblib", "dagster"})
+print("EXIT", code, "HEAVY", ",".join(heavy) or "-")
+"""
+
+
+@pytest.mark.slow
+def test_stored_churn_drivers_are_the_models_and_explain_reads_them_without_sklearn(
+    warehouse_e2e: Path, model, tmp_path: Path
+) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse_e2e, db)
+    models_dir = tmp_path / "models"
+    with duckdb.connect(str(db)) as con:
+        end = con.execute(f"SELECT max(as_of_date) FROM {warehouse.ACCOUNT_SIGNALS}").fetchone()[0]
+        wf = WalkForwardChurn(model, models_dir)
+        score_day(con, end, model, churn=wf)
+        art = wf.for_day(con, end).artifact
+        assert art is not None
+        scores = con.execute(
+            f"SELECT * FROM {warehouse.ACCOUNT_SCORES} WHERE as_of_date = ? "
+            "AND lifecycle_status <> 'Churned' ORDER BY account_id",
+            [end],
+        ).df()
+        signals = read_signals(con, end).set_index("account_id").loc[scores.account_id]
+        stored = con.execute(
+            f"SELECT account_id, rank, feature, value, typical, effect FROM "
+            f"{warehouse.CHURN_DRIVERS} WHERE as_of_date = ? ORDER BY account_id, rank",
+            [end],
+        ).df()
+    # what the model computes now, for the same rows, is what was stored at scoring time
+    top = model.churn_model.top_drivers
+    computed = churn_drivers(art, signals.reset_index(), scores, top=top)
+    expected = [
+        (a, rank, d.feature, d.effect)
+        for a, found in zip(scores.account_id, computed, strict=True)
+        for rank, d in enumerate(found, 1)
+    ]
+    assert len(expected) > 0 and len(stored) == len(expected)
+    got = list(stored[["account_id", "rank", "feature", "effect"]].itertuples(index=False))
+    for g, e in zip(got, expected, strict=True):
+        assert g[:3] == e[:3] and g[3] == pytest.approx(e[3], abs=1e-9)
+    assert (stored.effect >= MIN_DRIVER_EFFECT).all()
+    assert stored.groupby("account_id").size().max() <= top
+    # the drivers explain the stored probability: each alone lowers it, never below zero
+    proba = scores.set_index("account_id").churn_probability
+    assert (stored.effect <= stored.account_id.map(proba) + 1e-4).all()
+    # explain tells the stored drivers, in a process that never loads scikit-learn or dagster
+    account = stored.loc[stored.effect.idxmax(), "account_id"]
+    proc = subprocess.run(
+        [sys.executable, "-c", EXPLAIN_IMPORTS, account],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ACCT_WAREHOUSE": str(db), "ACCT_MODELS_DIR": str(tmp_path / "none")},
+    )
+    assert "EXIT 0 HEAVY -" in proc.stdout, proc.stdout + proc.stderr
+    first = stored[stored.account_id == account].iloc[0]
+    assert f"{first.feature.replace('_', ' ')} = " in proc.stdout
+    assert f"-{first.effect * 100:.0f} pp" in proc.stdout
+    assert "they do not add up to the probability" in proc.stdout

@@ -2,7 +2,8 @@
 
 The suites live in ``acct_pipeline.quality.expectations`` (plain data); this module only wires
 them to assets. Great Expectations is imported when a check runs, never when this module loads.
-Checks on daily assets carry the daily ``partitions_def`` and read only the partitions of the run.
+Checks on daily assets carry the daily ``partitions_def`` and read only the partitions of the run;
+a run of several days records each result against every one of its days (``check_results.py``).
 The score checks that protect the CRM are ``blocking``: a failure stops ``sync.crm_score_sync``
 (and anything else downstream of the scores) for that run.
 """
@@ -12,6 +13,7 @@ from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.defs.check_results import per_partition
 from acct_pipeline.defs.keys import ROWS_KEPT, SCORES_KEY, SIGNALS_KEY, ingest_key
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.resources import WarehouseResource
@@ -105,7 +107,7 @@ def suite_checks(
     )
     def _checks(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[dg.AssetCheckResult]:
+    ) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
         """Validates only the run's partitions (daily assets) and only the selected checks."""
         selected = {k.name for k in context.selected_asset_check_keys}
         days = _partition_days(context) if partitions_def else None
@@ -116,20 +118,24 @@ def suite_checks(
                 reconcile_load(con, spec, days) if spec and ROWS_RECONCILED in selected else None
             )
         # The connection is closed before GX runs: DuckDB has one writer per file.
-        for outcome in prepared.run().values():
-            yield _result(key, outcome)
+        results = [_result(key, outcome) for outcome in prepared.run().values()]
         if reconciliation is not None:
-            yield dg.AssetCheckResult(
-                asset_key=key,
-                check_name=ROWS_RECONCILED,
-                passed=reconciliation.passed,
-                description="; ".join(reconciliation.problems[:5]) or "every row is accounted for",
-                metadata={
-                    **{k: dg.MetadataValue.int(v) for k, v in reconciliation.totals.items()},
-                    "loads_checked": dg.MetadataValue.int(len(reconciliation.loads)),
-                    "problems": dg.MetadataValue.json(reconciliation.problems[:50]),
-                },
+            results.append(
+                dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=ROWS_RECONCILED,
+                    passed=reconciliation.passed,
+                    description="; ".join(reconciliation.problems[:5])
+                    or "every row is accounted for",
+                    metadata={
+                        **{k: dg.MetadataValue.int(v) for k, v in reconciliation.totals.items()},
+                        "loads_checked": dg.MetadataValue.int(len(reconciliation.loads)),
+                        "problems": dg.MetadataValue.json(reconciliation.problems[:50]),
+                    },
+                )
             )
+        # a run over several days records each result against every one of its days
+        yield from per_partition(context, results)
 
     return _checks
 

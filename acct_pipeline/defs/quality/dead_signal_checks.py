@@ -5,10 +5,12 @@ Daily partitioned like the signals. A run of several days (a backfill) is judged
 day: that is the day the scores of the run end on, and the one the sync writes to the CRM.
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
 
+from acct_pipeline.defs.check_results import per_partition
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.quality.checks import SIGNALS_KEY
 from acct_pipeline.defs.resources import WarehouseResource
@@ -33,18 +35,20 @@ def _metadata_value(value: object) -> object:
 )
 def dead_signals_check(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
     """Model measures that are NULL or constant for nearly every account, and configured key
-    features / activity types that never occur, on the newest day of the run."""
+    features / activity types that never occur, on the newest day of the run (recorded against
+    every day of the run, ``check_results.per_partition``)."""
     day = max(date.fromisoformat(k) for k in context.partition_keys)
     model = load_model()
     with warehouse.connect() as con:
         report = find_dead_signals(con, model, day)
     meta = {k: _metadata_value(v) for k, v in report.metadata().items()}
     meta["model_version"] = model.label
-    return dg.AssetCheckResult(
+    result = dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.WARN,
         description=report.summary(),
         metadata=meta,
     )
+    yield from per_partition(context, [result])
