@@ -36,6 +36,7 @@ from acct_pipeline.scoring.signals import (
     usage_rollup_days,
 )
 from acct_pipeline.scoring.usage import FEATURES_SELECT, USAGE_SELECT
+from acct_pipeline.settings import python_for_workers
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
@@ -67,7 +68,7 @@ def spark_session(settings: EngineSettings, conf: dict[str, str] | None = None) 
     else:
         # the Python workers of a local session run this interpreter (PySpark reads the
         # variable when it starts the JVM; a cluster's workers run their own Python)
-        settings.python_for_workers(sys.executable)
+        python_for_workers(sys.executable)
         builder = builder.master(settings.spark_master).config("spark.ui.enabled", "false")
     builder = builder.config("spark.sql.session.timeZone", "UTC")
     for key, value in (conf or {}).items():
