@@ -225,6 +225,7 @@ class Column:
 
     ``required``: a file without the column is rejected; a row with a NULL here is quarantined.
     ``nonnegative``: a negative value breaks the rule ``negative_amount``.
+    ``allowed``: the only values a row may hold (``unknown_value:<col>`` otherwise; case counts).
     Malformed values of typed columns (a timestamp that does not parse) break
     ``malformed_<type>``; ``acct_pipeline.quality.rules`` lists every value rule. A broken value
     of a required (or key) column quarantines its row; one of an optional column is set NULL and
@@ -236,6 +237,7 @@ class Column:
     required: bool = False
     nonnegative: bool = False
     description: str = ""
+    allowed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,9 @@ class TableSpec:
     # a company may simply not have this source (no ticketing, no product tracking): a missing
     # landing file is then a notice, not an error, and the table keeps what it had (or stays empty)
     optional_file: bool = False
+    # columns of which at least one must hold a value (``missing_one_of:<a>,<b>``), e.g. a touch
+    # names its account, its contact or both
+    one_of_required: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:
@@ -486,6 +491,54 @@ PRODUCT_EVENTS = TableSpec(
     ),
 )
 
+# The engagement categories of a touch (acct_pipeline.scoring.engagement scores each of them).
+TOUCH_CATEGORIES: tuple[str, ...] = ("web", "email", "product", "sales_support", "social")
+
+MARKETING_TOUCHES = TableSpec(
+    name="marketing_touches",
+    landing_path="marketing/touches.csv",
+    key=("touch_id",),
+    description=(
+        "Marketing and engagement touches (web visits, content, webinars, email opens / clicks, "
+        "social): one row per touch, on an account, a contact or both."
+    ),
+    columns=(
+        C(
+            "touch_id",
+            "VARCHAR",
+            required=True,
+            description="source-prefixed id, e.g. hs-email-123, sf-cm-00v..., seg-...",
+        ),
+        C("account_id", "VARCHAR", description="CRM company / account id"),
+        C("contact_id", "VARCHAR", description="CRM contact id (reaches the account through it)"),
+        C(
+            "category",
+            "VARCHAR",
+            required=True,
+            allowed=TOUCH_CATEGORIES,
+            description="web, email, product, sales_support, social",
+        ),
+        C(
+            "activity_type",
+            "VARCHAR",
+            required=True,
+            description="page_view, content_download, form_submission, webinar_registered, "
+            "webinar_attended, email_open, email_click, email_reply, email_bounce, "
+            "social_mention, social_share, social_comment, event_attended, ...",
+        ),
+        C("occurred_at", "TIMESTAMP", required=True, description="when it happened (UTC)"),
+        C(
+            "value",
+            "DOUBLE",
+            nonnegative=True,
+            description="duration in seconds or a count; empty = one touch",
+        ),
+        C("source", "VARCHAR", required=True, description="hubspot, salesforce, segment, files"),
+    ),
+    optional_file=True,
+    one_of_required=("account_id", "contact_id"),
+)
+
 del C
 
 RAW_TABLES: tuple[TableSpec, ...] = (
@@ -498,6 +551,7 @@ RAW_TABLES: tuple[TableSpec, ...] = (
     BILLING_INVOICES,
     PRODUCT_GROUPS,
     PRODUCT_EVENTS,
+    MARKETING_TOUCHES,
 )
 RAW_BY_NAME: dict[str, TableSpec] = {t.name: t for t in RAW_TABLES}
 SNAPSHOT_TABLES: tuple[TableSpec, ...] = tuple(t for t in RAW_TABLES if not t.partitioned)
@@ -511,6 +565,8 @@ LOAD_AUDIT = "staging.load_audit"
 ACCOUNTS = "staging.accounts"
 IDENTITY_MAP = "staging.identity_map"
 UNMATCHED_RECORDS = "staging.unmatched_records"
+# Marketing touches with the account each one reaches (or why it reaches none)
+STAGED_TOUCHES = "staging.marketing_touches"
 ACCOUNT_SIGNALS = "features.account_signals"
 # Daily usage rollups of product events (a cache the signals read; acct_pipeline.scoring.usage)
 PRODUCT_USAGE_DAILY = "features.product_usage_daily"

@@ -25,6 +25,7 @@ SOURCE_TABLES: dict[str, str | None] = {
     "ingest.crm_activities": None,
     "ingest.crm_tickets": None,
     "ingest.crm_contacts": None,
+    "ingest.marketing_touches": None,
     "ingest.product_events": EVENT_DATE,
 }
 # What the engine writes (a folder per day): the signals and scores of each day.

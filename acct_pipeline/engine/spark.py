@@ -33,6 +33,7 @@ from acct_pipeline.scoring.signals import (
     SignalParams,
     signal_sql_params,
     signals_sql,
+    usage_rollup_days,
 )
 from acct_pipeline.scoring.usage import FEATURES_SELECT, USAGE_SELECT
 from acct_pipeline.settings import python_for_workers
@@ -106,9 +107,9 @@ class SparkEngine:
     def _sql(self, duckdb_sql: str, params: dict[str, Any]) -> DataFrame:
         return self.spark.sql(to_spark_sql(duckdb_sql, params))
 
-    def usage_rollups(self, as_of: date) -> None:
+    def usage_rollups(self, as_of: date, window_days: int = USAGE_WINDOW_DAYS) -> None:
         """The daily usage rollups of D's window, as the views the signal SQL reads."""
-        days = [as_of - timedelta(days=k) for k in range(USAGE_WINDOW_DAYS)]
+        days = [as_of - timedelta(days=k) for k in range(window_days)]
         have_events = self.spark.catalog.tableExists(view_name("ingest", "product_events"))
         for table, select in (
             (PRODUCT_USAGE_DAILY, USAGE_SELECT),
@@ -124,7 +125,7 @@ class SparkEngine:
     def signals(self, as_of: date, params: SignalParams) -> DataFrame:
         """D's signals (lazy): the signal SQL, transpiled, over the lake."""
         self.register_views()
-        self.usage_rollups(as_of)
+        self.usage_rollups(as_of, usage_rollup_days(params))
         return self._sql(signals_sql(), signal_sql_params(as_of, params))
 
     def compute_signals(self, as_of: date, model: ScoringModel) -> pd.DataFrame:

@@ -8,6 +8,10 @@ Row rules (the row is quarantined for the first one it breaks; the other rows lo
 
 ``malformed_row``             the row has fewer or more fields than the header (a cut last row)
 ``missing_required:<col>``    a required column is empty
+``missing_one_of:<a>,<b>``    none of the columns of which one must be given holds a value
+                              (a marketing touch with neither ``account_id`` nor ``contact_id``)
+``unknown_value:<col>``       a value outside the column's allowed list (a touch ``category``
+                              that is not one of the engagement categories)
 
 Value rules, checked in this order for each typed column:
 
@@ -37,6 +41,8 @@ from acct_pipeline.warehouse import Column, TableSpec, quote_ident, quote_litera
 
 RULE_MALFORMED_ROW = "malformed_row"
 RULE_MISSING = "missing_required"
+RULE_MISSING_ONE_OF = "missing_one_of"
+RULE_UNKNOWN_VALUE = "unknown_value"
 RULE_NEGATIVE = "negative_amount"
 RULE_DUPLICATE = "duplicate_key"
 RULE_NONFINITE = "nonfinite_number"
@@ -62,6 +68,8 @@ _TIME_TYPES = ("TIMESTAMP", "DATE")
 RULE_FAMILIES = (
     RULE_MALFORMED_ROW,
     RULE_MISSING,
+    RULE_MISSING_ONE_OF,
+    RULE_UNKNOWN_VALUE,
     RULE_NONFINITE,
     *_TYPE_RULE.values(),
     RULE_SPECIAL_TIMESTAMP,
@@ -95,6 +103,10 @@ def cast_expr(col: Column, source: str | None = None) -> str:
 
 def duplicate_rule(spec: TableSpec) -> str:
     return f"{RULE_DUPLICATE}:{','.join(spec.key)}"
+
+
+def one_of_rule(spec: TableSpec) -> str:
+    return f"{RULE_MISSING_ONE_OF}:{','.join(spec.one_of_required)}"
 
 
 def nulls_bad_values(spec: TableSpec, col: Column) -> bool:
@@ -152,6 +164,16 @@ def rule_expr(
                 f"WHEN {quote_ident(col.name)} IS NULL "
                 f"THEN {quote_literal(f'{RULE_MISSING}:{col.name}')}"
             )
+    if spec.one_of_required:
+        none = " AND ".join(f"{quote_ident(c)} IS NULL" for c in spec.one_of_required)
+        whens.append(f"WHEN {none} THEN {quote_literal(one_of_rule(spec))}")
+    for col in spec.columns:
+        if col.allowed:
+            listed = ", ".join(quote_literal(v) for v in col.allowed)
+            whens.append(
+                f"WHEN {quote_ident(col.name)} NOT IN ({listed}) "
+                f"THEN {quote_literal(f'{RULE_UNKNOWN_VALUE}:{col.name}')}"
+            )
     for col in spec.columns:
         value = value_columns.get(col.name) or value_rule_expr(col, settings)
         if value is not None and not nulls_bad_values(spec, col):
@@ -165,6 +187,9 @@ def rules_for(spec: TableSpec) -> list[str]:
     """Every rule name that can apply to a table (for documentation and check metadata)."""
     rules = [RULE_MALFORMED_ROW]
     rules += [f"{RULE_MISSING}:{c.name}" for c in spec.columns if c.required]
+    if spec.one_of_required:
+        rules.append(one_of_rule(spec))
+    rules += [f"{RULE_UNKNOWN_VALUE}:{c.name}" for c in spec.columns if c.allowed]
     for col in spec.columns:
         names = []
         if col.type in _NUMBER_TYPES:

@@ -61,6 +61,7 @@ from acct_pipeline.warehouse import (
     CRM_COMPANIES,
     CRM_CONTACTS,
     CRM_TICKETS,
+    MARKETING_TOUCHES,
     PRODUCT_EVENTS,
     PRODUCT_GROUPS,
     SNAPSHOT_TABLES,
@@ -122,8 +123,32 @@ BAD_TIMESTAMPS = (
 
 # Random streams (the second element of every seed).
 _S_ACCOUNTS, _S_HEALTH, _S_EVENTS, _S_CRM, _S_TICKETS, _S_BILLING, _S_DIRT, _S_SNAPSHOT = range(8)
+# marketing touches and their dirt: streams of their own, so the other files do not change
+_S_TOUCHES, _S_TOUCH_DIRT = 8, 9
 
 _NULL = pa.scalar(None, pa.string())
+
+# Marketing touches (``marketing/touches.csv``): (category, activity type, source, id prefix,
+# touches per contact and day at sigmoid(health) = 0 and = 1). Rates rise with health, but far
+# less than an account's own affinity for the channel varies (a lognormal factor per account and
+# channel), so a channel alone says little about an account.
+TOUCH_KINDS: tuple[tuple[str, str, str, str, float, float], ...] = (
+    ("web", "page_view", "segment", "seg-pv-", 0.05, 0.14),
+    ("web", "content_download", "hubspot", "hs-form-", 0.002, 0.008),
+    ("web", "form_submission", "hubspot", "hs-form-", 0.001, 0.004),
+    ("web", "webinar_registered", "salesforce", "sf-cm-", 0.001, 0.003),
+    ("web", "webinar_attended", "salesforce", "sf-cm-", 0.0004, 0.002),
+    ("email", "email_open", "hubspot", "hs-email-", 0.05, 0.12),
+    ("email", "email_click", "hubspot", "hs-email-", 0.006, 0.03),
+    ("email", "email_reply", "hubspot", "hs-email-", 0.0005, 0.003),
+    ("email", "email_bounce", "hubspot", "hs-email-", 0.002, 0.002),
+    ("social", "social_mention", "files", "soc-", 0.002, 0.004),
+    ("social", "social_share", "files", "soc-", 0.001, 0.003),
+    ("social", "social_comment", "files", "soc-", 0.001, 0.003),
+)
+NO_MARKETING_SHARE = 0.15  # accounts the marketing tools never see (no touches at all)
+CHANNEL_AFFINITY_SIGMA = 0.8  # spread of an account's affinity for a channel (log scale)
+TOUCH_CONTACT_ONLY_SHARE = 0.4  # touches that name only the contact (the account through it)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -298,6 +323,7 @@ class Simulation:
         self.epad = float(epad)
         self.out = _Writer(root)
         self.activity_counter = self.ticket_counter = self.invoice_counter = 0
+        self.touch_counter = 0
 
     # -- helpers -------------------------------------------------------------------------------
     def rng(self, stream: int, t: int = -PREHISTORY_DAYS - 1) -> np.random.Generator:
@@ -446,6 +472,18 @@ class Simulation:
             ~self.c_champ & (leave < self.end_sec) & (leave > self.c_created), leave, -1
         )
         self.new_contacts: list[tuple[np.ndarray, np.ndarray]] = []  # replacements (acct, created)
+
+    # the engagement channels this book's marketing tools record (a scenario may lack one)
+    touch_channels: tuple[str, ...] = ("web", "email", "social")
+
+    def setup_marketing(self) -> None:
+        """Which accounts the marketing tools see, and each account's affinity per channel."""
+        rng = self.rng(_S_TOUCHES)
+        self.has_marketing = rng.random(self.n) >= NO_MARKETING_SHARE
+        self.channel_affinity = {
+            c: np.exp(rng.normal(-0.5 * CHANNEL_AFFINITY_SIGMA**2, CHANNEL_AFFINITY_SIGMA, self.n))
+            for c in ("web", "email", "social")
+        }
 
     # -- the daily loop ------------------------------------------------------------------------
     def step_health(self, t: int) -> None:
@@ -680,6 +718,71 @@ class Simulation:
             key="activity_id",
         )
         self.out.add(CRM_ACTIVITIES, f, planted, f.rows)
+        f.write(cols)
+
+    def touches_for_day(self, t: int, f: CsvFile) -> None:
+        """One day's marketing touches of the accounts the marketing tools see, with dirt."""
+        rng = self.rng(_S_TOUCHES, t)
+        idx = np.flatnonzero(self.alive(t) & self.has_marketing)
+        if not len(idx):
+            return
+        s = _sigmoid(self.h[idx])
+        people = self.n_contacts[idx]
+        acct_parts, kind_parts = [], []
+        for k, (cat, _act, _src, _pre, low, high) in enumerate(TOUCH_KINDS):
+            if cat not in self.touch_channels:
+                continue
+            lam = people * (low + (high - low) * s) * self.channel_affinity[cat][idx]
+            counts = rng.poisson(lam)
+            acct_parts.append(np.repeat(idx, counts))
+            kind_parts.append(np.full(int(counts.sum()), k))
+        acct = np.concatenate(acct_parts)
+        kind = np.concatenate(kind_parts)
+        m = len(acct)
+        if not m:
+            return
+        when = self.sec(t) + rng.integers(0, DAY, m)
+        order = np.lexsort((kind, when))
+        acct, kind, when = acct[order], kind[order], when[order]
+        contact = self.contact_start[acct] + (rng.random(m) * self.n_contacts[acct]).astype(
+            np.int64
+        )
+        gone = (self.c_left[contact] >= 0) & (self.c_left[contact] <= when)
+        anonymous = np.array([TOUCH_KINDS[k][1] == "page_view" for k in range(len(TOUCH_KINDS))])
+        no_contact = gone | (anonymous[kind] & (rng.random(m) < 0.6))
+        contact_only = ~no_contact & (rng.random(m) < TOUCH_CONTACT_ONLY_SHARE)
+        kinds = np.array(TOUCH_KINDS, dtype=object)
+        cols = {
+            "touch_id": pc.binary_join_element_wise(
+                pa.array(kinds[kind, 3].astype(str)),
+                ids("", self.touch_counter + np.arange(m), 9),
+                "",
+            ),
+            "account_id": pc.if_else(
+                pa.array(contact_only), _NULL, self.company_id.take(pa.array(acct))
+            ),
+            "contact_id": pc.if_else(pa.array(no_contact), _NULL, ids("ct_", contact + 1, 7)),
+            "category": pa.array(kinds[kind, 0].astype(str)),
+            "activity_type": pa.array(kinds[kind, 1].astype(str)),
+            "occurred_at": iso(when),
+            "value": pa.nulls(m, pa.string()),
+            "source": pa.array(kinds[kind, 2].astype(str)),
+        }
+        self.touch_counter += m
+        drng = self.rng(_S_TOUCH_DIRT, t)
+        first = t == 0  # one of each planted problem on the period's first day, at least
+        cols, planted = _plant(
+            cols,
+            drng,
+            malformed=("occurred_at", max(int(first), _dirt_count(drng, m, DIRT_RATE))),
+            duplicates=max(int(first), _dirt_count(drng, m, DIRT_RATE)),
+            key="touch_id",
+        )
+        if first:
+            cols, extra = _broken_touches(cols, self.touch_counter, self.company_id[int(idx[0])])
+            self.touch_counter += 2
+            planted += extra
+        self.out.add(MARKETING_TOUCHES, f, planted, f.rows)
         f.write(cols)
 
     def tickets_for_day(self, t: int, f: CsvFile) -> None:
@@ -1087,8 +1190,10 @@ class Simulation:
         self.say(f"accounts: {self.n:,} ({self.start_date} .. {self.end_date})")
         self.setup_accounts()
         self.setup_contacts()
+        self.setup_marketing()
         events_total = event_ids = 0
         with (
+            self.out.open(MARKETING_TOUCHES) as f_touch,
             self.out.open(CRM_ACTIVITIES) as f_act,
             self.out.open(CRM_TICKETS) as f_tk,
             self.out.open(BILLING_INVOICES) as f_inv,
@@ -1098,6 +1203,7 @@ class Simulation:
                 self.activities_for_day(t, f_act)
                 self.tickets_for_day(t, f_tk)
                 self.invoices_for_day(t, f_inv)
+                self.touches_for_day(t, f_touch)
                 if t >= 0:
                     day = self.start_date + timedelta(days=t)
                     rel = PRODUCT_EVENTS.landing_path.format(date=day.isoformat())
@@ -1146,6 +1252,28 @@ class Simulation:
 
 
 _SNAPSHOTS = SNAPSHOT_TABLES
+
+
+def _broken_touches(
+    cols: dict[str, pa.Array], counter: int, account: pa.Scalar
+) -> tuple[dict[str, pa.Array], list[tuple[int, str]]]:
+    """Append two touches the contract rejects: an unknown category, and neither an account nor
+    a contact. Returns the columns and their ``(0-based row, rule)``."""
+    n = len(cols["touch_id"])
+    when = cols["occurred_at"][0].as_py()
+    extra = {
+        "touch_id": [f"seg-bad-{counter:09d}", f"seg-bad-{counter + 1:09d}"],
+        "account_id": [account.as_py(), None],
+        "contact_id": [None, None],
+        "category": ["podcast", "web"],
+        "activity_type": ["episode_played", "page_view"],
+        "occurred_at": [when, when],
+        "value": [None, None],
+        "source": ["segment", "segment"],
+    }
+    out = {c: pa.concat_arrays([a, pa.array(extra[c], pa.string())]) for c, a in cols.items()}
+    rules = [(n, "unknown_value:category"), (n + 1, "missing_one_of:account_id,contact_id")]
+    return out, rules
 
 
 def _count_rows(path: Path) -> int:

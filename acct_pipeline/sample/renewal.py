@@ -27,6 +27,8 @@ the event writer) and changes what drives it, the way a different company's data
   Product events are named the Segment / Amplitude way (``Logged In``, ``Report Generated``, ...),
   plans are team / business / scale with other prices. CSM e-mails, replies (likelier while the
   champion is there and adoption rises), quarterly business reviews before renewal, calls.
+* **Marketing without social.** Web and e-mail touches (``marketing/touches.csv``) as in the
+  default, following adoption; no social touches at all.
 * **Same contract, same truth.** Files, planted dirt, manifest and ``_truth/outcomes.csv`` have
   the default's layout; the manifest names the scenario, its mechanics
   and the accounts that are untracked, contact-less, without tickets, without seats, or lost a
@@ -114,6 +116,10 @@ MECHANICS = [
 
 class RenewalSimulation(Simulation):
     """See the module docstring."""
+
+    # this book's marketing tools record web and email, no social at all: a whole engagement
+    # category is missing (the scores leave it out and re-weight the others)
+    touch_channels = ("web", "email")
 
     event_names = EVENT_NAMES
     event_props = _EVENT_PROPS

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from acct_pipeline.scoring import engagement
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
 from acct_pipeline.scoring.overrides import override_section
 from acct_pipeline.scoring.reasons import MIN_IMPACT, default_sentence, render
@@ -224,6 +225,7 @@ def explain(
         lines += [f"  - {r}" for r in labelled.caps + labelled.risks] or ["  (none)"]
         lines.append("strengths (earn points):")
         lines += [f"  + {r}" for r in labelled.strengths] or ["  (none)"]
+        lines += engagement_breakdown(s, signals.iloc[0], model)
     drivers, missing = _churn_drivers(con, scores, account_id, as_of)
     if missing:
         lines.append(f"churn drivers: {missing}")
@@ -237,6 +239,50 @@ def explain(
     lines.append(f"playbook: {s.recommended_playbook or '-'}")
     lines += override_section(con, account_id, as_of)
     return "\n".join(lines)
+
+
+def engagement_breakdown(scores: pd.Series, signals: pd.Series, model: ScoringModel) -> list[str]:
+    """The engagement categories of one account-day: each one's score, weight in the engagement
+    score (re-weighted over the categories with data), weighted activity, people, recency and
+    change vs the previous window; "no data" for a category left out."""
+    comps = model.scores.get(engagement.ENGAGEMENT_SCORE)
+    weights = {
+        c: comps.components[c].weight
+        for c in engagement.CATEGORIES
+        if comps and c in comps.components
+    }
+    window = model.engagement.window_days
+
+    def num(col: str) -> float:
+        v = scores.get(col) if col in scores else signals.get(col)
+        return float(v) if v is not None and v == v else float("nan")
+
+    known = {c: not math.isnan(num(engagement.score_column(c))) for c in engagement.CATEGORIES}
+    total = sum(w for c, w in weights.items() if known[c]) or 1.0
+    lines = [
+        "",
+        f"engagement categories ({window}-day window; "
+        f"engagement score {_fmt(scores.get('engagement_score'))}):",
+    ]
+    if math.isnan(num("engagement_score")):
+        return [*lines, "  (no engagement score on this day)"]
+    for c in engagement.CATEGORIES:
+        label = engagement.label(c)
+        if not known[c]:
+            lines.append(f"  {label:<16}   no data (left out, the others re-weighted)")
+            continue
+        share = weights.get(c, 0.0) / total
+        change = num(engagement.signal_name(c, "change_pct"))
+        moved = "n/a" if math.isnan(change) else f"{change:+.0%}"
+        lines.append(
+            f"  {label:<16} {_fmt(num(engagement.score_column(c)), '5.1f')}/100  "
+            f"weight {share:4.0%}  "
+            f"activity {_fmt(num(engagement.signal_name(c, 'weighted')), '.0f')}"
+            f"  people {_fmt(num(engagement.signal_name(c, 'engaged_contacts')), '.0f')}"
+            f"  last {_fmt(num(engagement.signal_name(c, 'days_since_last')), '.0f')} d ago"
+            f"  vs prior {window} d {moved}"
+        )
+    return lines
 
 
 def _churn_drivers(

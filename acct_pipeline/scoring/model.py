@@ -9,6 +9,7 @@ Schema (see ``models/default.yaml`` for a full example)::
 
     name, version, owner, description, changelog: [{version, date, change}]
     signals:    key_features, activity_weights, touch_types, half_life_days, lookback_days
+    engagement: {window_days (30|60|90), weights: {<category>: {<activity_type>: points}}}
     scores:     {health|engagement|value|<any>: {components: {<name>: {weight, measures: [...]}},
                                                  knockouts: [...]}}
       measure:  {signal, name?, label?, weight, direction, missing, missing_points, reason,
@@ -40,6 +41,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acct_pipeline.scoring import engagement as eng
 from acct_pipeline.scoring.actions import (
     AudienceDef,
     Caps,
@@ -336,6 +338,41 @@ class SignalSettings(_Strict):
     lookback_days: int = Field(default=180, ge=30)
 
 
+class EngagementSettings(_Strict):
+    """The engagement categories' window and activity weights (``scoring/engagement.py``)."""
+
+    window_days: int = eng.DEFAULT_WINDOW_DAYS
+    # merged over the defaults: a model lists only the weights it changes
+    weights: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @field_validator("window_days")
+    @classmethod
+    def _window(cls, v: int) -> int:
+        if v not in eng.ALLOWED_WINDOWS:
+            allowed = ", ".join(map(str, eng.ALLOWED_WINDOWS))
+            raise ValueError(f"window_days must be one of {allowed}")
+        return v
+
+    @field_validator("weights")
+    @classmethod
+    def _categories(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for category, by_type in v.items():
+            if category not in eng.CATEGORIES:
+                raise ValueError(
+                    f"weights: unknown category '{category}' (known: {', '.join(eng.CATEGORIES)})"
+                )
+            for activity, w in by_type.items():
+                if w < 0:
+                    raise ValueError(f"weights.{category}.{activity} is negative")
+        return v
+
+    def merged_weights(self) -> dict[str, dict[str, float]]:
+        out = {c: dict(by_type) for c, by_type in eng.DEFAULT_WEIGHTS.items()}
+        for c, by_type in self.weights.items():
+            out.setdefault(c, {}).update(by_type)
+        return out
+
+
 class ChangelogEntry(_Strict):
     version: str
     date: date
@@ -352,6 +389,7 @@ class ScoringModel(_Strict):
     description: str = ""
     changelog: list[ChangelogEntry] = Field(min_length=1)
     signals: SignalSettings = SignalSettings()
+    engagement: EngagementSettings = EngagementSettings()
     scores: dict[str, ScoreDef]
     tiers: Tiers
     trend: Trend = Trend()
@@ -441,6 +479,12 @@ class ScoringModel(_Strict):
             touch_types=tuple(s.touch_types),
             half_life_days=s.half_life_days,
             lookback_days=s.lookback_days,
+            engagement_window_days=self.engagement.window_days,
+            engagement_weights=tuple(
+                (c, t, float(w))
+                for c, by_type in self.engagement.merged_weights().items()
+                for t, w in by_type.items()
+            ),
         )
 
     @property

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from acct_pipeline.scoring import engagement
 from acct_pipeline.scoring.rules import NEUTRAL_POINTS, ScoreResult
 
 
@@ -260,6 +261,45 @@ def reason_codes(
     return [flat[e - c : e] for e, c in zip(ends, counts.tolist(), strict=True)], mat
 
 
+def engagement_change_reasons(signals: pd.DataFrame, window_days: int) -> np.ndarray:
+    """Per row, the engagement category that fell most vs the previous window, as a sentence
+    ("email engagement down 60 % vs prior 30 days"), or None.
+
+    Only a fall of at least ``engagement.REASON_MIN_DROP`` from at least
+    ``engagement.REASON_MIN_PRIOR_POINTS`` weighted points counts; the share is rounded to 10 %
+    so the wording changes only when the news does (reasons are CRM fields).
+    """
+    n = len(signals)
+    worst = np.full(n, np.inf)
+    which = np.full(n, -1)
+    for i, cat in enumerate(engagement.CATEGORIES):
+        change_col = engagement.signal_name(cat, "change_pct")
+        if change_col not in signals:
+            continue
+        change = pd.to_numeric(signals[change_col], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        now = pd.to_numeric(
+            signals.get(engagement.signal_name(cat, "weighted")), errors="coerce"
+        ).to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prior = now / (1.0 + change)
+        hit = (change <= -engagement.REASON_MIN_DROP) & (
+            prior >= engagement.REASON_MIN_PRIOR_POINTS
+        )
+        better = hit & (change < worst)
+        worst = np.where(better, change, worst)
+        which = np.where(better, i, which)
+    out = np.full(n, None, dtype=object)
+    for i, cat in enumerate(engagement.CATEGORIES):
+        rows = which == i
+        for pct in np.unique(np.round(-worst[rows] * 10) * 10):
+            out[rows & (np.round(-worst * 10) * 10 == pct)] = (
+                f"{engagement.label(cat)} engagement down {pct:.0f} % vs prior {window_days} days"
+            )
+    return out
+
+
 def knockout_impact(result: ScoreResult) -> np.ndarray:
     """Points removed by knock-out caps per row (0 where none bit)."""
     return np.nan_to_num(result.uncapped - result.score)
@@ -268,6 +308,7 @@ def knockout_impact(result: ScoreResult) -> np.ndarray:
 __all__ = [
     "NEUTRAL_POINTS",
     "ReasonFormatter",
+    "engagement_change_reasons",
     "knockout_impact",
     "reason_codes",
     "reason_texts",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from acct_pipeline.scoring import engagement
 from acct_pipeline.scoring.churn import (
     ChurnArtifact,
     ChurnDriver,
@@ -28,7 +29,7 @@ from acct_pipeline.scoring.churn import (
 from acct_pipeline.scoring.lifecycle import CHURNED, lifecycle_status
 from acct_pipeline.scoring.model import HEALTH, ScoringModel, load_model
 from acct_pipeline.scoring.overrides import apply_overrides
-from acct_pipeline.scoring.reasons import reason_texts
+from acct_pipeline.scoring.reasons import engagement_change_reasons, reason_texts
 from acct_pipeline.scoring.registry import check_and_register
 from acct_pipeline.scoring.rules import ScoreResult, evaluate_model
 from acct_pipeline.scoring.score_columns import POINTS_PREFIX, points_columns
@@ -75,6 +76,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "data_coverage",
     "churn_model_version",
     "churn_note",
+    # the engagement categories 0-100 (NULL: no data for the category; scoring/engagement.py)
+    *engagement.SCORE_COLUMNS,
 )
 HISTORY_COLUMNS: tuple[str, ...] = (
     "previous_tier",
@@ -163,6 +166,8 @@ def score_frame(
     trend = np.where(churned, None, trend_label(tp, model.trend))
     texts, counts = reason_texts(health, sig, model.reasons.max_reasons)[:2]
     coverage, gaps = data_coverage(health, model)
+    falls = engagement_change_reasons(sig, model.engagement.window_days)
+    texts, counts = _with_row_notes(texts, counts, np.where(churned, None, falls))
     texts, counts = _with_row_notes(texts, counts, _row_notes(gaps, churned, sig, as_of))
     reasons = _list_column(texts, counts)
     # one lookup per distinct (tier, trend), not per account
@@ -201,9 +206,21 @@ def score_frame(
             "churn_note": np.where(churned, CHURNED_NOTE, None),
         }
     )
+    for col, values in category_scores(results, n).items():
+        out[col] = np.where(churned, np.nan, np.round(values, 1))
     for comp, pts in health.component_points.items():
         out[f"{POINTS_PREFIX}{comp}"] = np.where(churned, np.nan, np.round(pts, 2))
     return out, results
+
+
+def category_scores(results: dict[str, ScoreResult], n: int) -> dict[str, np.ndarray]:
+    """Each engagement category's 0-100 score (the engagement score's component of that name;
+    NaN where the account has no data for it, or the model has no such component)."""
+    score = results.get(engagement.ENGAGEMENT_SCORE)
+    comps = score.component_scores if score is not None else {}
+    return {
+        engagement.score_column(c): comps.get(c, np.full(n, np.nan)) for c in engagement.CATEGORIES
+    }
 
 
 def data_coverage(
@@ -293,6 +310,7 @@ def read_signals(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
 
 def _insert_sql(model: ScoringModel) -> str:
     points = ",\n       ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in points_columns(model))
+    categories = "".join(f"CAST({c} AS DOUBLE) AS {c}, " for c in engagement.SCORE_COLUMNS)
     return f"""
 SELECT CAST(account_id AS VARCHAR)          AS account_id,
        CAST(as_of_date AS DATE)             AS as_of_date,
@@ -312,6 +330,7 @@ SELECT CAST(account_id AS VARCHAR)          AS account_id,
        CAST(data_coverage AS DOUBLE)        AS data_coverage,
        CAST(churn_model_version AS VARCHAR) AS churn_model_version,
        CAST(churn_note AS VARCHAR)          AS churn_note,
+       {categories}
        {points}
 FROM {_SCORES_TMP}
 """

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from acct_pipeline.scoring import engagement
 from acct_pipeline.scoring.usage import refresh_usage_rollups
 from acct_pipeline.warehouse import ACCOUNT_SIGNALS, AS_OF_DATE, replace_partition
 
@@ -85,6 +86,16 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("champions", "relationship", "champions still at the company"),
     Signal("champion_left_90d", "relationship", "1 when a champion left in the last 90 days"),
     Signal("new_contacts_90d", "relationship", "contacts added in the last 90 days"),
+    # engagement categories over the model's window (acct_pipeline.scoring.engagement)
+    *(
+        Signal(
+            engagement.signal_name(c, suffix),
+            "engagement_categories",
+            text.format(c=engagement.label(c)),
+        )
+        for c in engagement.CATEGORIES
+        for suffix, text in engagement.SIGNAL_SUFFIXES.items()
+    ),
 )
 SIGNALS_BY_NAME: dict[str, Signal] = {s.name: s for s in SIGNALS}
 NUMERIC_SIGNALS: tuple[str, ...] = tuple(s.name for s in SIGNALS if s.numeric)
@@ -115,6 +126,13 @@ class SignalParams:
     touch_types: tuple[str, ...] = DEFAULT_TOUCH_TYPES
     half_life_days: float | None = 30.0
     lookback_days: int = 180
+    engagement_window_days: int = engagement.DEFAULT_WINDOW_DAYS
+    # (category, activity type, weight) for the engagement categories
+    engagement_weights: tuple[tuple[str, str, float], ...] = tuple(
+        (c, t, float(w))
+        for c, by_type in engagement.DEFAULT_WEIGHTS.items()
+        for t, w in by_type.items()
+    )
 
 
 # Days of product usage the signal SQL reads (the usage trend: last 7 days vs the 28 before).
@@ -123,9 +141,22 @@ USAGE_WINDOW_DAYS = 35
 KEY_FEATURES_WINDOW_DAYS = 30
 
 
+def usage_rollup_days(params: SignalParams) -> int:
+    """Days of daily usage rollups the signal SQL reads: the usage windows, or two engagement
+    windows (the current one and the one before it) when that is longer."""
+    return max(USAGE_WINDOW_DAYS, 2 * int(params.engagement_window_days))
+
+
 def signal_sql_params(as_of: date, params: SignalParams) -> dict[str, object]:
     """The ``$name`` parameters of ``sql/signals.sql`` for day ``as_of`` (both engines)."""
     return {
+        "engagement_window_days": int(params.engagement_window_days),
+        "engagement_first_day": as_of - timedelta(days=2 * int(params.engagement_window_days) - 1),
+        "ticket_activity": engagement.TICKET_ACTIVITY,
+        "product_activity": engagement.PRODUCT_ACTIVITY,
+        "engagement_categories": [c for c, _, _ in params.engagement_weights],
+        "engagement_types": [t for _, t, _ in params.engagement_weights],
+        "engagement_weights": [float(w) for _, _, w in params.engagement_weights],
         "as_of": as_of,
         "key_features": list(params.key_features),
         "activity_types": [t for t, _ in params.activity_weights],
@@ -142,7 +173,7 @@ def signals_frame_sql(con: duckdb.DuckDBPyConnection, as_of: date, params: Signa
     First brings the daily usage rollups of D's window in step with the raw product events
     (``acct_pipeline.scoring.usage``): usually one new day, nothing on a rerun.
     """
-    refresh_usage_rollups(con, as_of - timedelta(days=USAGE_WINDOW_DAYS - 1), as_of)
+    refresh_usage_rollups(con, as_of - timedelta(days=usage_rollup_days(params) - 1), as_of)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_SIGNALS_TMP} AS {signals_sql()}",
         signal_sql_params(as_of, params),
@@ -176,7 +207,7 @@ def compute_signals_for_days(
     ordered = sorted(days)
     if not ordered:
         return 0, 0
-    first = ordered[0] - timedelta(days=USAGE_WINDOW_DAYS - 1)
+    first = ordered[0] - timedelta(days=usage_rollup_days(model.signal_params()) - 1)
     rebuilt = refresh_usage_rollups(con, first, ordered[-1])
     rows = 0
     for i, day in enumerate(ordered, 1):

@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from acct_pipeline.scoring import engagement
 from acct_pipeline.scoring.lifecycle import STATUSES
 from acct_pipeline.scoring.tiers import model_tier_names
 
@@ -281,6 +282,42 @@ def action_fields(tiers: Sequence[str]) -> tuple[FieldSpec, ...]:
     )
 
 
+def _engagement_field(name: str, label: str, hubspot: str, salesforce: str) -> FieldSpec:
+    return FieldSpec(
+        name,
+        name,
+        "number",
+        label,
+        hubspot,
+        salesforce,
+        decimals=0,
+        tolerance=5,
+        description=f"{label} 0-100 (empty: no data); moves under 5 points are not re-sent alone",
+    )
+
+
+# Fields a mapping file may name without spelling them out (``- name: engagement_email``): the
+# engagement score and its five categories (scoring/engagement.py). Not sent by default. A
+# category with no data for the account is NULL, so the CRM field is left alone (``nulls: skip``).
+OPTIONAL_FIELDS: dict[str, FieldSpec] = {
+    f.name: f
+    for f in (
+        _engagement_field(
+            "engagement_score", "Engagement score", "acct_engagement_score", "Engagement_Score__c"
+        ),
+        *(
+            _engagement_field(
+                engagement.score_column(c),
+                f"Engagement: {engagement.label(c)}",
+                f"acct_{engagement.score_column(c)}",
+                f"Engagement_{''.join(p.title() for p in c.split('_'))}__c",
+            )
+            for c in engagement.CATEGORIES
+        ),
+    )
+}
+
+
 @dataclass(frozen=True)
 class FieldMapping:
     """The allow-list of fields, in a fixed order."""
@@ -413,6 +450,9 @@ def _spec_from(raw: Mapping[str, Any], origin: str, name: str | None = None) -> 
         data["options"] = _tuple(data["options"])
     if "name" not in data:
         raise MappingError(f"field mapping {origin}: a field has no 'name'")
+    preset = OPTIONAL_FIELDS.get(data["name"])
+    if preset is not None:  # a named optional field: its defaults, overridden by what is given
+        data = {**{f.name: getattr(preset, f.name) for f in fields(FieldSpec)}, **data}
     data.setdefault("source", data["name"])
     try:
         return FieldSpec(**data)

@@ -115,7 +115,7 @@ def test_nps_absent_everywhere_names_nps_latest(healthy: Path) -> None:
     dead = {s.signal: s for s in report.dead}
     assert list(dead) == ["nps_latest"]
     assert dead["nps_latest"].null_share == 1.0
-    assert set(dead["nps_latest"].used_by) == {"health.engagement", "engagement.sentiment"}
+    assert set(dead["nps_latest"].used_by) == {"health.engagement"}
     assert "nps_latest: NULL for 100% of 40 accounts" in report.summary()
 
 

@@ -76,6 +76,11 @@ def first_broken_rule(spec: TableSpec, row: dict[str, str]) -> str | None:
     for col in spec.columns:
         if col.required and not row[col.name]:
             return f"missing_required:{col.name}"
+    if spec.one_of_required and not any(row[c] for c in spec.one_of_required):
+        return f"missing_one_of:{','.join(spec.one_of_required)}"
+    for col in spec.columns:
+        if col.allowed and row[col.name] not in col.allowed:
+            return f"unknown_value:{col.name}"
     for col in spec.columns:
         value = row[col.name]
         if not value:
@@ -127,7 +132,7 @@ def bad_rows(root: Path, spec: TableSpec) -> set[tuple[str, str, int, str]]:
 def test_the_same_seed_gives_byte_identical_files(sample: Path, tmp_path: Path) -> None:
     generate_sample(tmp_path, seed=3, **SIZE)
     first, second = checksums(sample), checksums(tmp_path)
-    assert len(first) == 8 + SIZE["days"] + 2  # 8 snapshot files, one per day, manifest, truth
+    assert len(first) == 9 + SIZE["days"] + 2  # 9 snapshot files, one per day, manifest, truth
     assert first == second
 
 
@@ -239,7 +244,9 @@ def test_the_loader_quarantines_exactly_the_planted_rows(sample: Path, tmp_path:
         "duplicate_key",
         "malformed_timestamp",
         "missing_required",
+        "missing_one_of",
         "negative_amount",
+        "unknown_value",
     }
     assert quarantined == planted
 

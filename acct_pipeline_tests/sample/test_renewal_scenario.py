@@ -55,7 +55,7 @@ def test_the_same_arguments_give_byte_identical_files(tmp_path: Path) -> None:
     generate_sample(tmp_path / "b", scenario="renewal", **SMALL)
     generate_sample(tmp_path / "c", scenario="default", **SMALL)
     first, second, default = (checksums(tmp_path / k) for k in "abc")
-    assert len(first) == 8 + SMALL["days"] + 2 and first == second
+    assert len(first) == 9 + SMALL["days"] + 2 and first == second
     assert set(first) == set(default)
     same = {name for name in first if first[name] == default[name]}
     assert not same, f"the renewal scenario reproduced the default's {same}"

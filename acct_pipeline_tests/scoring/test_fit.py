@@ -89,7 +89,7 @@ def test_fit_weights_flags_and_changelog(rows: FitRows, tmp_path: Path) -> None:
     path = tmp_path / "candidate.yaml"
     path.write_text(result.text)
     cand = load_model(path)
-    assert cand.version == "1.2.0" and cand.name == model.name
+    assert cand.version == "1.3.0" and cand.name == model.name
     assert cand.health.components["usage"].weight == result.component_weights["usage"]
     text = path.read_text()
     assert "# FLAG: the data contradict direction higher_is_better" in text

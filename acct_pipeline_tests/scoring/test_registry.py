@@ -64,10 +64,10 @@ def test_a_changed_file_with_the_same_version_is_refused(
     )
 
     # bumped: accepted, registered as a second live version, rows carry the new name@version
-    text = path.read_text().replace('version: "1.1.0"', 'version: "1.2.0"', 1)
+    text = path.read_text().replace('version: "1.2.0"', 'version: "1.3.0"', 1)
     text = text.replace(
         "changelog:\n",
-        'changelog:\n  - version: "1.2.0"\n    date: 2026-12-10\n    change: usage 40.\n',
+        'changelog:\n  - version: "1.3.0"\n    date: 2026-12-10\n    change: usage 40.\n',
         1,
     )
     path.write_text(text)
@@ -120,6 +120,6 @@ def test_models_command_lists_the_registry(
         score_day(c, AS_OF, load_model(path), churn=None)
     assert cli.COMMANDS["models"](argparse.Namespace(models_action=None)) == 0
     out = capsys.readouterr().out
-    assert "default@1.1.0" in out and "live" in out and "not approved through a backtest" in out
+    assert "default@1.2.0" in out and "live" in out and "not approved through a backtest" in out
     args = cli.build_parser().parse_args(["models", "approve", str(path)])
     assert args.models_action == "approve" and args.backtest is None

@@ -245,7 +245,7 @@ def test_score_day_columns_points_and_rescoring(con: duckdb.DuckDBPyConnection) 
     pts = a[points_columns(MODEL)].astype(float).fillna(0).sum()
     assert 0 <= a.health_score <= 100
     assert a.health_score == pytest.approx(min(pts, 100), abs=0.1)  # no knock-out fires for A
-    assert a.model_version == "default@1.1.0"
+    assert a.model_version == MODEL.label
     assert a.previous_tier is not None and a.score_delta_7d == pytest.approx(0.0, abs=30)
     assert len(a.reason_codes) >= 3 and any(ch.isdigit() for ch in a.reason_codes[0])
     assert a.recommended_playbook == MODEL.playbook(a.tier, a.trend)

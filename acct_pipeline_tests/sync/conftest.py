@@ -71,7 +71,7 @@ def write_scores(db: Path, day: date, ids: list[str], bump: dict[str, float] | N
                     None,
                 )
             )
-        cols = list(SCORE_COLUMNS)
+        cols = list(SCORE_COLUMNS)[: len(rows[0])]  # the engagement categories stay NULL
         frame = pd.DataFrame(rows, columns=cols)  # noqa: F841 - read by DuckDB's replacement scan
         con.execute(f"INSERT INTO {warehouse.ACCOUNT_SCORES} BY NAME SELECT * FROM frame")
 

@@ -265,7 +265,7 @@ def test_a_candidate_with_productions_version_is_warned_about(
     bumped = tmp_path / "bumped.yaml"
     bumped.write_text(
         text.replace("drop_points_7d: 10", "drop_points_7d: 12").replace(
-            'version: "1.1.0"', 'version: "1.2.0"', 1
+            'version: "1.2.0"', 'version: "1.3.0"', 1
         )
     )
     assert "production's own model" in (same_version_warning(same) or "")

@@ -21,6 +21,7 @@ UPSTREAM = [
             "crm_tickets",
             "billing_subscriptions",
             "billing_invoices",
+            "marketing_touches",
         )
     ),
     ACCOUNTS_KEY,

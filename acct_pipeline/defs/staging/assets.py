@@ -6,11 +6,13 @@ from acct_pipeline.defs.keys import (
     ACCOUNTS_KEY,
     DUPLICATE_DOMAINS_KEY,
     IDENTITY_MAP_KEY,
+    STAGED_TOUCHES_KEY,
     UNMATCHED_KEY,
     ingest_key,
 )
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.quality.identity import build_accounts, build_identity
+from acct_pipeline.quality.touches import build_staged_touches
 
 
 @dg.asset(
@@ -87,3 +89,18 @@ def identity_map(warehouse: WarehouseResource):
         asset_key=DUPLICATE_DOMAINS_KEY,
         metadata={"shared_domains": dg.MetadataValue.int(stats["duplicate_domains"])},
     )
+
+
+@dg.asset(
+    key=STAGED_TOUCHES_KEY,
+    group_name="staging",
+    kinds={"duckdb"},
+    deps=[ACCOUNTS_KEY, ingest_key("crm_contacts"), ingest_key("marketing_touches")],
+)
+def marketing_touches(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every marketing touch (web, email, social, ...) with the CRM account it reaches: the
+    account it names, else the company of the contact it names. Touches that reach no account
+    are kept with the reason (unknown account id, unknown contact id, contact without account)."""
+    with warehouse.connect() as con:
+        stats = build_staged_touches(con)
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in stats.items()})

@@ -28,6 +28,7 @@ from acct_pipeline.scoring.model import ScoringModel, load_model
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.report import charts as draw
 from acct_pipeline.scoring.report import data
+from acct_pipeline.scoring.report import engagement as engagement_section
 from acct_pipeline.scoring.report.acting import render_acting
 from acct_pipeline.scoring.report.actions import render_actions
 from acct_pipeline.scoring.report.executive import executive_summary, render_executive
@@ -146,6 +147,8 @@ def build_report(
             "versions_table": versions,
             "coverage_table": data.coverage_table(v),
             "fairness_table": segment_table(v.rows),
+            "engagement_mix_table": engagement_section.engagement_mix(con, last, model),
+            "engagement_movers_table": engagement_section.engagement_movers(con, last),
         },
         actions=render_acting(con, last, model.experiment, list(model.tiers.names)),
     )

@@ -13,7 +13,10 @@
 -- (acct_pipeline/engine/sql.py), so it keeps to constructs both engines have.
 -- Parameters: $as_of DATE, $key_features VARCHAR[] (empty = every event name counts),
 -- $activity_types VARCHAR[], $activity_weights DOUBLE[], $half_life_days DOUBLE (NULL = no decay),
--- $lookback_days INTEGER (CRM activity / ticket window), $touch_types VARCHAR[].
+-- $lookback_days INTEGER (CRM activity / ticket window), $touch_types VARCHAR[];
+-- engagement categories: $engagement_window_days INTEGER, $engagement_first_day DATE,
+-- $engagement_categories / $engagement_types VARCHAR[], $engagement_weights DOUBLE[],
+-- $ticket_activity / $product_activity VARCHAR.
 WITH
 params AS (
     SELECT CAST($as_of AS DATE) AS d,
@@ -244,6 +247,136 @@ relationship AS (
     FROM ingest.crm_contacts c, params p
     WHERE c.created_at < p.d_end AND c.company_id IS NOT NULL
     GROUP BY c.company_id
+),
+
+-- ---------------------------------------------------------------- engagement categories
+-- acct_pipeline/scoring/engagement.py: weighted activity per category (web, email, product,
+-- sales_support, social) over the window W ($engagement_window_days) ending on D and the window
+-- before it ($engagement_first_day is D - (2W - 1)). A category the account has no record of on
+-- or before D stays NULL (not zero): the score leaves it out.
+eng_params AS (
+    SELECT CAST($engagement_window_days AS INTEGER) AS w,
+           CAST(CAST($engagement_first_day AS DATE) AS TIMESTAMP) AS first_ts
+),
+eng_weights AS (
+    SELECT list_extract(CAST($engagement_categories AS VARCHAR[]), ix.i) AS category,
+           list_extract(CAST($engagement_types AS VARCHAR[]), ix.i)      AS activity_type,
+           list_extract(CAST($engagement_weights AS DOUBLE[]), ix.i)     AS weight
+    FROM (SELECT unnest(range(1, array_length(CAST($engagement_types AS VARCHAR[])) + 1)) AS i) ix
+),
+-- a touch reaches the account it names, else the company of the contact it names
+touches AS NOT MATERIALIZED (
+    SELECT coalesce(ta.account_id, c.company_id) AS account_id,
+           t.contact_id, t.category, t.activity_type, t.occurred_at,
+           date_diff('day', CAST(t.occurred_at AS DATE), p.d) AS age_days
+    FROM ingest.marketing_touches t
+    CROSS JOIN params p
+    LEFT JOIN accounts ta ON ta.account_id = t.account_id
+    LEFT JOIN ingest.crm_contacts c ON c.contact_id = t.contact_id
+    WHERE t.occurred_at < p.d_end
+),
+eng_events AS (
+    SELECT t.account_id, t.category, t.activity_type, t.contact_id AS person, t.age_days
+    FROM touches t, eng_params e
+    WHERE t.occurred_at >= e.first_ts
+    UNION ALL
+    SELECT a.company_id, 'sales_support', a.activity_type, a.contact_id,
+           date_diff('day', CAST(a.occurred_at AS DATE), p.d)
+    FROM ingest.crm_activities a, params p, eng_params e
+    WHERE a.occurred_at < p.d_end AND a.occurred_at >= e.first_ts
+    UNION ALL
+    SELECT t.company_id, 'sales_support', CAST($ticket_activity AS VARCHAR), CAST(NULL AS VARCHAR),
+           date_diff('day', CAST(t.created_at AS DATE), p.d)
+    FROM ingest.crm_tickets t, params p, eng_params e
+    WHERE t.created_at < p.d_end AND t.created_at >= e.first_ts
+    UNION ALL
+    SELECT l.account_id, 'product', CAST($product_activity AS VARCHAR), CAST(u.uh AS VARCHAR),
+           date_diff('day', u.event_date, CAST($as_of AS DATE))
+    FROM features.product_usage_daily u
+    JOIN product_link_hashes l USING (gh)
+    WHERE u.event_date BETWEEN CAST($engagement_first_day AS DATE) AND CAST($as_of AS DATE)
+      AND u.visible_from <= CAST($as_of AS DATE)
+),
+-- unlisted activity types count 1; weight 0 keeps a record (a bounced email) out of engagement
+eng_agg AS (
+    SELECT s.account_id, s.category,
+           sum(CASE WHEN s.age_days < e.w THEN s.weight ELSE 0 END)        AS weighted,
+           sum(CASE WHEN s.age_days >= e.w THEN s.weight ELSE 0 END)       AS weighted_prior,
+           count(DISTINCT CASE WHEN s.age_days < e.w THEN s.person END)    AS engaged,
+           min(s.age_days)                                                 AS days_since_last
+    FROM (
+        SELECT ev.account_id, ev.category, ev.person, ev.age_days,
+               coalesce(w.weight, 1.0) AS weight
+        FROM eng_events ev
+        LEFT JOIN eng_weights w
+               ON w.category = ev.category AND w.activity_type = ev.activity_type
+    ) s, eng_params e
+    WHERE s.weight > 0 AND s.account_id IS NOT NULL
+    GROUP BY s.account_id, s.category
+),
+-- the categories each account has a record of on or before D: touches ever, a linked product
+-- workspace, and the CRM's own activities for sales & support (a zero there is a real zero)
+eng_known AS (
+    SELECT DISTINCT account_id, category FROM touches WHERE account_id IS NOT NULL
+    UNION
+    SELECT account_id, 'product' FROM product_accounts
+    UNION
+    SELECT account_id, 'sales_support' FROM accounts
+),
+eng_long AS (
+    SELECT k.account_id, k.category,
+           coalesce(g.weighted, 0)                                          AS weighted,
+           -- per person at the account per 30 days: contacts; paid seats (else users) for product
+           coalesce(g.weighted, 0) * 30.0 / e.w / greatest(coalesce(
+               CASE WHEN k.category = 'product' THEN coalesce(b.seats, u.active_users_30d)
+                    ELSE r.contacts END, 0), 1)                             AS rate,
+           coalesce(g.engaged, 0)                                           AS engaged_contacts,
+           least(1.0, coalesce(g.engaged, 0) / CAST(greatest(coalesce(
+               CASE WHEN k.category = 'product' THEN coalesce(b.seats, u.active_users_30d)
+                    ELSE r.contacts END, 0), 1) AS DOUBLE))                 AS reach,
+           coalesce(g.days_since_last, 2 * e.w)                             AS days_since_last,
+           CASE WHEN g.weighted_prior > 0 THEN g.weighted / g.weighted_prior - 1 END AS change_pct
+    FROM eng_known k
+    CROSS JOIN eng_params e
+    LEFT JOIN eng_agg g ON g.account_id = k.account_id AND g.category = k.category
+    LEFT JOIN billing b ON b.account_id = k.account_id
+    LEFT JOIN usage u ON u.account_id = k.account_id
+    LEFT JOIN relationship r ON r.account_id = k.account_id
+),
+eng_wide AS (
+    SELECT account_id,
+           max(CASE WHEN category = 'web' THEN weighted END) AS web_weighted,
+           max(CASE WHEN category = 'web' THEN rate END) AS web_rate,
+           max(CASE WHEN category = 'web' THEN engaged_contacts END) AS web_engaged_contacts,
+           max(CASE WHEN category = 'web' THEN reach END) AS web_reach,
+           max(CASE WHEN category = 'web' THEN days_since_last END) AS web_days_since_last,
+           max(CASE WHEN category = 'web' THEN change_pct END) AS web_change_pct,
+           max(CASE WHEN category = 'email' THEN weighted END) AS email_weighted,
+           max(CASE WHEN category = 'email' THEN rate END) AS email_rate,
+           max(CASE WHEN category = 'email' THEN engaged_contacts END) AS email_engaged_contacts,
+           max(CASE WHEN category = 'email' THEN reach END) AS email_reach,
+           max(CASE WHEN category = 'email' THEN days_since_last END) AS email_days_since_last,
+           max(CASE WHEN category = 'email' THEN change_pct END) AS email_change_pct,
+           max(CASE WHEN category = 'product' THEN weighted END) AS product_weighted,
+           max(CASE WHEN category = 'product' THEN rate END) AS product_rate,
+           max(CASE WHEN category = 'product' THEN engaged_contacts END) AS product_engaged_contacts,
+           max(CASE WHEN category = 'product' THEN reach END) AS product_reach,
+           max(CASE WHEN category = 'product' THEN days_since_last END) AS product_days_since_last,
+           max(CASE WHEN category = 'product' THEN change_pct END) AS product_change_pct,
+           max(CASE WHEN category = 'sales_support' THEN weighted END) AS sales_support_weighted,
+           max(CASE WHEN category = 'sales_support' THEN rate END) AS sales_support_rate,
+           max(CASE WHEN category = 'sales_support' THEN engaged_contacts END) AS sales_support_engaged_contacts,
+           max(CASE WHEN category = 'sales_support' THEN reach END) AS sales_support_reach,
+           max(CASE WHEN category = 'sales_support' THEN days_since_last END) AS sales_support_days_since_last,
+           max(CASE WHEN category = 'sales_support' THEN change_pct END) AS sales_support_change_pct,
+           max(CASE WHEN category = 'social' THEN weighted END) AS social_weighted,
+           max(CASE WHEN category = 'social' THEN rate END) AS social_rate,
+           max(CASE WHEN category = 'social' THEN engaged_contacts END) AS social_engaged_contacts,
+           max(CASE WHEN category = 'social' THEN reach END) AS social_reach,
+           max(CASE WHEN category = 'social' THEN days_since_last END) AS social_days_since_last,
+           max(CASE WHEN category = 'social' THEN change_pct END) AS social_change_pct
+    FROM eng_long
+    GROUP BY account_id
 )
 
 SELECT
@@ -305,7 +438,38 @@ SELECT
     CAST(coalesce(r.contacts, 0) AS DOUBLE)                    AS contacts,
     CAST(coalesce(r.champions, 0) AS DOUBLE)                   AS champions,
     CAST(coalesce(r.champion_left_90d, false) AS DOUBLE)       AS champion_left_90d,
-    CAST(coalesce(r.new_contacts_90d, 0) AS DOUBLE)            AS new_contacts_90d
+    CAST(coalesce(r.new_contacts_90d, 0) AS DOUBLE)            AS new_contacts_90d,
+    -- engagement categories (NULL: no record of the category for the account)
+    CAST(ew.web_weighted AS DOUBLE)         AS web_weighted,
+    CAST(ew.web_rate AS DOUBLE)             AS web_rate,
+    CAST(ew.web_engaged_contacts AS DOUBLE) AS web_engaged_contacts,
+    CAST(ew.web_reach AS DOUBLE)            AS web_reach,
+    CAST(ew.web_days_since_last AS DOUBLE)  AS web_days_since_last,
+    CAST(ew.web_change_pct AS DOUBLE)       AS web_change_pct,
+    CAST(ew.email_weighted AS DOUBLE)       AS email_weighted,
+    CAST(ew.email_rate AS DOUBLE)           AS email_rate,
+    CAST(ew.email_engaged_contacts AS DOUBLE) AS email_engaged_contacts,
+    CAST(ew.email_reach AS DOUBLE)          AS email_reach,
+    CAST(ew.email_days_since_last AS DOUBLE) AS email_days_since_last,
+    CAST(ew.email_change_pct AS DOUBLE)     AS email_change_pct,
+    CAST(ew.product_weighted AS DOUBLE)     AS product_weighted,
+    CAST(ew.product_rate AS DOUBLE)         AS product_rate,
+    CAST(ew.product_engaged_contacts AS DOUBLE) AS product_engaged_contacts,
+    CAST(ew.product_reach AS DOUBLE)        AS product_reach,
+    CAST(ew.product_days_since_last AS DOUBLE) AS product_days_since_last,
+    CAST(ew.product_change_pct AS DOUBLE)   AS product_change_pct,
+    CAST(ew.sales_support_weighted AS DOUBLE) AS sales_support_weighted,
+    CAST(ew.sales_support_rate AS DOUBLE)   AS sales_support_rate,
+    CAST(ew.sales_support_engaged_contacts AS DOUBLE) AS sales_support_engaged_contacts,
+    CAST(ew.sales_support_reach AS DOUBLE)  AS sales_support_reach,
+    CAST(ew.sales_support_days_since_last AS DOUBLE) AS sales_support_days_since_last,
+    CAST(ew.sales_support_change_pct AS DOUBLE) AS sales_support_change_pct,
+    CAST(ew.social_weighted AS DOUBLE)      AS social_weighted,
+    CAST(ew.social_rate AS DOUBLE)          AS social_rate,
+    CAST(ew.social_engaged_contacts AS DOUBLE) AS social_engaged_contacts,
+    CAST(ew.social_reach AS DOUBLE)         AS social_reach,
+    CAST(ew.social_days_since_last AS DOUBLE) AS social_days_since_last,
+    CAST(ew.social_change_pct AS DOUBLE)    AS social_change_pct
 FROM accounts a
 CROSS JOIN params p
 LEFT JOIN product_accounts pa USING (account_id)
@@ -319,4 +483,5 @@ LEFT JOIN engaged_contacts ec USING (account_id)
 LEFT JOIN nps n USING (account_id)
 LEFT JOIN support s USING (account_id)
 LEFT JOIN relationship r USING (account_id)
+LEFT JOIN eng_wide ew USING (account_id)
 ORDER BY a.account_id
