@@ -61,6 +61,7 @@ def test_spark_engine_equals_duckdb(scored_warehouse: Path, tmp_path: Path, spar
     from acct_pipeline.engine.spark import SparkEngine
     from acct_pipeline.scoring.churn import WalkForwardChurn
     from acct_pipeline.scoring.model import load_model
+    from acct_pipeline.scoring.rollup import compute_rollups
     from acct_pipeline.scoring.tiers import band_index, tier_index
 
     start, end = _period(scored_warehouse)
@@ -84,6 +85,8 @@ def test_spark_engine_equals_duckdb(scored_warehouse: Path, tmp_path: Path, spar
         for day in days:
             assert signals_day(engine, con, day, model) > 0
             assert score_day(engine, con, day, model, churn=churn) > 0
+            # the roll-up asset runs after the scores on either engine (on the day's rows)
+            compute_rollups(con, day, model)
         got_signals = _rows(con, warehouse.ACCOUNT_SIGNALS, days[0], days[-1])
         got_scores = _rows(con, warehouse.ACCOUNT_SCORES, days[0], days[-1])
     _assert_same(want_signals, got_signals, "account_signals")

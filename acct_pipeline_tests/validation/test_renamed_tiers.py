@@ -38,6 +38,8 @@ def write_renamed_model(path: Path) -> Path:
     for band in doc["tiers"]["bands"]:
         band["name"] = RENAMED[band["name"]]
     doc["playbooks"] = {RENAMED.get(k, k): v for k, v in doc["playbooks"].items()}
+    for audience in doc.get("audiences") or []:  # a renaming renames the audiences' tiers too
+        audience["tiers"] = [RENAMED.get(t, t) for t in audience.get("tiers") or []]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
