@@ -20,29 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from acct_pipeline.connectors.marketing import TOUCH_COLUMNS, TOUCHES_TABLE
-from acct_pipeline.warehouse import CRM_CONTACTS, Column, TableSpec
+from acct_pipeline.warehouse import CRM_CONTACTS, MARKETING_TOUCHES
 from acct_pipeline_tests.fakes import landing
 
-try:  # the raw table's spec, once warehouse.py has it (issue #20, landing contract)
-    from acct_pipeline.warehouse import MARKETING_TOUCHES  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - before the contract's TableSpec is merged
-    MARKETING_TOUCHES = TableSpec(
-        name=TOUCHES_TABLE,
-        landing_path="marketing/touches.csv",
-        key=("touch_id",),
-        description="Marketing engagement touches (web, email, ...), one row per touch.",
-        columns=(
-            Column("touch_id", "VARCHAR", required=True),
-            Column("account_id", "VARCHAR"),
-            Column("contact_id", "VARCHAR"),
-            Column("category", "VARCHAR", required=True),
-            Column("activity_type", "VARCHAR", required=True),
-            Column("occurred_at", "TIMESTAMP", required=True),
-            Column("value", "DOUBLE", nonnegative=True),
-            Column("source", "VARCHAR", required=True),
-        ),
-        optional_file=True,
-    )
+# the connectors name the table by string; it is the landing contract's table
+assert MARKETING_TOUCHES.name == TOUCHES_TABLE
+
 
 HUBSPOT_KINDS = (
     ("email", "email_open", 8),
