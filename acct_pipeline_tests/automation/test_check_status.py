@@ -12,15 +12,12 @@ number would read it off the rendered card; the number comes only from these fie
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import dagster as dg
@@ -28,6 +25,7 @@ import pytest
 
 from acct_pipeline.defs.alerts.keys import SCORES_KEY
 from acct_pipeline.run import DAGSTER_YAML, run_days
+from acct_pipeline_tests.automation.ui_smoke_loader import ui_smoke
 from acct_pipeline_tests.conftest import sample_period
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,15 +139,6 @@ def test_the_scores_card_counts_the_checks_that_passed_on_the_newest_day(
             assert [r["status"] for r in ranges] == ["SUCCEEDED"] or newest.get(c["name"]) is False
 
 
-def _ui_smoke() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ui_smoke", REPO / "scripts" / "ui_smoke.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ui_smoke"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 CARD = re.compile(r"account_scores Latest event .{0,80}? Asset checks (\d+) / (\d+) Passed")
 
 
@@ -158,8 +147,8 @@ def test_the_scores_card_in_the_browser_reads_the_checks_count(
 ) -> None:
     """The number a user reads on the scores card (lineage view, headless Chromium) is the
     number of the asset's checks that passed on the newest day, out of all its checks."""
-    ui_smoke = _ui_smoke()
-    binary = ui_smoke.find_chromium()
+    smoke = ui_smoke()
+    binary = smoke.find_chromium()
     if binary is None:
         pytest.skip("chromium is not installed (apt-get update && apt-get install -y chromium)")
     instance, run_id, end = instance_after_a_range_run
@@ -167,17 +156,17 @@ def test_the_scores_card_in_the_browser_reads_the_checks_count(
     all_checks = [key.name for key in scores_checks()]  # every check the scores asset declares
     warehouse = os.environ["ACCT_WAREHOUSE"]  # the fixture's, set while it is alive
     home = Path(instance.root_directory)
-    page = f"/locations/{ui_smoke.LOCATION}/asset-groups/scores/lineage"
+    page = f"/locations/{smoke.LOCATION}/asset-groups/scores/lineage"
     found = None
     deadline = time.monotonic() + 240
-    with ui_smoke.webserver(warehouse, str(home), timeout=240) as url:
+    with smoke.webserver(warehouse, str(home), timeout=240) as url:
         while found is None and time.monotonic() < deadline:
-            dom = ui_smoke.chromium(
+            dom = smoke.chromium(
                 binary,
                 ["--window-size=1600,3000", "--virtual-time-budget=20000", "--dump-dom"],
                 url + page,
             )
-            found = CARD.search(ui_smoke.visible_text(dom))
+            found = CARD.search(smoke.visible_text(dom))
             if found is None:
                 time.sleep(2)
     assert found, "the scores card shows no 'N / M Passed'"
