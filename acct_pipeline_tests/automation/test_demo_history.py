@@ -13,6 +13,7 @@ import pytest
 
 from acct_pipeline.defs.alerts.checks import freshness_evaluation
 from acct_pipeline.defs.sensors import score_drop_sensor
+from acct_pipeline.defs.triggers import lifecycle_event_sensor
 from acct_pipeline.run import HISTORY_TAG, run_days
 from acct_pipeline_tests.conftest import sample_period
 
@@ -33,6 +34,10 @@ def test_demo_history_writes_no_alert_and_is_fresh(
         result = score_drop_sensor(dg.build_sensor_context(instance=instance))
         assert result.run_requests == []
         assert "10 from runs that record history" in (result.skip_reason.skip_message or "")
+        # ... and the lifecycle-event sensor's first tick over the demo's read copy
+        ticked = lifecycle_event_sensor(dg.build_sensor_context(instance=instance))
+        assert ticked.run_requests == []
+        assert ticked.cursor is not None  # what the history held is marked seen, once
         # the freshness check, weeks after the sample's last day, with the demo's bounds
         monkeypatch.setenv("ACCT_PARTITIONS_END", end.isoformat())
         later = datetime.combine(end + timedelta(days=30), datetime.min.time(), UTC)
