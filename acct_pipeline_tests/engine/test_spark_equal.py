@@ -49,8 +49,9 @@ def _assert_same(expected: pd.DataFrame, got: pd.DataFrame, what: str) -> None:
         else:
             ev = [list(v) if isinstance(v, list | np.ndarray) else v for v in e]
             gv = [list(v) if isinstance(v, list | np.ndarray) else v for v in g]
-            ev = [None if (isinstance(v, float) and np.isnan(v)) else v for v in ev]
-            gv = [None if (isinstance(v, float) and np.isnan(v)) else v for v in gv]
+            # NULL is NULL whichever way pandas spells it (None, NaN, NaT, pd.NA)
+            ev = [None if not isinstance(v, list) and pd.isna(v) else v for v in ev]
+            gv = [None if not isinstance(v, list) and pd.isna(v) else v for v in gv]
             diff = [i for i, (a, b) in enumerate(zip(ev, gv, strict=True)) if a != b]
             assert not diff, f"{what}.{col} differs on {len(diff)} rows, e.g. row {diff[0]}"
 
