@@ -8,7 +8,10 @@ sample's snapshots, events and 31 scored days), then re-computes its last day tw
   are already there), then ``engine.days.signals_day`` + ``engine.days.score_day`` on a local
   session (``local[*]``) — the same SQL transpiled, the same scoring per account bucket;
 
-and checks that both wrote the same number of signal and score rows. Results:
+and checks that both wrote the same number of signal and score rows. Beside the wall times it
+records Spark's own per-stage metrics for each step (tasks, executor run and CPU time, input,
+shuffle read / write and spill, from the session's monitoring REST API on loopback): the
+per-partition numbers the 10M-account plan in ``bench/README.md`` is computed from. Results:
 ``bench/results/spark_vs_duckdb_<scale>.json``.
 
     .venv/bin/python bench/scale_data.py --scale 100k      # once: the sample data
@@ -28,6 +31,69 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 import daily_run  # noqa: E402
+
+STAGE_FIELDS = (
+    "numTasks",
+    "executorRunTime",
+    "executorCpuTime",
+    "inputBytes",
+    "inputRecords",
+    "shuffleReadBytes",
+    "shuffleReadRecords",
+    "shuffleWriteBytes",
+    "shuffleWriteRecords",
+    "memoryBytesSpilled",
+    "diskBytesSpilled",
+    "peakExecutionMemory",
+)
+
+
+def _stages(session: Any) -> list[dict[str, Any]]:
+    """Every completed stage of the session so far (the monitoring REST API of its UI)."""
+    import requests
+
+    sc = session.sparkContext
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages"
+    return [s for s in requests.get(url, timeout=30).json() if s.get("status") == "COMPLETE"]
+
+
+def stage_metrics(session: Any, before: set[tuple[int, int]]) -> dict[str, Any]:
+    """The totals of the stages completed since ``before`` (ids of the stages seen then), with
+    the largest stages by executor time: run / CPU time in seconds, bytes in MB."""
+    new = [s for s in _stages(session) if (s["stageId"], s["attemptId"]) not in before]
+    total: dict[str, Any] = {"stages": len(new)}
+    for f in STAGE_FIELDS:
+        total[f] = sum(int(s.get(f) or 0) for s in new)
+    top = sorted(new, key=lambda s: -int(s.get("executorRunTime") or 0))[:5]
+    total["largest_stages"] = [
+        {
+            "name": s.get("name", "")[:80],
+            "tasks": s["numTasks"],
+            "run_s": round(s["executorRunTime"] / 1000, 2),
+            "cpu_s": round(s["executorCpuTime"] / 1e9, 2),
+            "input_mb": round(s["inputBytes"] / 1e6, 1),
+            "shuffle_read_mb": round(s["shuffleReadBytes"] / 1e6, 1),
+            "shuffle_write_mb": round(s["shuffleWriteBytes"] / 1e6, 1),
+        }
+        for s in top
+    ]
+    total["executor_run_s"] = round(total.pop("executorRunTime") / 1000, 2)
+    total["executor_cpu_s"] = round(total.pop("executorCpuTime") / 1e9, 2)
+    mb = {
+        "inputBytes": "input_mb",
+        "shuffleReadBytes": "shuffle_read_mb",
+        "shuffleWriteBytes": "shuffle_write_mb",
+        "memoryBytesSpilled": "spilled_memory_mb",
+        "diskBytesSpilled": "spilled_disk_mb",
+        "peakExecutionMemory": "peak_execution_memory_mb",
+    }
+    for field, name in mb.items():
+        total[name] = round(total.pop(field) / 1e6, 1)
+    return total
+
+
+def seen(session: Any) -> set[tuple[int, int]]:
+    return {(s["stageId"], s["attemptId"]) for s in _stages(session)}
 
 
 def main() -> int:
@@ -53,6 +119,7 @@ def main() -> int:
     from acct_pipeline.scoring.signals import compute_signals
 
     model = load_model()
+    machine = common.machine_info()  # the load average at the start
     t: dict[str, Any] = {"scale": args.scale, "day": day.isoformat(), "buckets": args.buckets}
 
     duck = common.copy_warehouse(base, work / "duckdb")
@@ -70,15 +137,32 @@ def main() -> int:
         with common.timer(t, "spark_session_s"):
             session = spark_session(
                 EngineSettings(engine="spark", spark_master=args.master),
-                conf={"spark.sql.execution.arrow.pyspark.enabled": "true"},
+                conf={
+                    "spark.sql.execution.arrow.pyspark.enabled": "true",
+                    # the UI's REST API on loopback gives the per-stage metrics
+                    "spark.ui.enabled": "true",
+                    "spark.ui.showConsoleProgress": "false",
+                    "spark.ui.host": "127.0.0.1",
+                    "spark.driver.host": "127.0.0.1",
+                },
             )
             session.sparkContext.setLogLevel("ERROR")
         engine = SparkEngine(session, str(lake), buckets=args.buckets)
         t["spark_shuffle_partitions"] = session.conf.get("spark.sql.shuffle.partitions")
+        before = seen(session)
         with common.timer(t, "spark_signals_s"):
             t["spark_signal_rows"] = signals_day(engine, con, day, model)
+        t["spark_signals_stages"] = stage_metrics(session, before)
+        before = seen(session)
         with common.timer(t, "spark_scores_s"):
             t["spark_score_rows"] = spark_score_day(engine, con, day, model, churn=None)
+        t["spark_scores_stages"] = stage_metrics(session, before)
+        t["lake_mb"] = round(sum(f.stat().st_size for f in lake.rglob("*.parquet")) / 1e6, 1)
+        t["lake_events_mb"] = round(
+            sum(f.stat().st_size for f in (lake / "ingest" / "product_events").rglob("*.parquet"))
+            / 1e6,
+            1,
+        )
         session.stop()
     t["same_row_counts"] = (t["duckdb_signal_rows"], t["duckdb_score_rows"]) == (
         t["spark_signal_rows"],
@@ -91,7 +175,7 @@ def main() -> int:
         f"{args.scale} {day}: duckdb {t['duckdb_total_s']}s, spark {t['spark_total_s']}s "
         f"(session {t['spark_session_s']}s, lake export {t['lake_export_s']}s)"
     )
-    common.write_result(f"spark_vs_duckdb_{args.scale}", t, common.machine_info())
+    common.write_result(f"spark_vs_duckdb_{args.scale}", t, machine)
     shutil.rmtree(work, ignore_errors=True)
     return 0 if t["same_row_counts"] else 1
 

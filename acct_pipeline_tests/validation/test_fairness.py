@@ -87,3 +87,38 @@ def test_planted_segment_with_missing_data_warns(planted: Path, tmp_path: Path) 
     html = report.path.read_text()
     assert "Fairness by segment" in html and "WARN region=APAC" in html
     assert "<table class='fairness'>" in html and "untracked" in html
+
+
+def _segment_row(auc: float, accounts: int, churned: int, days_per_account: int) -> dict:
+    return {
+        "segment_type": "region",
+        "segment": "APAC",
+        "account_days": accounts * days_per_account,
+        "accounts": accounts,
+        "churn_events": churned * days_per_account,
+        "churned_accounts": churned,
+        "auc": auc,
+        "missing_weight_share": 0.0,
+    }
+
+
+def test_segment_auc_gap_is_judged_on_accounts_not_account_days() -> None:
+    """Three churned accounts seen on 90 days each are 270 churned account-days but still only
+    three outcomes: an AUC of 0.6 from them is noise, not a finding. The same AUC from 40 churned
+    accounts out of 160 is a finding."""
+    import pandas as pd
+
+    from acct_pipeline.scoring.validation import fairness_findings
+    from acct_pipeline.scoring.validation.metrics import auc_standard_error
+
+    few = pd.DataFrame([_segment_row(0.6, accounts=12, churned=3, days_per_account=90)])
+    many = pd.DataFrame([_segment_row(0.6, accounts=160, churned=40, days_per_account=90)])
+    assert fairness_findings(few, whole_auc=0.85) == []
+    (finding,) = fairness_findings(many, whole_auc=0.85)
+    assert finding.startswith("region=APAC: health-score AUC 0.600")
+    assert "40 churned" in finding and "160 accounts" in finding
+    # a gap within SEGMENT_AUC_GAP is never a finding, however large the segment
+    close = pd.DataFrame([_segment_row(0.8, accounts=5000, churned=1000, days_per_account=90)])
+    assert fairness_findings(close, whole_auc=0.85) == []
+    # the error shrinks with the number of accounts, not of days
+    assert auc_standard_error(0.6, 3, 9) > 2 * auc_standard_error(0.6, 40, 120)

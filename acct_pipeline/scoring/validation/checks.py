@@ -207,8 +207,10 @@ def _segments_check(summary: dict[str, Any]) -> CheckOutcome:
         return CheckOutcome(
             CHECK_SEGMENTS,
             True,
-            f"every segment with at least {MIN_SEGMENT_ROWS} account-days is within "
-            f"{SEGMENT_AUC_GAP} of the whole book's AUC and lacks data for at most "
+            f"no segment with at least {MIN_SEGMENT_ROWS} account-days is more than "
+            f"{SEGMENT_AUC_GAP} below the whole book's AUC (and below it beyond sampling noise), "
+            "or lacks data "
+            "for more than "
             f"{SEGMENT_MISSING_MAX:.0%} of the health weight",
             {},
         )

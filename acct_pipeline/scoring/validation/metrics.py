@@ -684,22 +684,28 @@ def _fairness(
                          sum(CASE WHEN churned = 1 THEN avg_rank ELSE 0 END) AS pos
                   FROM r GROUP BY seg),
             f AS (SELECT {seg_type} AS seg, count(*) AS n, sum(churned) AS churned,
+                         count(DISTINCT account_id) AS accounts,
+                         count(DISTINCT CASE WHEN churned = 1 THEN account_id END)
+                             AS churned_accounts,
                          avg(churned) AS churn_rate,
                          avg(1 - data_coverage) AS missing,
                          avg(power(churn_probability - churned, 2)) AS brier,
                          avg(churn_probability) - avg(CASE WHEN churn_probability IS NOT NULL
                                                           THEN churned END) AS gap
                   FROM _v_fair GROUP BY 1)
-            SELECT f.seg, f.n, f.churned, f.churn_rate, f.missing, f.brier, f.gap,
+            SELECT f.seg, f.n, f.churned, f.accounts, f.churned_accounts, f.churn_rate,
+                   f.missing, f.brier, f.gap,
                    CASE WHEN t.n1 > 0 AND t.n0 > 0
                         THEN (t.pos - t.n1 * (t.n1 + 1) / 2.0) / (t.n1 * t.n0) END AS auc
             FROM f LEFT JOIN t USING (seg) ORDER BY f.seg
             """
         ).fetchall()
-        for seg, n, churned, rate, missing, brier, gap, auc in rows:
+        for seg, n, churned, accounts, churned_acc, rate, missing, brier, gap, auc in rows:
             where = dict(base, segment_type=seg_type, segment=str(seg))
             recs.append(_rec(f"{SEGMENT_PREFIX}account_days", n, n, **where))
             recs.append(_rec(f"{SEGMENT_PREFIX}churn_events", churned, n, **where))
+            recs.append(_rec(f"{SEGMENT_PREFIX}accounts", accounts, n, **where))
+            recs.append(_rec(f"{SEGMENT_PREFIX}churned_accounts", churned_acc, n, **where))
             recs.append(_rec(f"{SEGMENT_PREFIX}churn_rate", rate, n, **where))
             recs.append(_rec(f"{SEGMENT_PREFIX}auc", auc, n, **dict(where, score="health_score")))
             recs.append(_rec(f"{SEGMENT_PREFIX}missing_weight_share", missing, n, **where))
@@ -759,7 +765,9 @@ def segment_table(rows: pd.DataFrame) -> pd.DataFrame:
             "segment_type",
             "segment",
             "account_days",
+            "accounts",
             "churn_events",
+            "churned_accounts",
             "churn_rate",
             "auc",
             "missing_weight_share",
@@ -771,8 +779,25 @@ def segment_table(rows: pd.DataFrame) -> pd.DataFrame:
     return wide[first + ranked].reset_index(drop=True)
 
 
+def auc_standard_error(auc: float, positives: float, negatives: float) -> float:
+    """Hanley & McNeil's (1982) standard error of an AUC from ``positives`` churned and
+    ``negatives`` retained units. The fairness check counts accounts, not account-days: the days
+    of one account are not independent draws, so counting them would shrink the error."""
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+    ) / (positives * negatives)
+    return math.sqrt(max(var, 0.0))
+
+
 def fairness_findings(table: pd.DataFrame, whole_auc: float | None) -> list[str]:
-    """Warnings for segments scored far worse than the whole book or on too little data."""
+    """Warnings for segments scored far worse than the whole book or on too little data.
+
+    A segment's AUC warns when the gap is both material and beyond sampling noise: it is more
+    than ``SEGMENT_AUC_GAP`` below the whole book's, even the upper end of its 95% interval
+    (Hanley & McNeil, accounts as the unit) is below the whole book's, and at least
+    ``MIN_SEGMENT_CHURNED`` of its accounts churned. A small segment is listed in the table, not
+    judged: a few churned accounts give an AUC anywhere between 0.3 and 0.9 by chance."""
     out: list[str] = []
     for r in table.to_dict(orient="records"):
         n = r.get("account_days")
@@ -785,19 +810,26 @@ def fairness_findings(table: pd.DataFrame, whole_auc: float | None) -> list[str]
                 f"{name}: {missing:.0%} of the health weight had no data "
                 f"(more than {SEGMENT_MISSING_MAX:.0%}; {int(n):,} account-days)"
             )
-        auc, churned = r.get("auc"), r.get("churn_events")
+        auc = r.get("auc")
+        churned, accounts = r.get("churned_accounts"), r.get("accounts")
         if (
-            whole_auc is not None
-            and auc is not None
-            and not pd.isna(auc)
-            and churned is not None
-            and churned >= MIN_SEGMENT_CHURNED
-            and auc < whole_auc - SEGMENT_AUC_GAP
+            whole_auc is None
+            or auc is None
+            or pd.isna(auc)
+            or churned is None
+            or pd.isna(churned)
+            or accounts is None
+            or pd.isna(accounts)
+            or churned < MIN_SEGMENT_CHURNED
+            or accounts - churned < 1
         ):
+            continue
+        upper = auc + 1.96 * auc_standard_error(auc, churned, accounts - churned)
+        if auc < whole_auc - SEGMENT_AUC_GAP and upper < whole_auc:
             out.append(
-                f"{name}: health-score AUC {auc:.3f} vs {whole_auc:.3f} for the whole book "
-                f"(more than {SEGMENT_AUC_GAP} below; {int(n):,} account-days, "
-                f"{int(churned):,} churned)"
+                f"{name}: health-score AUC {auc:.3f} (95% interval up to {min(upper, 1):.3f}) "
+                f"vs {whole_auc:.3f} for the whole book (more than {SEGMENT_AUC_GAP} below; "
+                f"{int(accounts):,} accounts, {int(churned):,} churned, {int(n):,} account-days)"
             )
     return out
 

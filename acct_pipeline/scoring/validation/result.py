@@ -43,7 +43,7 @@ SEGMENT_PREFIX = "segment_"  # fairness metrics: segment_auc, segment_churn_rate
 SEGMENT_AUC_GAP = 0.10  # a segment's health AUC this far below the whole book's warns
 SEGMENT_MISSING_MAX = 0.30  # a segment whose health weight lacked data more than this warns
 MIN_SEGMENT_ROWS = 100  # account-days: smaller segments are listed, not judged
-MIN_SEGMENT_CHURNED = 5  # churned account-days needed to judge a segment's AUC
+MIN_SEGMENT_CHURNED = 5  # churned accounts (not account-days) needed to judge a segment's AUC
 SIZE_BANDS: tuple[tuple[int, str], ...] = ((50, "1-49"), (250, "50-249"), (1000, "250-999"))
 
 # Check names (asset checks on scores.score_validation; all WARN, never blocking).
@@ -63,7 +63,8 @@ CHECK_DESCRIPTIONS = {
     f"{FLAP_WINDOW_DAYS} days, "
     f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
     CHECK_SEGMENTS: "No segment (plan, region, size band, tracked / untracked product data) has a "
-    f"health-score AUC more than {SEGMENT_AUC_GAP} below the whole book's, or lacks data for more "
+    f"health-score AUC more than {SEGMENT_AUC_GAP} below the whole book's (and below it beyond "
+    "sampling noise, accounts as the unit), or lacks data for more "
     f"than {SEGMENT_MISSING_MAX:.0%} of the health weight.",
 }
 # A separate check (it needs the model's tier names): defs/validation/checks.py.
