@@ -60,6 +60,7 @@ _ROLLUP_SCHEMAS = {
 }
 ROLLUP_TABLES = tuple(_ROLLUP_SCHEMAS)
 _HASH_PROBE = "acct_pipeline usage rollup probe"
+_EVENTS_VIEW = view_name(*PRODUCT_EVENTS.qualified.split(".", 1))
 
 
 def spark_session(settings: EngineSettings, conf: dict[str, str] | None = None) -> SparkSession:
@@ -123,9 +124,10 @@ class SparkEngine:
         the views read the stored days of the window. Returns the days computed."""
         first = as_of - timedelta(days=window_days - 1)
         built = self.refresh_usage_rollups(first, as_of)
+        have_events = self.spark.catalog.tableExists(_EVENTS_VIEW)
         for table in ROLLUP_TABLES:
-            stored = self._stored_rollups(table)
-            if stored is None:  # nothing rolled up (no product source): empty views
+            stored = self._stored_rollups(table) if have_events else None
+            if stored is None:  # no product source (or nothing rolled up): empty views
                 stored = self.spark.createDataFrame([], _ROLLUP_SCHEMAS[table])
             else:
                 stored = stored.where(f"{EVENT_DATE} BETWEEN DATE'{first}' AND DATE'{as_of}'")
@@ -143,7 +145,7 @@ class SparkEngine:
         ``xxhash64`` clears every rollup. Without ``ingest.product_events`` nothing is built.
         """
         self.register_views()
-        if not self.spark.catalog.tableExists(view_name(*PRODUCT_EVENTS.qualified.split(".", 1))):
+        if not self.spark.catalog.tableExists(_EVENTS_VIEW):
             return []
         self._check_hash_probe()
         days = self.stale_rollup_days(first, last)
@@ -157,7 +159,7 @@ class SparkEngine:
 
         window = F.col(EVENT_DATE).between(F.lit(first), F.lit(last))
         raw = (
-            self.spark.table(view_name(*PRODUCT_EVENTS.qualified.split(".", 1)))
+            self.spark.table(_EVENTS_VIEW)
             .where(window)
             .groupBy(EVENT_DATE)
             .agg(F.count(F.lit(1)).alias("raw_n"))
@@ -183,7 +185,7 @@ class SparkEngine:
         stale, and the next run builds them again."""
         from pyspark.sql import functions as F
 
-        events = self.spark.table(view_name(*PRODUCT_EVENTS.qualified.split(".", 1)))
+        events = self.spark.table(_EVENTS_VIEW)
         ordered = sorted(days)
         for i in range(0, len(ordered), DAYS_PER_PASS):
             chunk = ordered[i : i + DAYS_PER_PASS]
