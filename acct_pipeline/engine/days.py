@@ -8,7 +8,8 @@ do with the DuckDB engine. The churn probability and the model registry stay on 
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import duckdb
@@ -16,7 +17,7 @@ import pandas as pd
 
 from acct_pipeline.scoring.registry import check_and_register
 from acct_pipeline.scoring.scores import read_signals, store_day
-from acct_pipeline.scoring.signals import CATEGORICAL_SIGNALS
+from acct_pipeline.scoring.signals import CATEGORICAL_SIGNALS, usage_rollup_days
 from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNT_SIGNALS, AS_OF_DATE, replace_partition
 
 if TYPE_CHECKING:
@@ -46,6 +47,29 @@ def signals_day(
         return replace_partition(con, ACCOUNT_SIGNALS, select, AS_OF_DATE, [as_of])
     finally:
         con.unregister(_SIGNALS_FROM_SPARK)
+
+
+def signals_for_days(
+    engine: SparkEngine,
+    con: duckdb.DuckDBPyConnection,
+    days: list[date],
+    model: ScoringModel,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[int, int]:
+    """``signals_day`` for each day in date order; returns (rows, rollup days rebuilt), as
+    ``scoring.signals.compute_signals_for_days`` does on DuckDB: the lake's usage rollups of the
+    whole range are brought in step first (usually D's new day only), then each day reads them."""
+    ordered = sorted(days)
+    if not ordered:
+        return 0, 0
+    first = ordered[0] - timedelta(days=usage_rollup_days(model.signal_params()) - 1)
+    rebuilt = engine.refresh_usage_rollups(first, ordered[-1])
+    rows = 0
+    for i, day in enumerate(ordered, 1):
+        rows += signals_day(engine, con, day, model)
+        if progress is not None and len(ordered) > 1 and (i % 30 == 0 or i == len(ordered)):
+            progress(f"signals: {i}/{len(ordered)} days, {rows:,} rows")
+    return rows, len(rebuilt)
 
 
 def score_day(

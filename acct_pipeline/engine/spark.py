@@ -35,13 +35,16 @@ from acct_pipeline.scoring.signals import (
     signals_sql,
     usage_rollup_days,
 )
-from acct_pipeline.scoring.usage import FEATURES_SELECT, USAGE_SELECT
+from acct_pipeline.scoring.usage import DAYS_PER_PASS, FEATURES_SELECT, USAGE_SELECT
 from acct_pipeline.settings import python_for_workers
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
     ACCOUNT_SIGNALS,
+    EVENT_DATE,
+    PRODUCT_EVENTS,
     PRODUCT_FEATURES_DAILY,
     PRODUCT_USAGE_DAILY,
+    USAGE_ROLLUP_STATE,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +58,9 @@ _ROLLUP_SCHEMAS = {
     PRODUCT_USAGE_DAILY: "event_date DATE, visible_from DATE, gh BIGINT, uh BIGINT, events INT",
     PRODUCT_FEATURES_DAILY: "event_date DATE, visible_from DATE, gh BIGINT, nh BIGINT",
 }
+ROLLUP_TABLES = tuple(_ROLLUP_SCHEMAS)
+_HASH_PROBE = "acct_pipeline usage rollup probe"
+_EVENTS_VIEW = view_name(*PRODUCT_EVENTS.qualified.split(".", 1))
 
 
 def spark_session(settings: EngineSettings, conf: dict[str, str] | None = None) -> SparkSession:
@@ -76,11 +82,12 @@ def spark_session(settings: EngineSettings, conf: dict[str, str] | None = None) 
     return builder.getOrCreate()
 
 
-def _read_parquet(spark: SparkSession, path: str) -> DataFrame | None:
+def _read_parquet(spark: SparkSession, path: str, schema: str | None = None) -> DataFrame | None:
     from pyspark.errors import AnalysisException
 
     try:
-        return spark.read.parquet(path)
+        reader = spark.read if schema is None else spark.read.schema(schema)
+        return reader.parquet(path)
     except AnalysisException:  # no such folder (yet), or no files in it
         return None
 
@@ -107,24 +114,134 @@ class SparkEngine:
     def _sql(self, duckdb_sql: str, params: dict[str, Any]) -> DataFrame:
         return self.spark.sql(to_spark_sql(duckdb_sql, params))
 
-    def usage_rollups(self, as_of: date, window_days: int = USAGE_WINDOW_DAYS) -> None:
-        """The daily usage rollups of D's window, as the views the signal SQL reads."""
-        days = [as_of - timedelta(days=k) for k in range(window_days)]
-        have_events = self.spark.catalog.tableExists(view_name("ingest", "product_events"))
-        for table, select in (
-            (PRODUCT_USAGE_DAILY, USAGE_SELECT),
-            (PRODUCT_FEATURES_DAILY, FEATURES_SELECT),
-        ):
-            if have_events:
-                df = self._sql(select, {"days": days})
-            else:  # no product source: empty rollups, as in the DuckDB engine
-                df = self.spark.createDataFrame([], _ROLLUP_SCHEMAS[table])
-            df.createOrReplaceTempView(view_name(*table.split(".", 1)))
+    # ------------------------------------------------------------------ usage rollups
+    def usage_rollups(self, as_of: date, window_days: int = USAGE_WINDOW_DAYS) -> list[date]:
+        """The daily usage rollups of D's window, as the views the signal SQL reads.
+
+        The rollups are kept in the lake (``features.product_usage_daily`` and
+        ``features.product_features_daily``, a folder per ``event_date``); only the days that are
+        missing or out of step with the raw events are computed (``refresh_usage_rollups``), then
+        the views read the stored days of the window. Returns the days computed."""
+        first = as_of - timedelta(days=window_days - 1)
+        built = self.refresh_usage_rollups(first, as_of)
+        have_events = self.spark.catalog.tableExists(_EVENTS_VIEW)
+        for table in ROLLUP_TABLES:
+            stored = self._stored_rollups(table) if have_events else None
+            if stored is None:  # no product source (or nothing rolled up): empty views
+                stored = self.spark.createDataFrame([], _ROLLUP_SCHEMAS[table])
+            else:
+                stored = stored.where(f"{EVENT_DATE} BETWEEN DATE'{first}' AND DATE'{as_of}'")
+            stored.createOrReplaceTempView(view_name(*table.split(".", 1)))
+        return built
+
+    def refresh_usage_rollups(self, first: date, last: date) -> list[date]:
+        """Bring the lake's rollups of ``first..last`` in step with the raw events; returns the
+        days rebuilt.
+
+        The DuckDB engine's rule (``scoring.usage``): a day is rebuilt when its number of raw
+        events differs from the events its usage rollup holds (a new day, a late event filed
+        under an earlier day, a re-ingested day, a rollup never built); a day whose events are
+        all gone gets empty rollups. A stored hash probe that no longer matches Spark's
+        ``xxhash64`` clears every rollup. Without ``ingest.product_events`` nothing is built.
+        """
+        self.register_views()
+        if not self.spark.catalog.tableExists(_EVENTS_VIEW):
+            return []
+        self._check_hash_probe()
+        days = self.stale_rollup_days(first, last)
+        self.rebuild_rollup_days(days)
+        return days
+
+    def stale_rollup_days(self, first: date, last: date) -> list[date]:
+        """Days in ``first..last`` whose stored usage rollup does not hold exactly the day's raw
+        events (``scoring.usage.stale_days``, on the lake)."""
+        from pyspark.sql import functions as F
+
+        window = F.col(EVENT_DATE).between(F.lit(first), F.lit(last))
+        raw = (
+            self.spark.table(_EVENTS_VIEW)
+            .where(window)
+            .groupBy(EVENT_DATE)
+            .agg(F.count(F.lit(1)).alias("raw_n"))
+        )
+        stored = self._stored_rollups(PRODUCT_USAGE_DAILY)
+        if stored is None:
+            stored = self.spark.createDataFrame([], _ROLLUP_SCHEMAS[PRODUCT_USAGE_DAILY])
+        rolled = stored.where(window).groupBy(EVENT_DATE).agg(F.sum("events").alias("rolled_n"))
+        stale = (
+            raw.join(rolled, on=EVENT_DATE, how="full")
+            .where(~F.col("raw_n").eqNullSafe(F.col("rolled_n")))
+            .select(EVENT_DATE)
+        )
+        return sorted(row[0] for row in stale.collect())
+
+    def rebuild_rollup_days(self, days: list[date]) -> None:
+        """Replace the lake's rollups of ``days`` from the raw events, in passes of
+        ``DAYS_PER_PASS`` days (one scan of the events per pass; each day's folder is replaced,
+        the other days' are left as they are).
+
+        The features rollup is written before the usage rollup: the usage rollup's event counts
+        are what ``stale_rollup_days`` checks, so a pass that fails half-way leaves its days
+        stale, and the next run builds them again."""
+        from pyspark.sql import functions as F
+
+        events = self.spark.table(_EVENTS_VIEW)
+        ordered = sorted(days)
+        for i in range(0, len(ordered), DAYS_PER_PASS):
+            chunk = ordered[i : i + DAYS_PER_PASS]
+            # the days of the pass that still have events (the partition column only: no data
+            # pages are read); the others get empty rollups
+            present = events.where(F.col(EVENT_DATE).isin(chunk)).select(EVENT_DATE).distinct()
+            gone = set(chunk) - {row[0] for row in present.collect()}
+            for table, select in (
+                (PRODUCT_FEATURES_DAILY, FEATURES_SELECT),
+                (PRODUCT_USAGE_DAILY, USAGE_SELECT),
+            ):
+                if gone:
+                    empty = self.spark.createDataFrame([], _ROLLUP_SCHEMAS[table])
+                    for day in sorted(gone):
+                        path = partition_path(self.lake, table, EVENT_DATE, day)
+                        empty.drop(EVENT_DATE).write.mode("overwrite").parquet(path)
+                if gone == set(chunk):
+                    continue
+                # dynamic overwrite: only the folders of the days written are replaced
+                (
+                    self._sql(select, {"days": chunk})
+                    .write.mode("overwrite")
+                    .option("partitionOverwriteMode", "dynamic")
+                    .partitionBy(EVENT_DATE)
+                    .parquet(table_path(self.lake, table))
+                )
+
+    def _stored_rollups(self, table: str) -> DataFrame | None:
+        """The lake's rollup ``table`` (columns in the rollup's order), None before any is built."""
+        schema = _ROLLUP_SCHEMAS[table]
+        df = _read_parquet(self.spark, table_path(self.lake, table), schema)
+        if df is None:
+            return None
+        return df.select(*[field.split(" ", 1)[0] for field in schema.split(", ")])
+
+    def _check_hash_probe(self) -> None:
+        """Clear the lake's rollups when they were hashed by another hash function than this
+        session's ``xxhash64`` (or when no probe was stored with them), as the DuckDB engine
+        does for ``hash()``."""
+        probe = self.spark.sql(f"SELECT xxhash64('{_HASH_PROBE}') AS hash_probe")
+        state_path = table_path(self.lake, USAGE_ROLLUP_STATE)
+        state = _read_parquet(self.spark, state_path, "hash_probe BIGINT")
+        want = probe.collect()[0][0]
+        if state is not None and [r[0] for r in state.collect()] == [want]:
+            return
+        for table in ROLLUP_TABLES:
+            empty = self.spark.createDataFrame([], _ROLLUP_SCHEMAS[table])
+            empty.write.mode("overwrite").partitionBy(EVENT_DATE).parquet(
+                table_path(self.lake, table)
+            )
+        probe.write.mode("overwrite").parquet(state_path)
 
     # ------------------------------------------------------------------ signals
     def signals(self, as_of: date, params: SignalParams) -> DataFrame:
-        """D's signals (lazy): the signal SQL, transpiled, over the lake."""
-        self.register_views()
+        """D's signals (lazy): the signal SQL, transpiled, over the lake (the views of the lake's
+        tables are registered by ``usage_rollups``)."""
         self.usage_rollups(as_of, usage_rollup_days(params))
         return self._sql(signals_sql(), signal_sql_params(as_of, params))
 

@@ -47,10 +47,10 @@ def account_signals(
     engine = EngineResource()  # ACCT_ENGINE: duckdb (default) or spark
     with warehouse.connect() as con:
         if engine.is_spark:
-            from acct_pipeline.engine.days import signals_day
+            from acct_pipeline.engine.days import signals_for_days
 
             spark, model = engine.spark_engine(warehouse.resolved_path()), load_model()
-            rows, rebuilt = sum(signals_day(spark, con, d, model) for d in sorted(days)), 0
+            rows, rebuilt = signals_for_days(spark, con, days, model, context.log.info)
         else:
             rows, rebuilt = compute_signals_for_days(con, days, load_model(), context.log.info)
     context.log.info(f"{rows:,} signal rows; usage rollups: {rebuilt} day(s) rebuilt")
