@@ -95,9 +95,7 @@ def book(db: Path, actions: Actions) -> dict[str, tuple[str, str, str | None]]:
     return scored_book(db, actions, IDS)
 
 
-def expected(
-    day: dict[str, tuple[str, str, str | None]], ids: list[str] = IDS
-) -> dict[str, str]:
+def expected(day: dict[str, tuple[str, str, str | None]], ids: list[str] = IDS) -> dict[str, str]:
     """What the CRM shows per account: the audience, or empty."""
     return {a: (day[a][2] if a in day and day[a][2] else "") for a in ids}
 
