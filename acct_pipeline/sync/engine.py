@@ -227,6 +227,7 @@ def run_sync(
             report.stale, report.baseline = plan.count("stale"), plan.baseline
             report.change_share = plan.change_share
             report.field_changes = dict(plan.field_changes)
+            report.notes += plan.notes
             # the override columns appear with the first override (scoring/overrides.py): their
             # absence is the normal state of a warehouse without overrides, not a mapping error
             missing = [

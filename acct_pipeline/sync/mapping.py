@@ -29,7 +29,11 @@ A mapping file (``ACCT_SYNC_FIELD_MAPPING``, YAML or JSON) replaces the defaults
 
 By default the score and tier fields send the *effective* values (a manual override's, while
 one is active: ``scoring/overrides.py``) and ``computed_health_*`` the model's; a parent account's
-record also gets the roll-up of its children (``rollup_*``, ``scoring/rollup.py``).
+record also gets the roll-up of its children (``rollup_*``, ``scoring/rollup.py``). ``audience``
+(``acct_audience`` / ``Audience__c``) is the account's marketing audience of the synced day, joined
+from ``alerts.audience_membership`` (``sync/plan.py``): empty for an account in no audience, kept
+out by a cap, or in the control group; its options are the model's audience names, and it is not
+mapped when the model defines no audiences.
 """
 
 from __future__ import annotations
@@ -37,17 +41,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from acct_pipeline.scoring import engagement
+from acct_pipeline.scoring.actions import load_actions
 from acct_pipeline.scoring.lifecycle import STATUSES
+from acct_pipeline.scoring.model import model_path
 from acct_pipeline.scoring.tiers import model_tier_names
 
 FIELD_TYPES = ("number", "text", "enumeration", "date")
 NULL_POLICIES = ("skip", "clear")
+# not a scores column: the ``crm_audience`` of alerts.audience_membership, joined by sync/plan.py
+AUDIENCE_SOURCE = "crm_audience"
 
 
 class MappingError(ValueError):
@@ -89,10 +98,14 @@ class FieldSpec:
         return bool(self.crm_name(target))
 
 
-def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, ...]:
+def default_fields(
+    tier_names: Sequence[str] | None = None, audience_names: Sequence[str] | None = None
+) -> tuple[FieldSpec, ...]:
     """The default allow-list; the tier enumeration lists ``tier_names`` (default: the tier
-    names of the scoring model in use, best first)."""
+    names of the scoring model in use, best first), the audience one ``audience_names`` (default:
+    the model's audiences; none: no audience field)."""
     tiers = tuple(model_tier_names() if tier_names is None else tier_names)
+    audiences = tuple(model_audience_names() if audience_names is None else audience_names)
     return (
         FieldSpec(
             "health_score",
@@ -189,6 +202,7 @@ def default_fields(tier_names: Sequence[str] | None = None) -> tuple[FieldSpec, 
             max_length=255,
         ),
         *action_fields(tiers),
+        *audience_fields(audiences),
         FieldSpec(
             "health_updated_at",
             "as_of_date",
@@ -280,6 +294,48 @@ def action_fields(tiers: Sequence[str]) -> tuple[FieldSpec, ...]:
             description="share of the children's ARR per tier; sent with a changed record",
         ),
     )
+
+
+def audience_fields(audiences: Sequence[str]) -> tuple[FieldSpec, ...]:
+    """The account's marketing audience of the day (``alerts/audiences.py``); none without
+    audiences. ``nulls: clear``: leaving an audience (or being held out in the control group)
+    empties the field; the value is written only when the audience changes."""
+    if not audiences:
+        return ()
+    return (
+        FieldSpec(
+            "audience",
+            AUDIENCE_SOURCE,
+            "enumeration",
+            "Marketing audience",
+            "acct_audience",
+            "Audience__c",
+            options=tuple(audiences),
+            nulls="clear",
+            description="the marketing audience the account is in (model audiences); empty: "
+            "in none, kept out by a cap or cool-down, or in the control group",
+        ),
+    )
+
+
+@lru_cache(maxsize=8)
+def _audience_names_in(path: str, mtime_ns: int) -> tuple[str, ...]:
+    try:
+        actions = load_actions(Path(path))
+    except ValueError as exc:  # names the file and the key
+        raise MappingError(f"field mapping (audience options): {exc}") from None
+    return tuple(a.name for a in actions.audiences)
+
+
+def model_audience_names() -> tuple[str, ...]:
+    """The audience names of the scoring model in use (``$ACCT_MODEL`` or the default), in the
+    model's order; empty when it defines none."""
+    path = model_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return ()
+    return _audience_names_in(str(path), stamp)
 
 
 def _engagement_field(name: str, label: str, hubspot: str, salesforce: str) -> FieldSpec:

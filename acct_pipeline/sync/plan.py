@@ -10,6 +10,11 @@
   whose import nobody confirmed yet — not written again), ``stale`` (the CRM holds values of a later
   score day), ``retry`` (the same values are still pending / were rejected), ``new`` (never
   accepted) or ``changed``; ``to_send`` marks the records the run writes.
+
+The ``audience`` field's source is not a scores column: it is the ``crm_audience`` of the day's
+``alerts.audience_membership`` (NULL for an account in no audience, capped or in the control
+group). Without membership rows for the day (no audiences yet, or not computed for it) the field
+is left out of the plan, so the CRM keeps what it holds rather than being emptied.
 """
 
 from __future__ import annotations
@@ -20,8 +25,14 @@ from datetime import date
 
 import duckdb
 
-from acct_pipeline.sync.mapping import FieldMapping, FieldSpec
-from acct_pipeline.warehouse import ACCOUNT_SCORES, AS_OF_DATE, column_types
+from acct_pipeline.sync.mapping import AUDIENCE_SOURCE, FieldMapping, FieldSpec
+from acct_pipeline.warehouse import (
+    ACCOUNT_SCORES,
+    AS_OF_DATE,
+    AUDIENCE_MEMBERSHIP,
+    column_types,
+    table_exists,
+)
 
 DESIRED = "sync_desired"
 PLAN = "sync_plan"
@@ -38,6 +49,7 @@ class Plan:
     baseline: int = 0  # records with an accepted value in the ledger
     field_changes: dict[str, int] = field(default_factory=dict)
     missing_sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
         return self.kinds.get(kind, 0)
@@ -126,6 +138,29 @@ def scores_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {name.lower(): dtype for name, dtype in column_types(con, ACCOUNT_SCORES).items()}
 
 
+def _audience_join(
+    con: duckdb.DuckDBPyConnection, as_of: date, columns: dict[str, str]
+) -> tuple[str, str] | None:
+    """(select item, join clause) adding ``crm_audience`` of ``as_of`` to the scored rows, or None
+    when the warehouse has no membership for that day (the clause takes one ``as_of`` parameter).
+    An account may have two rows on a day (it left one audience and entered another): at most one
+    of them has a ``crm_audience``."""
+    if AUDIENCE_SOURCE in columns or not table_exists(con, AUDIENCE_MEMBERSHIP):
+        return None
+    have = con.execute(
+        f"SELECT count(*) FROM {AUDIENCE_MEMBERSHIP} WHERE as_of_date = CAST(? AS DATE)", [as_of]
+    ).fetchone()[0]
+    if not have:
+        return None
+    join = f"""LEFT JOIN (SELECT trim(CAST(account_id AS VARCHAR)) AS _audience_account,
+                                 max({AUDIENCE_SOURCE}) AS {AUDIENCE_SOURCE}
+                          FROM {AUDIENCE_MEMBERSHIP}
+                          WHERE as_of_date = CAST(? AS DATE)
+                          GROUP BY 1) m
+                   ON m._audience_account = trim(CAST(s.account_id AS VARCHAR))"""
+    return f", m.{AUDIENCE_SOURCE}", join
+
+
 def build_plan(
     con: duckdb.DuckDBPyConnection,
     mapping: FieldMapping,
@@ -144,9 +179,26 @@ def build_plan(
     writes import files for one CRM)."""
     columns = scores_columns(con)
     specs = mapping.for_target(fields_for or target)
+    plan = Plan()
+    audience, join, params = "", "", [as_of, as_of]
+    if any(f.source.lower() == AUDIENCE_SOURCE for f in mapping.fields):
+        joined = _audience_join(con, as_of, columns)
+        if joined:
+            (audience, join), params = joined, [as_of, as_of, as_of]
+            columns = {**columns, AUDIENCE_SOURCE: "VARCHAR"}
+        elif AUDIENCE_SOURCE not in columns:
+            # no membership for the day: leave the CRM's audience as it is (not emptied)
+            specs = tuple(f for f in specs if f.source.lower() != AUDIENCE_SOURCE)
+            if table_exists(con, AUDIENCE_MEMBERSHIP):
+                plan.notes.append(
+                    f"no audience membership for {as_of} in {AUDIENCE_MEMBERSHIP}: audience "
+                    "fields not sent (materialize alerts/audience_membership for the day first)"
+                )
     diff_specs = tuple(f for f in specs if f.diff)
     stamp_specs = tuple(f for f in specs if not f.diff)
-    plan = Plan(missing_sources=mapping.missing_sources(columns))
+    plan.missing_sources = [
+        m for m in mapping.missing_sources(columns) if m.split(" <- ")[-1] != AUDIENCE_SOURCE
+    ]
 
     values = ",\n       ".join(f"{mapping.value_sql(f, columns)} AS {_col(f)}" for f in specs)
     fulls = {f.name: _full_list(f, columns) for f in diff_specs}
@@ -157,13 +209,13 @@ def build_plan(
         f"""
         CREATE OR REPLACE TEMP TABLE {DESIRED} AS
         WITH src AS (
-            SELECT trim(CAST(account_id AS VARCHAR)) AS record_id, *,
-                   count(*) OVER (PARTITION BY trim(CAST(account_id AS VARCHAR))) AS _copies
-            FROM {ACCOUNT_SCORES}
-            WHERE {AS_OF_DATE} = CAST(? AS DATE)
-              AND account_id IS NOT NULL AND trim(CAST(account_id AS VARCHAR)) <> ''
-            QUALIFY row_number() OVER (PARTITION BY trim(CAST(account_id AS VARCHAR))
-                                       ORDER BY health_score DESC NULLS LAST) = 1
+            SELECT trim(CAST(s.account_id AS VARCHAR)) AS record_id, s.*{audience},
+                   count(*) OVER (PARTITION BY trim(CAST(s.account_id AS VARCHAR))) AS _copies
+            FROM {ACCOUNT_SCORES} s {join}
+            WHERE s.{AS_OF_DATE} = CAST(? AS DATE)
+              AND s.account_id IS NOT NULL AND trim(CAST(s.account_id AS VARCHAR)) <> ''
+            QUALIFY row_number() OVER (PARTITION BY trim(CAST(s.account_id AS VARCHAR))
+                                       ORDER BY s.health_score DESC NULLS LAST) = 1
         ), vals AS (
             SELECT record_id, CAST(? AS DATE) AS as_of_date, _copies,
                    {values}
@@ -174,7 +226,7 @@ def build_plan(
                {_json_of(diff_specs + stamp_specs)} AS payload_json
         FROM vals
         """,
-        [as_of, as_of],
+        params,
     )
     plan.scored, plan.duplicates = con.execute(
         f"SELECT count(*), coalesce(sum(_copies - 1), 0) FROM {DESIRED}"

@@ -18,7 +18,14 @@ from acct_pipeline.sync.settings import SyncConfigError, reconcile_cron
 from acct_pipeline_tests.sync.conftest import DAY, account_ids, ledger_rows, write_scores
 
 # what a person reads as the account's state; the two numbers below count when they move enough
-MEANING = ("health_score", "health_tier", "health_trend", "recommended_playbook", "health_reasons")
+MEANING = (
+    "health_score",
+    "health_tier",
+    "health_trend",
+    "recommended_playbook",
+    "health_reasons",
+    "audience",
+)
 
 
 def _days(db: Path, n: int) -> list[date]:

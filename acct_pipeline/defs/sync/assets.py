@@ -4,7 +4,7 @@ from datetime import date
 
 import dagster as dg
 
-from acct_pipeline.defs.keys import CRM_SYNC_KEY, ROLLUPS_KEY, SCORES_KEY
+from acct_pipeline.defs.keys import AUDIENCES_KEY, CRM_SYNC_KEY, ROLLUPS_KEY, SCORES_KEY
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
 from acct_pipeline.sync import SyncSettings, run_sync
@@ -24,15 +24,15 @@ class SyncRunConfig(dg.Config):
     kinds={"duckdb"},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[SCORES_KEY, ROLLUPS_KEY],
+    deps=[SCORES_KEY, ROLLUPS_KEY, AUDIENCES_KEY],
 )
 def crm_score_sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: SyncRunConfig
 ) -> dg.MaterializeResult:
     """The day's scores as CRM fields (score, tier, trend, 7-day change, churn probability, top
-    reasons, playbook, model version) on each account's own CRM record — or as CSV files for a CRM
-    import in the default outbox. Only values that changed since what the CRM last accepted are
-    sent, in batches under the rate limit; every record's outcome is kept in
+    reasons, playbook, model version, marketing audience) on each account's own CRM record — or
+    as CSV files for a CRM import in the default outbox. Only values that changed since what the
+    CRM last accepted are sent, in batches under the rate limit; every record's outcome is kept in
     ``sync.crm_sync_ledger``. It does not run for a day whose scores failed a blocking check, and it
     stops if a run would change more than half the records (a broken model must not blanket the
     CRM). A multi-day backfill syncs only its newest day: the CRM holds the current state."""
