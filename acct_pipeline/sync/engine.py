@@ -252,7 +252,8 @@ def run_sync(
 
             if plan.baseline and plan.change_share > settings.max_change_share and not force:
                 msg = (
-                    f"{plan.count('changed'):,} of {plan.baseline:,} synced records "
+                    f"{plan.count('changed') - plan.first_fill:,} of {plan.baseline:,} synced "
+                    "records "
                     f"({plan.change_share:.1%}) would change, more than the limit of "
                     f"{settings.max_change_share:.0%} (ACCT_SYNC_MAX_CHANGE_SHARE): a broken "
                     "model or input would blanket the CRM — check with --dry-run, then rerun "

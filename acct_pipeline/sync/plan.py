@@ -47,6 +47,9 @@ class Plan:
     duplicates: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     baseline: int = 0  # records with an accepted value in the ledger
+    # changed records whose every changed field is one the CRM never accepted for them (a field
+    # mapped since their last sync, e.g. a new audience field): a first fill, not a mass change
+    first_fill: int = 0
     field_changes: dict[str, int] = field(default_factory=dict)
     missing_sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -60,8 +63,12 @@ class Plan:
 
     @property
     def change_share(self) -> float:
-        """Share of already-synced records whose values would change (0 on a first sync)."""
-        return self.count("changed") / self.baseline if self.baseline else 0.0
+        """Share of already-synced records whose values would change (0 on a first sync).
+
+        A record that only gains a field the CRM never held for it (newly mapped) is not
+        counted: filling a new field says nothing about a broken score."""
+        changed = self.count("changed") - self.first_fill
+        return changed / self.baseline if self.baseline else 0.0
 
 
 def _q(name: str) -> str:
@@ -271,6 +278,18 @@ def build_plan(
     plan.baseline = con.execute(
         f"SELECT count(*) FROM {PLAN} WHERE accepted_json IS NOT NULL"
     ).fetchone()[0]
+    plan.first_fill = con.execute(
+        f"""SELECT count(*) FROM {PLAN}
+            WHERE kind = 'changed'
+              AND list_bool_and(list_transform(
+                    changed_fields,
+                    lambda f: json_extract(accepted_json, '$."' || f || '"') IS NULL))"""
+    ).fetchone()[0]
+    if plan.first_fill:
+        plan.notes.append(
+            f"{plan.first_fill:,} synced record(s) change only by a field the CRM never held for "
+            "them (newly mapped): a first fill, left out of the change-share guard"
+        )
     plan.field_changes = dict(
         con.execute(
             f"""SELECT f, count(*)

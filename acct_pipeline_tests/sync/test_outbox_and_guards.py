@@ -15,6 +15,7 @@ from acct_pipeline.sync import (
     SyncConfigError,
     SyncRefused,
     SyncSettings,
+    ledger,
     load_mapping,
     run_sync,
 )
@@ -343,3 +344,27 @@ def test_confirm_import_marks_a_files_records_accepted(
     assert confirm_import_command(second.outbox_files[0], say=out.append) == 0
     third = _run(db, outbox_settings)
     assert third.unchanged == N and third.awaiting_import == 0 and third.sent == 0
+
+
+def test_newly_mapped_field_is_a_first_fill_not_a_mass_change(
+    db: Path, scored, outbox_settings, tmp_path: Path
+) -> None:
+    """A team that adds a field to the mapping (or upgrades to a release that maps one) fills
+    it on every record at the next sync: that is not a broken score blanketing the CRM, so the
+    change-share guard lets it through; a real change of a field the CRM already held still
+    counts."""
+    narrow = tmp_path / "mapping.yaml"
+    narrow.write_text(
+        "fields:\n  - {name: health_score, source: health_score, type: number, "
+        "hubspot: acct_health_score}\n"
+    )
+    first = _run(db, outbox_settings.with_overrides(field_mapping_path=narrow))
+    with warehouse.connect(db) as con:  # the team imported the file: the CRM holds the scores
+        assert ledger.confirm_import(con, "outbox", Path(first.outbox_files[0]).stem) == N
+    full = _run(db, outbox_settings)  # the default mapping: tier, trend, reasons ... are new
+    assert full.changed == N and full.change_share == 0.0 and not full.refusals
+    assert any("first fill" in n for n in full.notes)
+    # now the new fields are held: a change of more than half of them is refused again
+    write_scores(db, DAY, scored, bump={i: 6.0 for i in scored[:61]})
+    with pytest.raises(SyncRefused, match=r"61 of 120 synced records"):
+        _run(db, outbox_settings)
