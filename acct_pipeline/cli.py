@@ -11,6 +11,10 @@ acct-pipeline fit-model --out F       fit the health weights to outcomes, backte
 acct-pipeline models [approve F]      the model registry
 acct-pipeline override ACCOUNT --tier T|--score S --reason R --by E --until D   (--csv, --list,
                               --remove ID): a manual override beside the computed score
+acct-pipeline snooze ACCOUNT --until D --reason R   no alerts for an account up to D
+acct-pipeline audiences [--date D]    the day's marketing audiences
+acct-pipeline lift [--csv F]          treated vs control outcomes per tier
+acct-pipeline followup [--days N --since D --csv F]   time from alert to first action
 """
 
 from __future__ import annotations
