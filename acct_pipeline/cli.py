@@ -175,10 +175,14 @@ def demo_override() -> int:
     bad account of the worst tier, set one tier up by its owner, with a reason that says it is
     demo data, for ``DEMO_OVERRIDE_DAYS`` days. The override command's exit code (1: nothing to
     override)."""
+    from acct_pipeline.scoring.overrides import list_overrides
     from acct_pipeline.scoring.tiers import model_tier_names
 
     tiers = model_tier_names()
     with warehouse.connect(read_only=True) as con:
+        earlier = [
+            o for o in list_overrides(con, include_ended=False) if o.reason == DEMO_OVERRIDE_REASON
+        ]
         row = con.execute(
             f"SELECT s.account_id, a.owner_email, s.as_of_date FROM {warehouse.ACCOUNT_SCORES} s "
             f"JOIN {warehouse.ACCOUNTS} a USING (account_id) "
@@ -186,6 +190,10 @@ def demo_override() -> int:
             "AND s.tier = ? ORDER BY s.health_score DESC NULLS LAST, s.account_id LIMIT 1",
             [tiers[-1]],
         ).fetchone()
+    if earlier:  # the demo ran before: its override is still active (the run applied it)
+        o = earlier[0]
+        _say(f"demo data: the demo's override is still set: {o.override_id} on {o.account_id}")
+        return 0
     if row is None or len(tiers) < 2:
         _say("demo data: no account to override")
         return 1

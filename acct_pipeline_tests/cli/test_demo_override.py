@@ -54,3 +54,9 @@ def test_the_demo_override_shows_in_explain_and_the_report(
     section = section[: section.index("</section>")]
     assert row.account_id in section and "DEMO DATA" in section
     assert f"tier {tiers[-2]}" in section and str(row.expires_on) in section
+
+    # the demo run again: its override is still active, no second one
+    assert cli.demo_override() == 0
+    assert "still set" in capsys.readouterr().out
+    with duckdb.connect(str(scored_warehouse_copy), read_only=True) as con:
+        assert [o.override_id for o in ov.list_overrides(con)] == [row.override_id]
