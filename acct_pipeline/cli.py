@@ -11,6 +11,10 @@ acct-pipeline fit-model --out F       fit the health weights to outcomes, backte
 acct-pipeline models [approve F]      the model registry
 acct-pipeline override ACCOUNT --tier T|--score S --reason R --by E --until D   (--csv, --list,
                               --remove ID): a manual override beside the computed score
+acct-pipeline snooze ACCOUNT --until D --reason R   no alerts for an account up to D
+acct-pipeline audiences [--date D]    the day's marketing audiences
+acct-pipeline lift [--csv F]          treated vs control outcomes per tier
+acct-pipeline followup [--days N --since D --csv F]   time from alert to first action
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -124,6 +128,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"failed checks ({len(outcome.failed_checks)}): "
             + ", ".join(outcome.failed_checks[:10])
         )
+    if outcome.success:
+        _demo_override_and_report()
     if not print_summary():
         return 1
     _demo_next_steps()
@@ -152,8 +158,65 @@ def _demo_next_steps() -> None:
         _say(f"  the report:      {reports[-1].resolve()}")
     _say("  the UI:          make dev   (http://127.0.0.1:3000; the demo's run is on Runs)")
     _say(f"  the riskiest:    acct-pipeline accounts --tier {worst}")
+    _say("  the override:    acct-pipeline override --list   (demo data: set by the demo)")
     if row:
         _say(f'  one account:     acct-pipeline explain "{row[0]}"')
+
+
+DEMO_OVERRIDE_REASON = (
+    "DEMO DATA set by `acct-pipeline demo`: renewal agreed on the exec call, "
+    "the usage dip is their planned SSO migration"
+)
+DEMO_OVERRIDE_DAYS = 30
+
+
+def demo_override() -> int:
+    """The demo's one override, entered exactly as ``acct-pipeline override`` would: the least
+    bad account of the worst tier, set one tier up by its owner, with a reason that says it is
+    demo data, for ``DEMO_OVERRIDE_DAYS`` days. The override command's exit code (1: nothing to
+    override)."""
+    from acct_pipeline.scoring.overrides import list_overrides
+    from acct_pipeline.scoring.tiers import model_tier_names
+
+    tiers = model_tier_names()
+    with warehouse.connect(read_only=True) as con:
+        earlier = [
+            o for o in list_overrides(con, include_ended=False) if o.reason == DEMO_OVERRIDE_REASON
+        ]
+        row = con.execute(
+            f"SELECT s.account_id, a.owner_email, s.as_of_date FROM {warehouse.ACCOUNT_SCORES} s "
+            f"JOIN {warehouse.ACCOUNTS} a USING (account_id) "
+            f"WHERE s.as_of_date = (SELECT max(as_of_date) FROM {warehouse.ACCOUNT_SCORES}) "
+            "AND s.tier = ? ORDER BY s.health_score DESC NULLS LAST, s.account_id LIMIT 1",
+            [tiers[-1]],
+        ).fetchone()
+    if earlier:  # the demo ran before: its override is still active (the run applied it)
+        o = earlier[0]
+        _say(f"demo data: the demo's override is still set: {o.override_id} on {o.account_id}")
+        return 0
+    if row is None or len(tiers) < 2:
+        _say("demo data: no account to override")
+        return 1
+    account, owner, newest = row
+    until = max(date.today(), newest) + timedelta(days=DEMO_OVERRIDE_DAYS)
+    argv = ["override", account, "--tier", tiers[-2], "--reason", DEMO_OVERRIDE_REASON]
+    argv += ["--by", owner if owner and "@" in owner else "csm@example.com"]
+    argv += ["--until", until.isoformat()]
+    _say(
+        f"demo data: one override, as a CSM would enter it: acct-pipeline {' '.join(argv[:4])} ..."
+    )
+    return COMMANDS["override"](build_parser().parse_args(argv))
+
+
+def _demo_override_and_report() -> None:
+    """The override, then the report again (it shows the override) and a new read copy."""
+    from acct_pipeline.scoring.report import build_report_for_warehouse
+
+    if demo_override() != 0:
+        return
+    report = build_report_for_warehouse()
+    _say(f"report rebuilt with the override: {report.path.resolve()}")
+    read_copy.publish_warehouse(on_wait=_waiting)
 
 
 @command("run")

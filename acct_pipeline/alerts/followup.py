@@ -9,9 +9,10 @@ action is the earliest of
 - the next logged touch with the account after the alert (``ingest.crm_activities``: emails,
   calls, meetings), which needs no CRM connection.
 
-``store_followups`` writes ``alerts.alert_followups`` (one row per alert event key);
-``summarise`` gives the median / p90 hours to first action by owner and by tier, and the share of
-alerts with no action within N days.
+``store_followups`` writes ``alerts.alert_followups`` (one row per alert event key) and
+``read_followups`` reads it back (the score report's "Time to action" section); ``summarise``
+gives the median / p90 hours to first action by owner and by tier, and the share of alerts with
+no action within N days.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TASK_PROPERTIES = ("hs_task_status", "hs_timestamp", "hs_task_completion_date")
 COMPLETED = "COMPLETED"
 TASK_DONE = "task_completed"
 ACTIVITY = "activity"  # prefixed to the activity type: activity:call
+ALL = "all"  # summarise(by=ALL): one row over every alert
 
 FOLLOWUPS_DDL = f"""
 CREATE OR REPLACE TABLE {ALERT_FOLLOWUPS} (
@@ -174,6 +176,18 @@ def store_followups(con: duckdb.DuckDBPyConnection, followups: Iterable[Followup
     return len(rows)
 
 
+def read_followups(con: duckdb.DuckDBPyConnection) -> list[Followup] | None:
+    """The follow-ups ``acct-pipeline followup`` stored last; ``None`` when it never ran (the
+    table does not exist), ``[]`` when it found no delivered alert."""
+    if not table_exists(con, ALERT_FOLLOWUPS):
+        return None
+    rows = con.execute(
+        f"SELECT event_key, account_id, owner, tier, alerted_at, first_action_at, action_kind "
+        f"FROM {ALERT_FOLLOWUPS} ORDER BY alerted_at, event_key"
+    ).fetchall()
+    return [Followup(*r) for r in rows]
+
+
 def frame(followups: Iterable[Followup]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -202,12 +216,15 @@ def _p90(hours: pd.Series) -> float | None:
 
 
 def summarise(followups: Sequence[Followup], days: int = 7, by: str = "owner") -> pd.DataFrame:
-    """Per ``by`` (``owner`` or ``tier``): alerts, median and p90 hours to first action (over the
-    alerts with one), and the share with no action within ``days`` days."""
+    """Per ``by`` (``owner`` or ``tier``, or ``all`` for one row over every alert): alerts, median
+    and p90 hours to first action (over the alerts with one), and the share with no action within
+    ``days`` days."""
     df = frame(followups)
     cols = [by, "alerts", "median_hours", "p90_hours", "no_action_share"]
     if df.empty:
         return pd.DataFrame(columns=cols)
+    if by == ALL:
+        df[ALL] = ALL
     limit = timedelta(days=days).total_seconds() / 3600.0
     df["late"] = df["hours_to_action"].isna() | (df["hours_to_action"] > limit)
     out = (

@@ -32,6 +32,7 @@ from acct_pipeline.scoring.report import engagement as engagement_section
 from acct_pipeline.scoring.report.acting import render_acting
 from acct_pipeline.scoring.report.actions import render_actions
 from acct_pipeline.scoring.report.executive import executive_summary, render_executive
+from acct_pipeline.scoring.report.followups import render_followups
 from acct_pipeline.scoring.report.template import render_page
 from acct_pipeline.scoring.validation import (
     ValidationResult,
@@ -150,7 +151,8 @@ def build_report(
             "engagement_mix_table": engagement_section.engagement_mix(con, last, model),
             "engagement_movers_table": engagement_section.engagement_movers(con, last),
         },
-        actions=render_acting(con, last, model.experiment, list(model.tiers.names)),
+        actions=render_acting(con, last, model.experiment, list(model.tiers.names))
+        + render_followups(con, model.followup.no_action_days, list(model.tiers.names)),
     )
     path = out / f"score_report_{last}.html"
     path.write_text(doc, encoding="utf-8")
