@@ -12,6 +12,7 @@ from acct_pipeline.connectors.base import Source
 from acct_pipeline.connectors.files import FilesSource
 from acct_pipeline.connectors.loader import load_batches, load_partitions
 from acct_pipeline.connectors.registry import source_for
+from acct_pipeline.engine.lake import events_day_path, is_local, lake_day_rows, write_events_day
 from acct_pipeline.warehouse import (
     EVENT_DATE,
     LOAD_AUDIT,
@@ -105,11 +106,9 @@ def _ingest_chunks(
             spec,
             [(d, source.read_events(spec, d)) for d in chunk],
             source.name,
-            target=_LAKE_ROWS if lake is not None else None,
+            **({"target": _LAKE_ROWS} if lake is not None else {}),
         )
         if lake is not None:
-            from acct_pipeline.engine.lake import write_events_day
-
             for d in chunk:
                 select = (
                     f"SELECT * EXCLUDE ({EVENT_DATE}) FROM {_LAKE_ROWS} "
@@ -142,8 +141,6 @@ def _days_not_in_lake(
     """The days to load from the source; the days the lake holds from elsewhere are recorded
     in ``total`` and in the load audit (rows in = rows kept = the rows found, none
     quarantined), and their quarantine rows from any earlier load are removed."""
-    from acct_pipeline.engine.lake import events_day_path, is_local, lake_day_rows
-
     todo = []
     for day in days:
         found = lake_day_rows(con, lake, day, spark)

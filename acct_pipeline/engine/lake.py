@@ -153,10 +153,12 @@ def lake_day_rows(
     if not is_local(lake):
         if spark is None:
             raise ValueError(f"{lake}: an object-store lake is read through the Spark session")
-        from acct_pipeline.engine.spark import _read_parquet
+        from pyspark.errors import AnalysisException
 
-        df = _read_parquet(spark, path)
-        return None if df is None else int(df.count())
+        try:
+            return int(spark.read.parquet(path).count())
+        except AnalysisException:  # no such folder, or no files in it
+            return None
     folder = _local(path)
     files = sorted(str(f) for f in folder.glob("*.parquet"))
     if not files or (folder / LOAD_MARKER).exists():
