@@ -157,13 +157,15 @@ def load_partitions(
     spec: TableSpec,
     days: Iterable[tuple[date, Iterable[RawBatch]]],
     source_name: str,
+    target: str | None = None,
 ) -> LoadResult:
     """Load several days of a partitioned table in one transaction (a backfill's fast path).
 
     Each listed day is replaced, including days whose source delivered nothing (they end up
-    empty, with a load-audit row of zero).
+    empty, with a load-audit row of zero). ``target``: a table with the raw table's columns
+    that receives the kept rows instead of ``ingest.<table>`` (the Spark engine's lake load).
     """
-    return _load(con, spec, list(days), source_name)
+    return _load(con, spec, list(days), source_name, target)
 
 
 def _load(
@@ -171,6 +173,7 @@ def _load(
     spec: TableSpec,
     days: list[tuple[date | None, Iterable[RawBatch]]],
     source_name: str,
+    target: str | None = None,
 ) -> LoadResult:
     settings = LandingRules.from_env()
     ensure_core_tables(con)
@@ -194,7 +197,7 @@ def _load(
                     _stage_frame(con, spec, batch, partition)
         partitions = [p for p, _ in days if p is not None]
         with transaction(con):
-            result = _split_and_write(con, spec, source_name, partitions, settings, origins)
+            result = _split_and_write(con, spec, source_name, partitions, settings, origins, target)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_LANDING}")
         con.execute("DROP TABLE IF EXISTS _classified")
@@ -242,6 +245,7 @@ def _split_and_write(
     partitions: list[date],
     settings: LandingRules,
     origins: list[str],
+    target: str | None = None,
 ) -> LoadResult:
     trimmed = ", ".join(
         f"NULLIF(trim({quote_ident(c)}), '') AS {quote_ident(c)}" for c in spec.column_names
@@ -300,14 +304,16 @@ def _split_and_write(
     extra = f"_partition AS {EVENT_DATE}, " if spec.partitioned else ""
     days = "(SELECT unnest(?::DATE[]))"
     if spec.partitioned:
-        con.execute(f"DELETE FROM {spec.qualified} WHERE {EVENT_DATE} IN {days}", [partitions])
+        con.execute(
+            f"DELETE FROM {target or spec.qualified} WHERE {EVENT_DATE} IN {days}", [partitions]
+        )
         part_filter, part_params = f"partition_date IN {days}", [partitions]
     else:
         con.execute(f"DELETE FROM {spec.qualified}")
         part_filter, part_params = "partition_date IS NULL", []
     con.execute(
         f"""
-        INSERT INTO {spec.qualified} BY NAME
+        INSERT INTO {target or spec.qualified} BY NAME
         SELECT {", ".join(typed(c) for c in spec.columns)}, {extra}? AS {SOURCE},
                {now} AS {LOADED_AT}
         FROM _classified WHERE _rule IS NULL ORDER BY _partition, _origin, _row_number

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from acct_pipeline import warehouse
+from acct_pipeline.engine.resource import EngineResource
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -31,11 +32,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def warehouse_definitions() -> dg.Definitions:
-    """The warehouse resource with the configured path, built when the code location loads
+    """The warehouse and engine resources as configured, built when the code location loads
     (``acct_pipeline/definitions.py``), not when this module is imported: tests that point
-    ``ACCT_WAREHOUSE`` elsewhere and load the definitions again get their own file."""
+    ``ACCT_WAREHOUSE`` / ``ACCT_ENGINE`` elsewhere and load the definitions again get theirs."""
     return dg.Definitions(
-        resources={"warehouse": WarehouseResource(path=str(warehouse.warehouse_path()))}
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse.warehouse_path())),
+            "engine": EngineResource.from_env(),
+        }
     )
 
 

@@ -28,6 +28,15 @@ if TYPE_CHECKING:
 _SIGNALS_FROM_SPARK = "_spark_signals_day"
 
 
+def publish_inputs(engine: SparkEngine, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Publish the signal SQL's small inputs (accounts, identity map, billing, CRM, marketing)
+    from the warehouse to the engine's lake; the unchanged ones are skipped. The product events
+    are in the lake already (the product-events ingest asset)."""
+    from acct_pipeline.engine.lake import publish_tables
+
+    return publish_tables(con, engine.lake, engine.spark)
+
+
 def signals_day(
     engine: SparkEngine, con: duckdb.DuckDBPyConnection, as_of: date, model: ScoringModel
 ) -> int:

@@ -83,11 +83,17 @@ class Reconciliation:
 
 
 def reconcile_load(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, days: Sequence[date] | None = None
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    days: Sequence[date] | None = None,
+    rows_table: str | None = None,
 ) -> Reconciliation:
-    """Check rows in = kept + quarantined for a snapshot table, or for each of ``days``."""
+    """Check rows in = kept + quarantined for a snapshot table, or for each of ``days``.
+    ``rows_table``: where the kept rows are, if not ``ingest.<table>`` (the Spark engine's
+    events: a view over the lake)."""
     result = Reconciliation(table=spec.name)
-    if not table_exists(con, LOAD_AUDIT) or not table_exists(con, spec.qualified):
+    rows_table = rows_table or spec.qualified
+    if not table_exists(con, LOAD_AUDIT) or not table_exists(con, rows_table):
         result.problems.append(
             f"{spec.name}: no load recorded yet (materialize ingest.{spec.name})"
         )
@@ -113,9 +119,7 @@ def reconcile_load(
             f"WHERE source_table = ? AND {audit_filter}",
             [spec.name, *params],
         ).fetchall()
-        kept = con.execute(
-            f"SELECT count(*) FROM {spec.qualified} {rows_filter}", params
-        ).fetchone()[0]
+        kept = con.execute(f"SELECT count(*) FROM {rows_table} {rows_filter}", params).fetchone()[0]
         quarantined, nulled = con.execute(
             f"SELECT count(*) FILTER (WHERE rule NOT LIKE ?), count(*) FILTER (WHERE rule LIKE ?) "
             f"FROM {QUARANTINE} WHERE source_table = ? AND {audit_filter}",

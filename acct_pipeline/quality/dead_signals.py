@@ -362,7 +362,10 @@ def _name_counts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tupl
 
 
 def key_feature_check(
-    con: duckdb.DuckDBPyConnection, model: ScoringModel, as_of: date
+    con: duckdb.DuckDBPyConnection,
+    model: ScoringModel,
+    as_of: date,
+    events_table: str = PRODUCT_EVENTS.qualified,
 ) -> NameCheck | None:
     """Configured key features against the event names of the signal's window (None when the
     model counts every event name as a feature)."""
@@ -373,10 +376,10 @@ def key_feature_check(
     return _names_in_window(
         con,
         "key feature",
-        PRODUCT_EVENTS.qualified,
+        events_table,
         configured,
         "product events",
-        f"SELECT event_name, count(*) FROM {PRODUCT_EVENTS.qualified} "
+        f"SELECT event_name, count(*) FROM {events_table} "
         f"WHERE {EVENT_DATE} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
         "AND event_name IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
         first,
@@ -436,14 +439,16 @@ def find_dead_signals(
     model: ScoringModel,
     as_of: date,
     signals_table: str = ACCOUNT_SIGNALS,
+    events_table: str = PRODUCT_EVENTS.qualified,
 ) -> DeadSignalReport:
-    """Dead measures, key features and activity types of ``model`` on day ``as_of``."""
+    """Dead measures, key features and activity types of ``model`` on day ``as_of``
+    (``events_table``: the lake's events with the Spark engine, ``engine.lake.events_view``)."""
     accounts, measures = measure_stats(con, model, as_of, signals_table)
     report = DeadSignalReport(
         as_of=as_of,
         accounts=accounts,
         measures=measures,
-        key_features=key_feature_check(con, model, as_of),
+        key_features=key_feature_check(con, model, as_of, events_table),
         activity_types=activity_type_check(con, model, as_of),
     )
     if accounts == 0:

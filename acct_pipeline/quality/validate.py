@@ -265,10 +265,10 @@ def _frames(sources: list[RowsSource]) -> Iterator[pd.DataFrame]:
         yield load_chunk(source) if isinstance(source, SpilledChunk) else source
 
 
-def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
-    if not table_exists(con, PRODUCT_EVENTS.qualified):
+def _horizon(con: duckdb.DuckDBPyConnection, events: str = PRODUCT_EVENTS.qualified) -> date | None:
+    if not table_exists(con, events):
         return None
-    return con.execute(f"SELECT max({EVENT_DATE}) FROM {PRODUCT_EVENTS.qualified}").fetchone()[0]
+    return con.execute(f"SELECT max({EVENT_DATE}) FROM {events}").fetchone()[0]
 
 
 @dataclass
@@ -344,8 +344,11 @@ def prepare_suite(
     only: Collection[str] | None = None,
     previous_row_count: int | None = None,
     now: datetime | None = None,
+    events_table: str = PRODUCT_EVENTS.qualified,
 ) -> PreparedValidation:
-    """Read what ``suite`` needs from the warehouse (see ``validate_suite``)."""
+    """Read what ``suite`` needs from the warehouse (see ``validate_suite``). ``events_table``:
+    where the product events are (the freshness horizon), a view over the lake with the Spark
+    engine (``acct_pipeline.engine.lake.events_view``)."""
     selected = [e for e in suite.expectations if only is None or e.check in only]
     order = [e.check for e in selected]
     if suite.partition_column and days is None:
@@ -365,7 +368,7 @@ def prepare_suite(
     available = set(actual) | {c for c, (_, needs) in DERIVED_COLUMNS.items() if needs in actual}
     ctx = Context(
         now=now or _now(),
-        horizon=_horizon(con),
+        horizon=_horizon(con, events_table),
         previous_row_count=previous_row_count,
         band=volume_band(),
     )

@@ -18,7 +18,7 @@ from acct_pipeline.alerts.audiences import (
 )
 from acct_pipeline.alerts.experiment import CONTROL, arm_for
 from acct_pipeline.defs.alerts.audiences import audience_membership
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.scoring.actions import Actions, AudienceDef, CapRule, Caps, Experiment
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.tiers import model_tier_names
@@ -131,7 +131,7 @@ def test_the_asset_runs_each_day_of_a_range_in_order(tmp_path: Path) -> None:
             "dagster/asset_partition_range_start": days[0].isoformat(),
             "dagster/asset_partition_range_end": days[-1].isoformat(),
         },
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     meta = result.asset_materializations_for_node("alerts__audience_membership")[0].metadata

@@ -14,7 +14,7 @@ import pytest
 
 from acct_pipeline.alerts.ledger import ALERT_DELIVERIES
 from acct_pipeline.defs.alerts.assets import score_drop_alerts
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.warehouse import SCORE_DROP_ALERTS
 from acct_pipeline_tests.alerts.history import ACCOUNTS, write_history
 from acct_pipeline_tests.fakes import hubspot
@@ -44,7 +44,10 @@ class Setup:
         return dg.materialize(
             [score_drop_alerts],
             partition_key=day.isoformat(),
-            resources={"warehouse": WarehouseResource(path=str(self.db))},
+            resources={
+                "warehouse": WarehouseResource(path=str(self.db)),
+                "engine": EngineResource(),
+            },
             instance=dg.DagsterInstance.ephemeral(),
             run_config={"ops": {"alerts__score_drop_alerts": {"config": config}}}
             if config

@@ -11,7 +11,7 @@ import pytest
 
 from acct_pipeline.defs import keys
 from acct_pipeline.defs.alerts import keys as alert_keys
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.defs.scores.assets import MODELS_DIR_ENV, account_scores
 from acct_pipeline.defs.sensors import drops_in
 from acct_pipeline.scoring.model import load_model
@@ -42,7 +42,7 @@ def test_the_sensor_reads_what_the_scores_asset_records(
         result = dg.materialize(
             [account_scores],
             partition_key=AS_OF.isoformat(),
-            resources={"warehouse": WarehouseResource(path=str(db))},
+            resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
             instance=instance,
         )
         assert result.success

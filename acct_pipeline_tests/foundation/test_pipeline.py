@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 
 from acct_pipeline.definitions import defs
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.run import run_days
 from acct_pipeline.warehouse import ACCOUNT_SCORES, ACCOUNTS, QUARANTINE
 from acct_pipeline_tests.conftest import sample_period
@@ -79,7 +79,7 @@ def test_a_materialized_partition_reads_back_from_a_temporary_warehouse(
     result = dg.materialize(
         assets,
         partition_key=end.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
         selection=dg.AssetSelection.groups("ingest", "staging", "features", "scores"),
     )

@@ -11,7 +11,7 @@ import pytest
 
 from acct_pipeline.defs.ingest.assets import product_events, snapshot_assets
 from acct_pipeline.defs.quality.checks import ROWS_RECONCILED, raw_checks_by_table
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.quality.expectations import KEY_UNIQUE
 from acct_pipeline.warehouse import LOAD_AUDIT, QUARANTINE
 
@@ -39,7 +39,7 @@ def _materialize(db: Path, day: date = DAY) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [product_events, raw_checks_by_table["product_events"]],
         partition_key=day.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -159,7 +159,7 @@ def test_a_snapshot_missing_a_required_column_keeps_the_previous_snapshot(
     )
     run = lambda: dg.materialize(  # noqa: E731
         [companies, raw_checks_by_table["crm_companies"]],
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

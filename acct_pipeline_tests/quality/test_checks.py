@@ -15,7 +15,7 @@ from acct_pipeline.defs.quality.identity_checks import (
     MATCH_RATE,
     NO_SHARED_DOMAINS,
 )
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.quality.expectations import (
     BLOCKING_SCORE_CHECKS,
     HEALTH_SCORE_IN_RANGE,
@@ -100,7 +100,7 @@ def _run(db: Path, day) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [account_scores_standin, scores_checks, crm_score_sync_standin],
         partition_key=day.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

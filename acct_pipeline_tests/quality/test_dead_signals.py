@@ -14,7 +14,7 @@ import pytest
 
 from acct_pipeline.defs.quality.checks import SIGNALS_KEY
 from acct_pipeline.defs.quality.dead_signal_checks import dead_signals_check
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.quality.dead_signals import CHECK_DEAD_SIGNALS, DEAD_SHARE, find_dead_signals
 from acct_pipeline.scoring.model import load_model
 from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, compute_signals
@@ -252,7 +252,7 @@ def _materialize(db: Path, day: date) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [account_signals_standin, dead_signals_check],
         partition_key=day.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
 

@@ -13,7 +13,7 @@ from acct_pipeline.defs.quality.identity_checks import (
     identity_checks,
     min_match_rate,
 )
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.defs.staging.assets import identity_map
 from acct_pipeline.quality.identity import (
     DUPLICATE_DOMAINS,
@@ -175,7 +175,7 @@ def test_min_match_rate_rejects_nonsense() -> None:
 def _run_identity_with_checks(db: Path) -> dict[str, dg.AssetCheckEvaluation]:
     result = dg.materialize(
         [identity_map, identity_checks],
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     return {e.check_name: e for e in result.get_asset_check_evaluations()}

@@ -17,7 +17,7 @@ from acct_pipeline.connectors.files import FilesSource, first_invalid_utf8, unre
 from acct_pipeline.connectors.loader import load_batches
 from acct_pipeline.defs.ingest.assets import snapshot_assets
 from acct_pipeline.defs.quality.checks import ROWS_RECONCILED, raw_checks_by_table
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.quality.audit import reconcile_load
 from acct_pipeline.quality.settings import (
     ACCEPT_SHRINK_ENV,
@@ -286,7 +286,7 @@ def test_a_company_with_a_bad_optional_field_keeps_its_account_and_the_checks_pa
     )
     result = dg.materialize(
         [companies, raw_checks_by_table["crm_companies"]],
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -436,7 +436,7 @@ def test_the_first_failure_names_the_step_and_the_file(
     path = _write(tmp_path, "crm/companies.csv", COMPANIES_HEADER + _companies(3))
     run = lambda: dg.materialize(  # noqa: E731
         [companies],
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

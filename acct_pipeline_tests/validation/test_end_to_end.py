@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.defs.validation.assets import SCORE_VALIDATION_KEY, score_validation
 from acct_pipeline.defs.validation.checks import score_validation_checks
 from acct_pipeline.scoring.backtest import run_backtest
@@ -87,7 +87,10 @@ def test_daily_run_writes_the_report_beside_the_warehouse(
 def test_validation_checks_are_warnings_with_descriptions(scored_warehouse_copy: Path) -> None:
     result = dg.materialize(
         [score_validation, score_validation_checks],
-        resources={"warehouse": WarehouseResource(path=str(scored_warehouse_copy))},
+        resources={
+            "warehouse": WarehouseResource(path=str(scored_warehouse_copy)),
+            "engine": EngineResource(),
+        },
         selection=dg.AssetSelection.assets(SCORE_VALIDATION_KEY),
     )
     assert result.success

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.defs.resources import EngineResource, WarehouseResource
 from acct_pipeline.defs.validation.assets import SCORE_VALIDATION_KEY
 from acct_pipeline.defs.validation.checks import tier_share_check
 from acct_pipeline.scoring.model import DEFAULT_MODEL_PATH, MODEL_ENV, load_model
@@ -167,7 +167,7 @@ def test_tier_names_come_from_the_model(tmp_path: Path, monkeypatch: pytest.Monk
 
     result = dg.materialize(
         [score_validation_standin, tier_share_check],
-        resources={"warehouse": WarehouseResource(path=str(db))},
+        resources={"warehouse": WarehouseResource(path=str(db)), "engine": EngineResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     (evaluation,) = result.get_asset_check_evaluations()

@@ -38,18 +38,19 @@ UPSTREAM = [
     deps=UPSTREAM,
 )
 def account_signals(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, engine: EngineResource
 ) -> dg.MaterializeResult:
     """Per account and as-of date D: product usage, CRM engagement, support, billing and
     relationship signals over windows ending on D. Point-in-time correct: only records dated on
     or before D are used, so a backfilled day is what would have been computed on that day."""
     days = [date.fromisoformat(k) for k in context.partition_keys]
-    engine = EngineResource()  # ACCT_ENGINE: duckdb (default) or spark
     with warehouse.connect() as con:
-        if engine.is_spark:
-            from acct_pipeline.engine.days import signals_for_days
+        if engine.is_spark:  # the engine resource: ACCT_ENGINE=duckdb (default) or spark
+            from acct_pipeline.engine.days import publish_inputs, signals_for_days
 
             spark, model = engine.spark_engine(warehouse.resolved_path()), load_model()
+            published = publish_inputs(spark, con)
+            context.log.info(f"published to the lake {spark.lake}: {published or 'no changes'}")
             rows, rebuilt = signals_for_days(spark, con, days, model, context.log.info)
         else:
             rows, rebuilt = compute_signals_for_days(con, days, load_model(), context.log.info)

@@ -10,6 +10,8 @@ from acct_pipeline.connectors.registry import source_name_for
 from acct_pipeline.defs.keys import INGEST_PREFIX, ROWS_KEPT
 from acct_pipeline.defs.partitions import daily_partitions, single_run
 from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.engine.lake import is_local
+from acct_pipeline.engine.resource import EngineResource
 from acct_pipeline.warehouse import PRODUCT_EVENTS, SNAPSHOT_TABLES, LoadResult, TableSpec
 
 
@@ -64,18 +66,31 @@ snapshot_assets = [_snapshot_asset(spec) for spec in SNAPSHOT_TABLES]
     backfill_policy=single_run,
     description=(
         "Product usage events, one UTC day per partition, from the configured product analytics "
-        "source. A rerun replaces exactly its day."
+        "source. A rerun replaces exactly its day. With the Spark engine (ACCT_ENGINE=spark) "
+        "the events live in the lake (<lake>/ingest/product_events/event_date=<day>/), not in "
+        "DuckDB: a day the lake already holds (written by the product's event pipeline) is "
+        "counted, not read; otherwise the day is loaded from the source and written there."
     ),
 )
 def product_events(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, engine: EngineResource
 ) -> dg.MaterializeResult:
     days = [date.fromisoformat(k) for k in context.partition_keys]
+    lake = engine.lake(warehouse.resolved_path()) if engine.is_spark else None
     context.log.info(
         f"loading {len(days)} day(s) of events from {source_name_for(PRODUCT_EVENTS.name)}"
+        + (f" into the lake {lake}" if lake else "")
     )
+    spark = None
+    if lake is not None and not is_local(lake):  # an object store is read through Spark
+        spark = engine.spark_engine(warehouse.resolved_path()).spark
     with warehouse.connect() as con:
-        result = ingest_days(con, PRODUCT_EVENTS, days, progress=context.log.debug)
+        result = ingest_days(
+            con, PRODUCT_EVENTS, days, progress=context.log.debug, lake=lake, spark=spark
+        )
+    for note in result.notes:
+        context.log.info(note)
+    extra = {"lake": dg.MetadataValue.path(lake)} if lake else {}
     return dg.MaterializeResult(
-        metadata={**load_metadata(result), "days": dg.MetadataValue.int(len(days))}
+        metadata={**load_metadata(result), "days": dg.MetadataValue.int(len(days)), **extra}
     )

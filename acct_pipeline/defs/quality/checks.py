@@ -9,6 +9,8 @@ The score checks that protect the CRM are ``blocking``: a failure stops ``sync.c
 """
 
 from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
@@ -17,6 +19,8 @@ from acct_pipeline.defs.check_results import per_partition
 from acct_pipeline.defs.keys import ROWS_KEPT, SCORES_KEY, SIGNALS_KEY, ingest_key
 from acct_pipeline.defs.partitions import daily_partitions
 from acct_pipeline.defs.resources import WarehouseResource
+from acct_pipeline.engine.lake import events_view
+from acct_pipeline.engine.resource import EngineResource
 from acct_pipeline.quality.audit import reconcile_load
 from acct_pipeline.quality.expectations import (
     DATA_IS_FRESH,
@@ -31,6 +35,7 @@ from acct_pipeline.warehouse import PRODUCT_EVENTS, RAW_BY_NAME, TableSpec
 ROWS_RECONCILED = "rows_in_equal_kept_plus_quarantined"
 
 EVENTS_KEY = ingest_key(PRODUCT_EVENTS.name)
+EVENTS_TABLE = PRODUCT_EVENTS.qualified
 
 
 def raw_key(spec: TableSpec) -> dg.AssetKey:
@@ -52,7 +57,9 @@ def _previous_row_count(context: dg.AssetCheckExecutionContext, key: dg.AssetKey
     return int(value.value) if value is not None else None
 
 
-def _result(key: dg.AssetKey, outcome: CheckOutcome) -> dg.AssetCheckResult:
+def _result(
+    key: dg.AssetKey, outcome: CheckOutcome, extra: dict[str, dg.MetadataValue] | None = None
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=outcome.check,
@@ -62,7 +69,8 @@ def _result(key: dg.AssetKey, outcome: CheckOutcome) -> dg.AssetCheckResult:
         metadata={
             k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
             for k, v in outcome.metadata.items()
-        },
+        }
+        | (extra or {}),
     )
 
 
@@ -106,19 +114,37 @@ def suite_checks(
         description=f"Expectation suite {suite.name} (Great Expectations).",
     )
     def _checks(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        engine: EngineResource,
     ) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
-        """Validates only the run's partitions (daily assets) and only the selected checks."""
+        """Validates only the run's partitions (daily assets) and only the selected checks.
+        With the Spark engine the product events are checked in the lake (a view over its day
+        folders), and the freshness horizon is the lake's newest day."""
         selected = {k.name for k in context.selected_asset_check_keys}
         days = _partition_days(context) if partitions_def else None
         previous = None if partitions_def else _previous_row_count(context, key)
-        with warehouse.connect() as con:
-            prepared = prepare_suite(con, suite, days, only=selected, previous_row_count=previous)
+        lake = engine.lake(warehouse.resolved_path()) if engine.is_spark else None
+        with (
+            warehouse.connect() as con,
+            events_view(con, lake) if lake else nullcontext(EVENTS_TABLE) as events,
+        ):
+            checked = replace(suite, table=events) if key == EVENTS_KEY else suite
+            prepared = prepare_suite(
+                con, checked, days, only=selected, previous_row_count=previous, events_table=events
+            )
+            rows_table = events if key == EVENTS_KEY else None
             reconciliation = (
-                reconcile_load(con, spec, days) if spec and ROWS_RECONCILED in selected else None
+                reconcile_load(con, spec, days, rows_table)
+                if spec and ROWS_RECONCILED in selected
+                else None
             )
         # The connection is closed before GX runs: DuckDB has one writer per file.
-        results = [_result(key, outcome) for outcome in prepared.run().values()]
+        # with the Spark engine, the events checked are the lake's: say where
+        extra = (
+            {"checked_in_lake": dg.MetadataValue.path(lake)} if lake and key == EVENTS_KEY else {}
+        )
+        results = [_result(key, outcome, extra) for outcome in prepared.run().values()]
         if reconciliation is not None:
             results.append(
                 dg.AssetCheckResult(
@@ -131,6 +157,7 @@ def suite_checks(
                         **{k: dg.MetadataValue.int(v) for k, v in reconciliation.totals.items()},
                         "loads_checked": dg.MetadataValue.int(len(reconciliation.loads)),
                         "problems": dg.MetadataValue.json(reconciliation.problems[:50]),
+                        **extra,
                     },
                 )
             )

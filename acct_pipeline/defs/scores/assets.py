@@ -36,7 +36,7 @@ def _models_dir(warehouse: WarehouseResource) -> Path:
     deps=[SIGNALS_KEY],
 )
 def account_scores(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, engine: EngineResource
 ) -> dg.MaterializeResult:
     """The daily answer to "which accounts need attention, and why": per account a 0-100 health
     score with its engagement and value scores, a churn probability, the tier (the model's bands,
@@ -58,10 +58,9 @@ def account_scores(
     model = load_model()
     churn = WalkForwardChurn(model, _models_dir(warehouse))
     rows = 0
-    engine = EngineResource()  # ACCT_ENGINE: duckdb (default) or spark
     with warehouse.connect() as con:
         for i, day in enumerate(days, 1):
-            if engine.is_spark:
+            if engine.is_spark:  # the engine resource: ACCT_ENGINE=duckdb (default) or spark
                 from acct_pipeline.engine import days as spark_days
 
                 spark = engine.spark_engine(warehouse.resolved_path())
