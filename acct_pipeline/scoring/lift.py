@@ -14,6 +14,13 @@ samples and rates near 0 or 1, where the textbook Wald interval does not. An arm
 ``min_per_arm`` accounts, or an interval wider than ``max_ci_width``, is reported as "too small to
 conclude" rather than as a number someone might act on.
 
+A table compares many things at once (three outcomes for the book and every tier): with a 95 %
+interval each, about one row in twenty would say "better" or "worse" by chance alone. The
+verdict therefore uses Bonferroni-adjusted intervals over the comparisons the table judges
+(``ci_low_adjusted`` / ``ci_high_adjusted``: confidence ``1 - 0.05 / m``), so that the chance of
+any false "better" or "worse" in the whole table stays under 5 %; the 95 % interval of each row
+is still shown for its size.
+
 Only assignments whose horizon has passed (by the last scored day) count, so a recent alert is not
 mistaken for a retained account.
 """
@@ -102,7 +109,7 @@ def compare_arms(
     order = list(tiers) if tiers else list(frame["tier"].dropna().unique())
     groups: list[tuple[str, pd.DataFrame]] = [(ALL_TIERS, frame)]
     groups += [(t, frame[frame["tier"] == t]) for t in order]
-    rows = []
+    rows: list[dict] = []
     for tier, part in groups:
         treated = part[part["arm"] == "treated"]
         control = part[part["arm"] == "control"]
@@ -122,9 +129,35 @@ def compare_arms(
                     "ci_low": low,
                     "ci_high": high,
                     "verdict": verdict(n1, n2, low, high, rule),
+                    "_counts": (k1, n1, k2, n2),
                 }
             )
-    return pd.DataFrame(rows)
+    # the family: every comparison big enough to judge; its verdicts use adjusted intervals
+    judged = [r for r in rows if r["verdict"] != TOO_SMALL]
+    z_adj = z_for(1 - (1 - rule.confidence) / max(len(judged), 1))
+    for r in rows:
+        counts = r.pop("_counts")
+        if r["verdict"] == TOO_SMALL:
+            r["ci_low_adjusted"], r["ci_high_adjusted"] = float("nan"), float("nan")
+            continue
+        _, low_adj, high_adj = newcombe(*counts, z_adj)
+        r["ci_low_adjusted"], r["ci_high_adjusted"] = low_adj, high_adj
+        r["verdict"] = BETTER if low_adj > 0 else WORSE if high_adj < 0 else NO_DIFFERENCE
+    columns = [
+        "tier",
+        "outcome",
+        "n_treated",
+        "rate_treated",
+        "n_control",
+        "rate_control",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "ci_low_adjusted",
+        "ci_high_adjusted",
+        "verdict",
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def assignment_outcomes(

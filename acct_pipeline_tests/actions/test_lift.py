@@ -17,6 +17,7 @@ from acct_pipeline.scoring.lift import (
     BETTER,
     NO_DIFFERENCE,
     TOO_SMALL,
+    WORSE,
     LiftRule,
     assignment_outcomes,
     compare_arms,
@@ -128,3 +129,31 @@ def test_outcomes_within_the_horizon_from_the_warehouse(monkeypatch: pytest.Monk
 def test_an_empty_arm_has_no_difference(k1: int, n1: int, k2: int, n2: int) -> None:
     d, low, high = newcombe(k1, n1, k2, n2)
     assert np.isnan(d) and (low, high) == (-1.0, 1.0)
+
+
+def _no_effect_table(seed: int) -> pd.DataFrame:
+    """Four tiers, three outcomes, no treatment effect anywhere: 15 comparisons."""
+    rng = np.random.default_rng(seed)
+    n = 4000
+    arm = np.where(rng.random(n) < 0.3, CONTROL, TREATED)
+    return pd.DataFrame(
+        {
+            "tier": rng.choice(["T1", "T2", "T3", "T4"], n),
+            "arm": arm,
+            "retained": (rng.random(n) < 0.8).astype(int),
+            "renewed": (rng.random(n) < 0.4).astype(int),
+            "expanded": (rng.random(n) < 0.15).astype(int),
+        }
+    )
+
+
+def test_a_table_of_many_comparisons_rarely_claims_an_effect_by_chance() -> None:
+    """With 15 comparisons and no effect, a per-row 95 % interval would put a false 'better' or
+    'worse' somewhere in about half of the tables; the adjusted verdicts in at most ~5 %."""
+    rule = LiftRule(min_per_arm=30, max_ci_width=0.25)
+    tables = [compare_arms(_no_effect_table(seed), rule) for seed in range(60)]
+    per_row = sum(bool(((t.ci_low > 0) | (t.ci_high < 0)).any()) for t in tables)
+    adjusted = sum(bool(t.verdict.isin([BETTER, WORSE]).any()) for t in tables)
+    assert per_row >= 15  # the problem is real: ~54 % expected
+    assert adjusted <= 6  # <= 5 % expected
+    assert all((t.ci_low_adjusted <= t.ci_low).all() for t in tables)

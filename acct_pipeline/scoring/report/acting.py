@@ -118,9 +118,11 @@ def render_acting(
         f"Outcomes within {experiment.horizon_days} days of assignment, assignments whose "
         "horizon has passed; difference = treated minus control with a 95% Newcombe interval. "
         f"'{TOO_SMALL}': an arm under {experiment.min_per_arm} accounts or an interval wider "
-        f"than {experiment.max_ci_width * 100:.0f} points. Each row is its own test: about one "
-        "in twenty rows says 'better' or 'worse' by chance alone even when the automation has "
-        "no effect, so look for a difference that holds across tiers and over time."
+        f"than {experiment.max_ci_width * 100:.0f} points. 'Better' or 'worse' holds for the "
+        "table as a whole: the verdicts use Bonferroni-adjusted intervals over the rows judged, "
+        "so the chance of any verdict arising by chance alone stays under 5% (a row's 95% "
+        "interval can exclude zero and still say 'no measurable difference'). Look for a "
+        "difference that holds across tiers and over time."
     )
     return (
         "<h1 id='actions'>Acting on scores</h1>"
