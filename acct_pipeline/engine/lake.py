@@ -41,6 +41,7 @@ from acct_pipeline.warehouse import (
     EVENT_DATE,
     PRODUCT_EVENTS,
     quote_literal,
+    table_exists,
 )
 
 if TYPE_CHECKING:
@@ -91,12 +92,7 @@ def export_to_lake(
         tables.update(RESULT_TABLES)
     for qualified, part in tables.items():
         schema, name = qualified.split(".", 1)
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-            "AND table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, qualified):
             continue
         where = ""
         params: list = []
@@ -206,12 +202,7 @@ def publish_tables(
     written: dict[str, int] = {}
     for qualified in PUBLISHED_TABLES:
         schema, name = qualified.split(".", 1)
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-            "AND table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, qualified):
             continue
         if not is_local(lake):
             if spark is None:
