@@ -264,21 +264,22 @@ eng_weights AS (
            list_extract(CAST($engagement_weights AS DOUBLE[]), ix.i)     AS weight
     FROM (SELECT unnest(range(1, array_length(CAST($engagement_types AS VARCHAR[])) + 1)) AS i) ix
 ),
--- a touch reaches the account it names, else the company of the contact it names
-touches AS NOT MATERIALIZED (
+-- a touch reaches the account it names, else the company of the contact it names. The touches
+-- are many (every e-mail event): the window's bounds are constants, so the scan reads only the
+-- window's rows before any join
+touches AS (
     SELECT coalesce(ta.account_id, c.company_id) AS account_id,
-           t.contact_id, t.category, t.activity_type, t.occurred_at,
-           date_diff('day', CAST(t.occurred_at AS DATE), p.d) AS age_days
+           t.contact_id, t.category, t.activity_type,
+           date_diff('day', CAST(t.occurred_at AS DATE), CAST($as_of AS DATE)) AS age_days
     FROM ingest.marketing_touches t
-    CROSS JOIN params p
     LEFT JOIN accounts ta ON ta.account_id = t.account_id
     LEFT JOIN ingest.crm_contacts c ON c.contact_id = t.contact_id
-    WHERE t.occurred_at < p.d_end
+    WHERE t.occurred_at >= CAST(CAST($engagement_first_day AS DATE) AS TIMESTAMP)
+      AND t.occurred_at < CAST(CAST($as_of AS DATE) + INTERVAL 1 DAY AS TIMESTAMP)
 ),
 eng_events AS (
     SELECT t.account_id, t.category, t.activity_type, t.contact_id AS person, t.age_days
-    FROM touches t, eng_params e
-    WHERE t.occurred_at >= e.first_ts
+    FROM touches t
     UNION ALL
     SELECT a.company_id, 'sales_support', a.activity_type, a.contact_id,
            date_diff('day', CAST(a.occurred_at AS DATE), p.d)
@@ -317,7 +318,14 @@ eng_agg AS (
 -- the categories each account has a record of on or before D: touches ever, a linked product
 -- workspace, and the CRM's own activities for sales & support (a zero there is a real zero)
 eng_known AS (
-    SELECT DISTINCT account_id, category FROM touches WHERE account_id IS NOT NULL
+    -- touches ever: each (account, contact, category) once before resolving the contact
+    SELECT DISTINCT coalesce(ta.account_id, c.company_id) AS account_id, k.category
+    FROM (SELECT DISTINCT t.account_id, t.contact_id, t.category
+          FROM ingest.marketing_touches t
+          WHERE t.occurred_at < CAST(CAST($as_of AS DATE) + INTERVAL 1 DAY AS TIMESTAMP)) k
+    LEFT JOIN accounts ta ON ta.account_id = k.account_id
+    LEFT JOIN ingest.crm_contacts c ON c.contact_id = k.contact_id
+    WHERE coalesce(ta.account_id, c.company_id) IS NOT NULL
     UNION
     SELECT account_id, 'product' FROM product_accounts
     UNION
