@@ -894,26 +894,33 @@ PUBLISH_AFTER.add("followup")
 def cmd_followup(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from acct_pipeline.alerts.config import model_path
+    from acct_pipeline.alerts.config import HUBSPOT_TASK, SALESFORCE_TASK, model_path
     from acct_pipeline.alerts.followup import (
         compute_followups,
         frame,
         hubspot_task_reader,
+        salesforce_task_reader,
         store_followups,
         summarise,
     )
     from acct_pipeline.scoring.actions import load_actions
-    from acct_pipeline.services import hubspot
+    from acct_pipeline.services import hubspot, salesforce
     from acct_pipeline.settings import AutomationSettings, environ, get
 
     days = args.days or load_actions(model_path()).followup.no_action_days
-    reader = None
-    if get(AutomationSettings, "alert_crm_tasks") == "hubspot":
+    reader, channel = None, HUBSPOT_TASK
+    crm_tasks = get(AutomationSettings, "alert_crm_tasks")
+    if crm_tasks == "hubspot":
         env = environ()
         reader = hubspot_task_reader(hubspot.client_from_env(env), hubspot.base_path(env))
+    elif crm_tasks == "salesforce":
+        env = environ()
+        version = env.get(salesforce.VERSION_ENV) or salesforce.DEFAULT_VERSION
+        reader = salesforce_task_reader(salesforce.client_from_env(env), version)
+        channel = SALESFORCE_TASK
     since = datetime.combine(args.since or date(1970, 1, 1), datetime.min.time())
     with warehouse.connect() as con:
-        followups = compute_followups(con, since, reader)
+        followups = compute_followups(con, since, reader, channel)
         store_followups(con, followups)
     answered = sum(f.first_action_at is not None for f in followups)
     _say(f"{len(followups)} delivered alert(s), {answered} with an action since")

@@ -3,9 +3,12 @@
 For every alert that was delivered (``alerts.alert_deliveries``, status ``delivered``) the first
 action is the earliest of
 
-- the completion of the CRM task the alert created (HubSpot ``hs_task_status = COMPLETED`` with
-  ``hs_task_completion_date``, read with ``POST {objects}/tasks/batch/read``, at most 100 ids a
-  call), when the alert went through the ``hubspot_task`` channel and a reader is given, and
+- the completion of the CRM task the alert created, when the alert went through a task channel
+  and a reader for that channel is given: HubSpot (``hubspot_task``): ``hs_task_status =
+  COMPLETED`` with ``hs_task_completion_date``, read with ``POST {objects}/tasks/batch/read``, at
+  most 100 ids a call; Salesforce (``salesforce_task``): ``IsClosed`` with
+  ``CompletedDateTime`` (both set by Salesforce when the task's status closes it), read with
+  ``SELECT ... FROM Task WHERE Id IN (...)``, at most 200 ids a query; and
 - the next logged touch with the account after the alert (``ingest.crm_activities``: emails,
   calls, meetings), which needs no CRM connection.
 
@@ -25,6 +28,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from acct_pipeline.alerts.config import HUBSPOT_TASK, SALESFORCE_TASK
+from acct_pipeline.services import salesforce
 from acct_pipeline.warehouse import (
     ALERT_DECISIONS,
     ALERT_DELIVERIES,
@@ -34,7 +39,7 @@ from acct_pipeline.warehouse import (
 )
 
 ALERT_FOLLOWUPS = "alerts.alert_followups"
-TASK_CHANNEL = "hubspot_task"
+TASK_CHANNEL = HUBSPOT_TASK  # the default task channel of compute_followups
 TASK_PROPERTIES = ("hs_task_status", "hs_timestamp", "hs_task_completion_date")
 COMPLETED = "COMPLETED"
 TASK_DONE = "task_completed"
@@ -55,7 +60,8 @@ CREATE OR REPLACE TABLE {ALERT_FOLLOWUPS} (
 )
 """
 
-# A reader of task ids -> (status, completion time); HubSpot's is ``hubspot_task_reader``.
+# A reader of task ids -> (status, completion time); HubSpot's is ``hubspot_task_reader``,
+# Salesforce's ``salesforce_task_reader`` (a closed task reads as COMPLETED).
 TaskReader = Callable[[Sequence[str]], Mapping[str, tuple[str | None, datetime | None]]]
 
 
@@ -110,6 +116,35 @@ def hubspot_task_reader(client: Any, objects_path: str = "/crm/v3/objects") -> T
     return read
 
 
+SALESFORCE_TASK_IDS_PER_QUERY = 200  # keeps the SOQL well under its 100,000-character limit
+
+
+def salesforce_task_reader(
+    client: Any, api_version: str = salesforce.DEFAULT_VERSION
+) -> TaskReader:
+    """Task state and completion time by id through SOQL: ``IsClosed`` (Salesforce derives it
+    from the status, custom closed statuses included) reads as ``COMPLETED``, with
+    ``CompletedDateTime``. Ids are matched on their first 15 characters (Salesforce's 15- and
+    18-character forms of one id), and answered under the id asked for."""
+
+    def read(ids: Sequence[str]) -> dict[str, tuple[str | None, datetime | None]]:
+        out: dict[str, tuple[str | None, datetime | None]] = {}
+        for start in range(0, len(ids), SALESFORCE_TASK_IDS_PER_QUERY):
+            chunk = [str(i) for i in ids[start : start + SALESFORCE_TASK_IDS_PER_QUERY]]
+            asked = {i[:15]: i for i in chunk}
+            listed = ", ".join(salesforce.soql_string(i) for i in chunk)
+            soql = (
+                f"SELECT Id, Status, IsClosed, CompletedDateTime FROM Task WHERE Id IN ({listed})"
+            )
+            for rec in salesforce.query(client, api_version, soql):
+                rid = str(rec.get("Id") or "")
+                status = COMPLETED if rec.get("IsClosed") else rec.get("Status")
+                out[asked.get(rid[:15], rid)] = (status, _parse_time(rec.get("CompletedDateTime")))
+        return out
+
+    return read
+
+
 def _alerts_sql(con: duckdb.DuckDBPyConnection) -> str:
     owner, tier, joins = "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", ""
     if table_exists(con, SCORE_DROP_ALERTS):
@@ -121,7 +156,7 @@ def _alerts_sql(con: duckdb.DuckDBPyConnection) -> str:
     return f"""
 SELECT d.event_key, d.account_id, any_value({owner}) AS owner, any_value({tier}) AS tier,
        min(coalesce(d.delivered_at, d.first_attempt_at)) AS alerted_at,
-       max(CASE WHEN d.channel = '{TASK_CHANNEL}' THEN d.external_id END) AS task_id
+       max(CASE WHEN d.channel = ? THEN d.external_id END) AS task_id
 FROM {ALERT_DELIVERIES} d {joins}
 WHERE d.status = 'delivered' AND coalesce(d.delivered_at, d.first_attempt_at) >= ?
 GROUP BY d.event_key, d.account_id
@@ -132,11 +167,18 @@ def compute_followups(
     con: duckdb.DuckDBPyConnection,
     since: datetime,
     tasks: TaskReader | None = None,
+    task_channel: str = TASK_CHANNEL,
 ) -> list[Followup]:
-    """Every alert delivered at or after ``since`` with its first action (or none yet)."""
+    """Every alert delivered at or after ``since`` with its first action (or none yet).
+    ``tasks`` reads the tasks the alerts created through ``task_channel`` (``hubspot_task`` or
+    ``salesforce_task``); alerts of other channels are judged by the logged touches alone."""
+    if task_channel not in (HUBSPOT_TASK, SALESFORCE_TASK):
+        raise ValueError(
+            f"task channel {task_channel!r}: expected {HUBSPOT_TASK} or {SALESFORCE_TASK}"
+        )
     if not table_exists(con, ALERT_DELIVERIES):
         return []
-    rows = con.execute(_alerts_sql(con), [since]).fetchall()
+    rows = con.execute(_alerts_sql(con), [task_channel, since]).fetchall()
     task_ids = [r[5] for r in rows if r[5]]
     task_state = tasks(task_ids) if tasks and task_ids else {}
     have_activities = table_exists(con, CRM_ACTIVITIES.qualified)

@@ -54,7 +54,7 @@ from datetime import date
 from typing import Any
 
 from acct_pipeline.connectors.base import RawBatch, SourceError
-from acct_pipeline.connectors.http import ServiceClient, batches_of, paginate, text
+from acct_pipeline.connectors.http import ServiceClient, batches_of, text
 from acct_pipeline.connectors.marketing import (
     EMAIL,
     EMAIL_BOUNCE,
@@ -74,6 +74,7 @@ from acct_pipeline.services.salesforce import (
     VERSION_ENV,
     client_from_env,
 )
+from acct_pipeline.services.salesforce import query as salesforce_query
 from acct_pipeline.warehouse import (
     CRM_ACTIVITIES,
     CRM_COMPANIES,
@@ -193,20 +194,8 @@ class SalesforceSource:
     def query(self, soql: str) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following ``nextRecordsUrl`` until ``done``."""
         obj = soql.split(" FROM ", 1)[1].split()[0] if " FROM " in soql else "?"
-
-        def fetch(next_url: str | None) -> tuple[list[dict[str, Any]], str | None]:
-            page = (
-                self.client.get_json(next_url)
-                if next_url
-                else self.client.get_json(
-                    f"/services/data/{self.api_version}/query", params={"q": soql}
-                )
-            )
-            nxt = page.get("nextRecordsUrl")
-            return page.get("records") or [], None if page.get("done", True) else nxt
-
         n = 0
-        for rec in paginate(fetch):
+        for rec in salesforce_query(self.client, self.api_version, soql):
             n += 1
             yield rec
         self.records_read[obj] = self.records_read.get(obj, 0) + n

@@ -7,7 +7,8 @@ Used by the CRM connector (``connectors/salesforce.py``), the score sync
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import requests
 
@@ -21,6 +22,7 @@ from acct_pipeline.connectors.http import (
     ServiceClient,
     json_or_none,
     limiter,
+    paginate,
     rate_windows,
     require_env,
 )
@@ -120,3 +122,26 @@ def client_from_env(
         sleep=sleep,
         clock=clock,
     )
+
+
+def query(client: ServiceClient, api_version: str, soql: str) -> Iterator[dict[str, Any]]:
+    """Every record of a SOQL query (``GET .../query?q=``), following ``nextRecordsUrl`` until
+    ``done``; one page (at most 2,000 records) in memory at a time."""
+    version = api_version if api_version.startswith("v") else f"v{api_version}"
+
+    def fetch(next_url: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        page = (
+            client.get_json(next_url)
+            if next_url
+            else client.get_json(f"/services/data/{version}/query", params={"q": soql})
+        )
+        return page.get("records") or [], None if page.get("done", True) else page.get(
+            "nextRecordsUrl"
+        )
+
+    return paginate(fetch)
+
+
+def soql_string(value: str) -> str:
+    """``value`` as a SOQL string literal (quotes and backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

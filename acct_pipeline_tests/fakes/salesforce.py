@@ -2,10 +2,13 @@
 
 SOQL supported: ``SELECT f1, f2, Rel.Field FROM Object [WHERE f op literal [AND ...]]
 [ORDER BY f [ASC|DESC]] [LIMIT n]`` with ``=, !=, <, <=, >, >=`` on strings, numbers, datetimes
-and ``true/false/null``. Campaign and CampaignMember (``Campaign.Type``, ``Contact.AccountId``)
-serve marketing touches (``load_landing`` reads ``marketing/touches.csv``, see
-``load_touches``). Unknown fields / objects answer ``INVALID_FIELD`` / ``INVALID_TYPE`` as
-Salesforce does. See the package docstring for the knobs.
+and ``true/false/null``, and ``f IN ('a', 'b', ...)`` with string literals (ids are checked
+there too). A Task's ``IsClosed`` and ``CompletedDateTime`` are read-only and follow its
+``Status``, as Salesforce sets them. Campaign and CampaignMember (``Campaign.Type``,
+``Contact.AccountId``) serve marketing touches (``load_landing`` reads
+``marketing/touches.csv``, see ``load_touches``). Unknown fields / objects answer
+``INVALID_FIELD`` / ``INVALID_TYPE`` as Salesforce does. See the package docstring for the
+knobs.
 
 No kinder than Salesforce (issue #26): ids the fake makes are 18-character ids with the object's
 key prefix (``001`` Account, ``003`` Contact, ``00T`` Task, ...); an id in a write that is not 15 or
@@ -89,6 +92,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "Priority": "picklist",
         "OwnerId": "reference",
         "ActivityDate": "date",
+        "IsClosed": "boolean",
         "CompletedDateTime": "datetime",
         "NPS_Score__c": "double",
         "CreatedDate": "datetime",
@@ -148,7 +152,16 @@ RELATIONSHIPS = {
     ("CampaignMember", "Campaign"): ("CampaignId", "Campaign"),
     ("CampaignMember", "Contact"): ("ContactId", "Contact"),
 }
-READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"}
+READ_ONLY = {
+    "Id",
+    "CreatedDate",
+    "LastModifiedDate",
+    "SystemModstamp",
+    # a Task's: set by Salesforce from its Status (a closed status closes it, at that moment)
+    "IsClosed",
+    "CompletedDateTime",
+}
+TASK_CLOSED_STATUSES = ("Completed",)
 KEY_PREFIXES = {
     "Account": "001",
     "Contact": "003",
@@ -413,11 +426,30 @@ class FakeSalesforce(FakeServer):
         if obj != "User":
             rec.setdefault("LastModifiedDate", rec["CreatedDate"])
             rec.setdefault("SystemModstamp", rec["LastModifiedDate"])
+        if obj == "Task" and "IsClosed" not in fields:
+            # a planted task: closed by its status, or (landing activities) by a completion time
+            status = rec.get("Status")
+            rec["IsClosed"] = (
+                status in TASK_CLOSED_STATUSES if status else bool(rec.get("CompletedDateTime"))
+            )
         for name, ftype in self.schema[obj].items():
             if ftype == "boolean" and rec.get(name) is None:
                 rec[name] = False
         self.records[obj][rid] = rec
         return rec
+
+    @staticmethod
+    def _derive(obj: str, rec: dict[str, Any], was_closed: bool, stamp: str) -> None:
+        """What Salesforce sets itself after a write: a Task's ``IsClosed`` from its status, and
+        ``CompletedDateTime`` when it closes (cleared when it is reopened)."""
+        if obj != "Task":
+            return
+        closed = rec.get("Status") in TASK_CLOSED_STATUSES
+        if closed and not was_closed:
+            rec["CompletedDateTime"] = stamp
+        elif not closed:
+            rec["CompletedDateTime"] = None
+        rec["IsClosed"] = closed
 
     def load_landing(self, root: str | Path) -> FakeSalesforce:
         root = Path(root)
@@ -712,8 +744,10 @@ class FakeSalesforce(FakeServer):
             self._check_field(obj, f)
         for fname, _op, lit in parsed["where"]:
             ftype = self.schema[obj].get(fname)
-            if ftype in ("id", "reference") and isinstance(lit, str) and not self.valid_id(lit):
-                raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {lit}")
+            for value in lit if isinstance(lit, tuple) else (lit,):
+                is_id = ftype in ("id", "reference") and isinstance(value, str)
+                if is_id and not self.valid_id(value):
+                    raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {value}")
         recs = list(self.records[obj].values())
         for fname, op, lit in parsed["where"]:
             recs = [r for r in recs if _compare(self._value(obj, r, fname), op, lit)]
@@ -869,7 +903,9 @@ class FakeSalesforce(FakeServer):
         stamp = sf_datetime(datetime.fromtimestamp(now, UTC).isoformat())
         with self.lock:
             for obj, rid, fields in ok:
+                was_closed = bool(self.records[obj][rid].get("IsClosed"))
                 self.records[obj][rid].update(fields)
+                self._derive(obj, self.records[obj][rid], was_closed, stamp)
                 self.records[obj][rid]["LastModifiedDate"] = stamp
                 self.records[obj][rid]["SystemModstamp"] = stamp
                 self.writes.append(Write(obj, rid, fields, now, "composite/sobjects"))
@@ -897,7 +933,9 @@ class FakeSalesforce(FakeServer):
             return self._errors_response(problems)
         rid = key
         stamp = sf_datetime(datetime.fromtimestamp(self.clock(), UTC).isoformat())
+        was_closed = bool(self.records[obj][rid].get("IsClosed"))
         self.records[obj][rid].update(fields)
+        self._derive(obj, self.records[obj][rid], was_closed, stamp)
         self.records[obj][rid]["LastModifiedDate"] = stamp
         self.records[obj][rid]["SystemModstamp"] = stamp
         self.writes.append(Write(obj, rid, fields, self.clock(), "sobjects/update"))
@@ -916,6 +954,7 @@ class FakeSalesforce(FakeServer):
             return self._errors_response(problems)
         with self.lock:
             rec = self.add(obj, {k: v for k, v in fields.items()})
+            self._derive(obj, rec, False, rec["CreatedDate"])
             self.writes.append(Write(obj, rec["Id"], fields, self.clock(), "sobjects/insert"))
         return json_response(201, {"id": rec["Id"], "success": True, "errors": []})
 
@@ -1050,6 +1089,9 @@ _SOQL = re.compile(
 _COND = re.compile(
     r"^\s*(?P<f>[\w.]+)\s*(?P<op>!=|<=|>=|=|<|>)\s*(?P<lit>'(?:[^'\\]|\\.)*'|[^\s]+)\s*$"
 )
+# ``f IN ('a', 'b', ...)``: a list of string literals (what the pipeline sends: record ids)
+_IN = re.compile(r"^\s*(?P<f>[\w.]+)\s+IN\s*\((?P<items>.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+_IN_ITEM = re.compile(r"\s*('(?:[^'\\]|\\.)*')\s*(?:,|$)")
 
 
 def parse_soql(q: str) -> dict[str, Any]:
@@ -1062,6 +1104,9 @@ def parse_soql(q: str) -> dict[str, Any]:
     where = []
     if m.group("where"):
         for part in re.split(r"\s+AND\s+", m.group("where"), flags=re.IGNORECASE):
+            if listed := _IN.match(part):
+                where.append((listed.group("f"), "IN", _in_list(listed.group("items"))))
+                continue
             c = _COND.match(part)
             if not c:
                 raise SoqlError("MALFORMED_QUERY", f"unexpected condition: {part}")
@@ -1078,6 +1123,20 @@ def parse_soql(q: str) -> dict[str, Any]:
         "order": order,
         "limit": int(m.group("limit")) if m.group("limit") else None,
     }
+
+
+def _in_list(items: str) -> tuple[str, ...]:
+    """The string literals of an ``IN (...)`` list; anything else is a malformed query."""
+    out, pos = [], 0
+    while pos < len(items):
+        m = _IN_ITEM.match(items, pos)
+        if not m or m.end() == pos:
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token in IN list: {items[pos:][:40]}")
+        out.append(_literal(m.group(1)))
+        pos = m.end()
+    if not out:
+        raise SoqlError("MALFORMED_QUERY", "an IN list needs at least one value")
+    return tuple(out)
 
 
 def _literal(lit: str) -> Any:
@@ -1100,6 +1159,8 @@ def _literal(lit: str) -> Any:
 
 
 def _compare(value: Any, op: str, lit: Any) -> bool:
+    if op == "IN":
+        return any(_compare(value, "=", item) for item in lit)
     if lit is None:
         return (value is None) == (op == "=")
     if value is None:
