@@ -39,6 +39,12 @@ def base_dir(scale: str, history_days: int) -> Path:
     return common.scale_dir(scale) / f"base_{history_days}d"
 
 
+def base_and_last_day(scale: str, history_days: int) -> tuple[Path, date]:
+    """``prepare_base(scale, history_days)`` and the last day it holds (the day to re-score)."""
+    first, _ = common.period(scale)
+    return prepare_base(scale, history_days), first + timedelta(days=history_days - 1)
+
+
 def prepare_base(scale: str, history_days: int) -> Path:
     """A warehouse holding the first ``history_days`` days (reused when already built)."""
     folder = base_dir(scale, history_days)

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +63,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
-    base = daily_run.prepare_base(args.scale, args.history_days)
-    first, _ = common.period(args.scale)
-    day = first + timedelta(days=args.history_days - 1)
+    base, day = daily_run.base_and_last_day(args.scale, args.history_days)
     work = common.fresh_dir(common.scale_dir(args.scale) / "signals_sql_ab")
     from acct_pipeline import warehouse
     from acct_pipeline.scoring import signals

@@ -133,9 +133,7 @@ def main() -> int:
     ap.add_argument("--buckets", type=int, default=64, help="account buckets scored per task")
     args = ap.parse_args()
 
-    base = daily_run.prepare_base(args.scale, args.history_days)
-    first, _ = common.period(args.scale)
-    day = first + timedelta(days=args.history_days - 1)
+    base, day = daily_run.base_and_last_day(args.scale, args.history_days)
     work = common.fresh_dir(common.scale_dir(args.scale) / "spark_vs_duckdb")
     from acct_pipeline import warehouse
     from acct_pipeline.engine.config import EngineSettings
