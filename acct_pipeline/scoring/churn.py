@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 from acct_pipeline.scoring.model import ScoringModel
 from acct_pipeline.scoring.outcomes import create_outcome_tables
 from acct_pipeline.scoring.score_columns import POINTS_PREFIX, SCORE_FEATURES, points_columns
-from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, SQL_DIR
+from acct_pipeline.scoring.signals import NUMERIC_SIGNALS, SIGNAL_WARMUP_DAYS, SQL_DIR
 from acct_pipeline.settings import CoreSettings, get
 from acct_pipeline.warehouse import (
     ACCOUNT_SCORES,
@@ -63,7 +63,7 @@ from acct_pipeline.warehouse import (
 
 MODELS_DIR_ENV = "ACCT_MODELS_DIR"
 # Windows of the usage signals are 35 days long: earlier days would learn from truncated windows.
-WARMUP_DAYS = 34
+WARMUP_DAYS = SIGNAL_WARMUP_DAYS
 RANDOM_STATE = 0
 # Gradient boosting's OpenMP threads oversubscribe a busy machine badly (10x slower on 2 shared
 # cores): one thread is fast enough for account-day tables.

@@ -137,6 +137,10 @@ class SignalParams:
 
 # Days of product usage the signal SQL reads (the usage trend: last 7 days vs the 28 before).
 USAGE_WINDOW_DAYS = 35
+# Days after the first product event before the usage windows are full: earlier days' signals come
+# from truncated windows (the churn model does not learn from them, the stability check does not
+# judge them).
+SIGNAL_WARMUP_DAYS = USAGE_WINDOW_DAYS - 1
 # Days of product events behind ``key_features_used_30d`` (the ``features`` CTE of signals.sql).
 KEY_FEATURES_WINDOW_DAYS = 30
 

@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from acct_pipeline.scoring.signals import SIGNAL_WARMUP_DAYS
 from acct_pipeline.scoring.tiers import model_tier_names, ordered_tiers
 from acct_pipeline.scoring.validation.markdown import (
     _fmt,
@@ -30,6 +31,7 @@ from acct_pipeline.scoring.validation.result import (
     MIN_SEGMENT_ROWS,
     MIN_TIER_ROWS,
     PSI_SHIFTED,
+    PSI_WARMUP_WINDOW,
     SEGMENT_AUC_GAP,
     SEGMENT_MISSING_MAX,
     TIER_CHANGE_SHARE_MAX,
@@ -38,6 +40,7 @@ from acct_pipeline.scoring.validation.result import (
     CheckOutcome,
     TierShares,
     day_text,
+    psi_summary,
 )
 from acct_pipeline.warehouse import (
     SCORE_VALIDATION,
@@ -121,9 +124,12 @@ def summary_from_table(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "churn_monotonic": bool(
             len(rates) >= 2 and all(a <= b for a, b in zip(rates, rates[1:], strict=False))
         ),
-        "psi_max": float(psi["value"].max()) if len(psi) else None,
-        "psi_mean": float(psi["value"].mean()) if len(psi) else None,
-        "psi_max_day": day_text(psi.loc[psi["value"].idxmax(), "as_of_date"]) if len(psi) else None,
+        **psi_summary(
+            [
+                (r.as_of_date, float(r.value), r.window == PSI_WARMUP_WINDOW)
+                for r in psi.itertuples()
+            ]
+        ),
         "tier_change_share_mean": float(changes["value"].mean()) if len(changes) else None,
         "tier_flap_share": one("tier_flap_share"),
         "segment_findings": fairness_findings(
@@ -169,8 +175,9 @@ def evaluate_checks(summary: dict[str, Any]) -> list[CheckOutcome]:
         "only one day scored: no PSI yet"
         if psi_max is None
         else f"max day-over-day PSI {psi_max:.3f} (on {summary.get('psi_max_day')}), "
-        f"mean {_fmt(summary.get('psi_mean'))}; > {PSI_SHIFTED} means the score distribution "
-        "shifted"
+        f"mean {_fmt(summary.get('psi_mean'))}, over the days from "
+        f"{summary.get('psi_judged_from')}{_warmup_note(summary)}; > {PSI_SHIFTED} means the "
+        "score distribution shifted"
     )
 
     flap = summary.get("tier_flap_share")
@@ -215,3 +222,20 @@ def _segments_check(summary: dict[str, Any]) -> CheckOutcome:
             {},
         )
     return CheckOutcome(CHECK_SEGMENTS, False, "; ".join(findings), {"segment_findings": findings})
+
+
+def _warmup_note(summary: dict[str, Any]) -> str:
+    """What the stability check left out: the days of the signal warm-up."""
+    if summary.get("psi_within_warmup"):
+        return (
+            f" (the whole history is within the {SIGNAL_WARMUP_DAYS}-day signal warm-up after "
+            "the first product event, while the usage windows fill: judged anyway)"
+        )
+    days = summary.get("psi_warmup_days") or 0
+    if not days:
+        return ""
+    return (
+        f"; the {days} day(s) before, within {SIGNAL_WARMUP_DAYS} days of the first product "
+        "event while the usage windows fill, are not judged (their max "
+        f"{_fmt(summary.get('psi_warmup_max'))})"
+    )

@@ -42,7 +42,14 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             ", ".join(f"{t} {v:.1%}" for t, v in summary.get("tier_share_30d", {}).items()) or "n/a"
         ),
         "",
-        f"Stability: max PSI {_fmt(summary.get('psi_max'))}, mean tier changes per day "
+        f"Stability: max PSI {_fmt(summary.get('psi_max'))}"
+        + (
+            f" from {summary['psi_judged_from']} (the signal warm-up before it: max "
+            f"{_fmt(summary.get('psi_warmup_max'))})"
+            if summary.get("psi_warmup_days")
+            else ""
+        )
+        + ", mean tier changes per day "
         f"{_fmt(summary.get('tier_change_share_mean'))}, flapping accounts "
         f"{_fmt(summary.get('tier_flap_share'))}. "
         f"Censored share (horizon beyond history): {summary.get('censored_share', 0):.0%}.",

@@ -4,7 +4,7 @@ tier shares, stability, coverage and fairness, each as SQL over the scored rows.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -16,6 +16,7 @@ from acct_pipeline.scoring.outcomes import (
     CONTRACT_ENDS,
     create_outcome_tables,
 )
+from acct_pipeline.scoring.signals import SIGNAL_WARMUP_DAYS
 from acct_pipeline.scoring.tiers import model_tier_names, ordered_tiers
 from acct_pipeline.scoring.validation.data import (
     _prepare_scores,
@@ -32,6 +33,8 @@ from acct_pipeline.scoring.validation.result import (
     MIN_TIER_ROWS,
     NON_INPUT_COLUMNS,
     PSI_BINS,
+    PSI_WARMUP_WINDOW,
+    PSI_WINDOW,
     SEGMENT_AUC_GAP,
     SEGMENT_MISSING_MAX,
     SEGMENT_PREFIX,
@@ -43,6 +46,7 @@ from acct_pipeline.scoring.validation.result import (
     ValidationResult,
     day_text,
     empty_result,
+    psi_summary,
     rows_frame,
 )
 from acct_pipeline.scoring.validation.revenue import revenue_records, revenue_view
@@ -52,6 +56,7 @@ from acct_pipeline.warehouse import (
     ACCOUNTS,
     BILLING_SUBSCRIPTIONS,
     IDENTITY_MAP,
+    PRODUCT_EVENTS,
     table_columns,
     table_exists,
 )
@@ -417,6 +422,18 @@ def _recent_tier_share(
     summary["tier_share_30d_days"] = shares.days
 
 
+def _warmup_end(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The first day whose usage windows are full: ``SIGNAL_WARMUP_DAYS`` after the first
+    product event in the warehouse, else after the first scored day (the churn model's rule)."""
+    first_event = (
+        con.execute(f"SELECT min(event_date) FROM {PRODUCT_EVENTS.qualified}").fetchone()[0]
+        if table_exists(con, PRODUCT_EVENTS.qualified)
+        else None
+    )
+    start = first_event or con.execute("SELECT min(as_of_date) FROM _v_scores").fetchone()[0]
+    return start + timedelta(days=SIGNAL_WARMUP_DAYS) if start else None
+
+
 def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> None:
     psi = con.execute(
         f"""
@@ -439,7 +456,12 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
         GROUP BY cur.as_of_date ORDER BY cur.as_of_date
         """
     ).fetchall()
+    # judged: the days after the signal warm-up (_warmup_end); the warm-up's days are stored
+    # with their own window and reported, not judged (result.psi_summary)
+    warm_until = _warmup_end(con)
+    marked = []
     for day, value in psi:
+        warm = warm_until is not None and day < warm_until
         recs.append(
             _rec(
                 "psi",
@@ -448,14 +470,13 @@ def _stability(con: duckdb.DuckDBPyConnection, recs: list, summary: dict) -> Non
                 score="health_score",
                 segment_type="day",
                 segment="all",
-                window="consecutive_days",
+                window=PSI_WARMUP_WINDOW if warm else PSI_WINDOW,
                 as_of_date=day,
             )
         )
-    values = [float(v) for _, v in psi if v is not None]
-    summary["psi_max"] = round(max(values), 4) if values else None
-    summary["psi_mean"] = round(sum(values) / len(values), 4) if values else None
-    summary["psi_max_day"] = str(max(psi, key=lambda r: r[1])[0]) if values else None
+        if value is not None:
+            marked.append((day, float(value), warm))
+    summary.update(psi_summary(marked))
 
     con.execute(
         """

@@ -4,6 +4,7 @@ and the thresholds they are judged by."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,6 +24,8 @@ FLAP_WINDOW_DAYS = 7
 AUC_LOW = 0.60  # below: close to random
 AUC_HIGH = 0.95  # above: usually leakage
 PSI_SHIFTED = 0.25  # above: the distribution shifted between two days
+PSI_WINDOW = "consecutive_days"  # a day's PSI against the day before
+PSI_WARMUP_WINDOW = "consecutive_days_warmup"  # the same, within the signal warm-up: not judged
 # A tier change and its reversal within the week are flapping only when the score barely moved
 # between them; a reversal after a move of the default hysteresis margin (8 points) or more is a
 # real change (e.g. a dwell promotion after 10 days at 92, then a drop to 80). On the 2,000-account
@@ -58,7 +61,9 @@ CHECK_DESCRIPTIONS = {
     f"{AUC_HIGH} (likely leakage above).",
     CHECK_MONOTONIC: "The 90-day churn rate rises from each tier of the scoring model to the next "
     "worse one.",
-    CHECK_PSI: f"No day-over-day PSI of the health-score distribution above {PSI_SHIFTED}.",
+    CHECK_PSI: f"No day-over-day PSI of the health-score distribution above {PSI_SHIFTED}, "
+    "after the signal warm-up (the first days after the first product event, while the usage "
+    "windows fill, are reported but not judged).",
     CHECK_FLAPPING: f"At most {FLAP_SHARE_MAX:.0%} of accounts change tier and back within "
     f"{FLAP_WINDOW_DAYS} days, "
     f"and at most {TIER_CHANGE_SHARE_MAX:.0%} change tier on an average day.",
@@ -84,7 +89,7 @@ VALIDATION_COLUMNS: tuple[str, ...] = (
     "score",  # health_score | churn_probability | NULL (not about one score)
     "segment_type",  # all | tier | decile | bin | plan | region | industry | day
     "segment",  # the tier, decile, bin or segment value
-    "window",  # 90d_after | 30d_before_end | consecutive_days | latest_day | ...
+    "window",  # 90d_after | 30d_before_end | consecutive_days[_warmup] | latest_day | ...
     "as_of_date",  # for per-day metrics, else NULL
     "value",
     "n",  # rows (account-days or accounts) behind the value
@@ -218,3 +223,25 @@ def empty_result(reason: str) -> ValidationResult:
 def day_text(x: Any) -> str | None:
     """A date-like value as YYYY-MM-DD (None for missing)."""
     return None if x is None or pd.isna(x) else str(pd.Timestamp(x).date())
+
+
+def psi_summary(days: Sequence[tuple[Any, float, bool]]) -> dict[str, Any]:
+    """The stability headline from ``(day, PSI against the day before, within the warm-up)``:
+    max, mean and the day of the max over the days after the signal warm-up (while the usage
+    windows fill the distribution moves for that reason alone), what the warm-up held, and
+    whether the whole history is within it (then every day is judged)."""
+    judged = [(d, v) for d, v, warm in days if not warm]
+    warmup = [v for _, v, warm in days if warm]
+    within = bool(days) and not judged
+    if within:
+        judged, warmup = [(d, v) for d, v, _ in days], []
+    values = [v for _, v in judged]
+    return {
+        "psi_max": round(max(values), 4) if values else None,
+        "psi_mean": round(sum(values) / len(values), 4) if values else None,
+        "psi_max_day": day_text(max(judged, key=lambda r: r[1])[0]) if values else None,
+        "psi_judged_from": day_text(min(d for d, _ in judged)) if judged else None,
+        "psi_warmup_days": len(warmup),
+        "psi_warmup_max": round(max(warmup), 4) if warmup else None,
+        "psi_within_warmup": within,
+    }
